@@ -1,0 +1,563 @@
+//! `repositories.toml`: strict loading with file/line/key in every error, and in-place edits
+//! that keep the user's comments and layout.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml_edit::{Array, DocumentMut, Item};
+
+use crate::repo::{RepoName, RepoNameError};
+
+pub const DEFAULT_MAX_REPOSITORIES: usize = 5;
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_MAX_EVENTS: usize = 500;
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Which events make up the statistics window of a repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub max_age: Duration,
+    pub max_events: usize,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            max_age: DEFAULT_MAX_AGE,
+            max_events: DEFAULT_MAX_EVENTS,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub path: PathBuf,
+    /// False when the file does not exist yet; the first added repository creates it.
+    pub exists: bool,
+    pub repositories: Vec<RepoName>,
+    pub max_repositories: usize,
+    pub window: Window,
+    pub retention: Duration,
+    pub api_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+/// A config problem, located as precisely as the file allows.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {key}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+/// Why a watch-list change was refused. Each maps to one answer of the REST API.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{0}")]
+    InvalidName(#[from] RepoNameError),
+    #[error("{0} is already watched")]
+    Duplicate(RepoName),
+    #[error("cannot watch more than {0} repositories (max_repositories in the config file)")]
+    OverLimit(usize),
+    #[error("{0} is not watched")]
+    NotWatched(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Loads and validates the file. A missing file is an empty watch list, so a first run can
+    /// start with nothing and create the file on the first add.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
+                path: path.to_path_buf(),
+                exists: false,
+                repositories: Vec::new(),
+                max_repositories: DEFAULT_MAX_REPOSITORIES,
+                window: Window::default(),
+                retention: DEFAULT_RETENTION,
+                api_url: None,
+                listen: None,
+            }),
+            Err(e) => Err(ConfigError {
+                path: path.to_path_buf(),
+                line: None,
+                key: "file".into(),
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Parser { path, text }.parse()
+    }
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Parser<'_> {
+    fn err(&self, span: Option<std::ops::Range<usize>>, key: &str, message: String) -> ConfigError {
+        ConfigError {
+            path: self.path.to_path_buf(),
+            line: span.map(|s| line_of(self.text, s.start)),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    fn parse(&self) -> Result<Config, ConfigError> {
+        let doc = toml_edit::Document::parse(self.text.to_string())
+            .map_err(|e| self.err(e.span(), "syntax", e.message().trim().to_string()))?;
+        let root = doc.as_table();
+        for (key, item) in root.iter() {
+            if ![
+                "repositories",
+                "max_repositories",
+                "window",
+                "store",
+                "github",
+                "server",
+            ]
+            .contains(&key)
+            {
+                return Err(self.err(span_of(root, key, item), key, "unknown key".into()));
+            }
+        }
+
+        let max_repositories = match root.get("max_repositories") {
+            None => DEFAULT_MAX_REPOSITORIES,
+            Some(item) => match item.as_integer() {
+                Some(n) if (1..=100).contains(&n) => n as usize,
+                _ => {
+                    return Err(self.err(
+                        item.span(),
+                        "max_repositories",
+                        format!("{} is not a whole number from 1 to 100", show(item)),
+                    ));
+                }
+            },
+        };
+
+        let mut window = Window::default();
+        let mut retention = DEFAULT_RETENTION;
+        let mut api_url = None;
+        let mut listen = None;
+        for (section, allowed) in [
+            ("window", &["max_age", "max_events"][..]),
+            ("store", &["retention"][..]),
+            ("github", &["api_url"][..]),
+            ("server", &["listen"][..]),
+        ] {
+            let Some(item) = root.get(section) else {
+                continue;
+            };
+            let Some(table) = item.as_table_like() else {
+                return Err(self.err(item.span(), section, "must be a table".into()));
+            };
+            for (key, value) in table.iter() {
+                let full = format!("{section}.{key}");
+                if !allowed.contains(&key) {
+                    return Err(self.err(value.span(), &full, "unknown key".into()));
+                }
+                match full.as_str() {
+                    "window.max_age" => window.max_age = self.duration(value, &full)?,
+                    "store.retention" => retention = self.duration(value, &full)?,
+                    "window.max_events" => {
+                        window.max_events = match value.as_integer() {
+                            Some(n) if (1..=100_000).contains(&n) => n as usize,
+                            _ => {
+                                return Err(self.err(
+                                    value.span(),
+                                    &full,
+                                    format!(
+                                        "{} is not a whole number from 1 to 100000",
+                                        show(value)
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    "github.api_url" => {
+                        let s = self.string(value, &full)?;
+                        validate_api_url(s).map_err(|m| self.err(value.span(), &full, m))?;
+                        api_url = Some(s.trim_end_matches('/').to_string());
+                    }
+                    "server.listen" => {
+                        let s = self.string(value, &full)?;
+                        s.parse::<std::net::SocketAddr>().map_err(|_| {
+                            self.err(
+                                value.span(),
+                                &full,
+                                format!("{s:?} is not an address like 127.0.0.1:5001"),
+                            )
+                        })?;
+                        listen = Some(s.to_string());
+                    }
+                    _ => unreachable!("keys are checked against the allowed list above"),
+                }
+            }
+        }
+        if retention < window.max_age {
+            let span = root
+                .get("store")
+                .and_then(|s| s.get("retention"))
+                .and_then(Item::span);
+            return Err(self.err(
+                span,
+                "store.retention",
+                format!(
+                    "{} is shorter than window.max_age ({}); the window would lose events",
+                    humantime::format_duration(retention),
+                    humantime::format_duration(window.max_age)
+                ),
+            ));
+        }
+
+        let Some(repos_item) = root.get("repositories") else {
+            return Err(self.err(
+                None,
+                "repositories",
+                "missing; add repositories = [\"owner/name\"]".into(),
+            ));
+        };
+        let Some(array) = repos_item.as_array() else {
+            return Err(self.err(
+                repos_item.span(),
+                "repositories",
+                "must be an array of \"owner/name\" strings".into(),
+            ));
+        };
+        let mut repositories: Vec<RepoName> = Vec::new();
+        for (i, value) in array.iter().enumerate() {
+            let key = format!("repositories[{i}]");
+            let Some(s) = value.as_str() else {
+                return Err(self.err(
+                    value.span(),
+                    &key,
+                    format!("{} is not a string", value.to_string().trim()),
+                ));
+            };
+            let name =
+                RepoName::parse(s).map_err(|e| self.err(value.span(), &key, e.to_string()))?;
+            if repositories.contains(&name) {
+                return Err(self.err(value.span(), &key, format!("{s:?} is listed twice")));
+            }
+            repositories.push(name);
+        }
+        if repositories.len() > max_repositories {
+            let span = array.get(max_repositories).and_then(|v| v.span());
+            return Err(self.err(
+                span,
+                &format!("repositories[{max_repositories}]"),
+                format!(
+                    "{} repositories listed but max_repositories is {max_repositories}",
+                    repositories.len()
+                ),
+            ));
+        }
+
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            exists: true,
+            repositories,
+            max_repositories,
+            window,
+            retention,
+            api_url,
+            listen,
+        })
+    }
+
+    fn string<'v>(&self, item: &'v Item, key: &str) -> Result<&'v str, ConfigError> {
+        item.as_str()
+            .ok_or_else(|| self.err(item.span(), key, format!("{} is not a string", show(item))))
+    }
+
+    fn duration(&self, item: &Item, key: &str) -> Result<Duration, ConfigError> {
+        let s = self.string(item, key)?;
+        match humantime::parse_duration(s) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(self.err(
+                item.span(),
+                key,
+                format!("{s:?} is not a duration like \"7d\" or \"12h\""),
+            )),
+        }
+    }
+}
+
+fn validate_api_url(s: &str) -> Result<(), String> {
+    match reqwest::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
+fn show(item: &Item) -> String {
+    item.to_string().trim().to_string()
+}
+
+fn span_of(table: &toml_edit::Table, key: &str, item: &Item) -> Option<std::ops::Range<usize>> {
+    table
+        .key(key)
+        .and_then(|k| k.span())
+        .or_else(|| item.span())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+const NEW_FILE_HEADER: &str =
+    "# Repositories to watch, \"owner/name\". At most max_repositories.\n";
+
+/// Adds a repository to the file, keeping everything else as it was. Returns the new config.
+pub fn add_repository(path: &Path, input: &str) -> Result<Config, EditError> {
+    let name = RepoName::parse(input)?;
+    let current = Config::load(path)?;
+    if current.repositories.contains(&name) {
+        return Err(EditError::Duplicate(name));
+    }
+    if current.repositories.len() >= current.max_repositories {
+        return Err(EditError::OverLimit(current.max_repositories));
+    }
+    edit(path, &current, |array| {
+        let decor = array.iter().last().map(|v| v.decor().clone());
+        array.push(name.as_str());
+        if let (Some(decor), Some(last)) = (decor, array.iter_mut().last()) {
+            *last.decor_mut() = decor;
+        }
+    })
+}
+
+/// Removes a repository (matched without case) from the file.
+pub fn remove_repository(path: &Path, input: &str) -> Result<Config, EditError> {
+    let current = Config::load(path)?;
+    let name = RepoName::parse(input).map_err(|_| EditError::NotWatched(input.to_string()))?;
+    if !current.repositories.contains(&name) {
+        return Err(EditError::NotWatched(name.to_string()));
+    }
+    edit(path, &current, |array| {
+        array.retain(|v| v.as_str().and_then(|s| RepoName::parse(s).ok()).as_ref() != Some(&name));
+        let multiline = array.iter().any(|v| {
+            v.decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .is_some_and(|p| p.contains('\n'))
+        });
+        if !multiline {
+            array.fmt();
+        }
+    })
+}
+
+fn edit(
+    path: &Path,
+    current: &Config,
+    change: impl FnOnce(&mut Array),
+) -> Result<Config, EditError> {
+    let io = |source| EditError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = if current.exists {
+        std::fs::read_to_string(path).map_err(io)?
+    } else {
+        format!("{NEW_FILE_HEADER}repositories = []\n")
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: "syntax".into(),
+            message: e.message().trim().to_string(),
+        })?;
+    let array = doc
+        .get_mut("repositories")
+        .and_then(Item::as_array_mut)
+        .ok_or_else(|| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: "repositories".into(),
+            message: "must be an array of \"owner/name\" strings".into(),
+        })?;
+    change(array);
+    let new_text = doc.to_string();
+    // Validate before writing, so a change can never leave a file ghpulse refuses to load.
+    let config = Config::parse(path, &new_text)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    // Write-then-rename: a crash mid-write must not truncate the user's file.
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, new_text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("repositories.toml"), text)
+    }
+
+    #[test]
+    fn reads_the_documented_example() {
+        let c = parse(
+            r#"# Repositories to watch
+repositories = ["rust-lang/rust", "tokio-rs/tokio", "ratatui/ratatui"]
+max_repositories = 5
+
+[window]
+max_age = "7d"
+max_events = 500
+
+[store]
+retention = "30d"
+
+[github]
+api_url = "https://api.github.com"
+
+[server]
+# listen = "127.0.0.1:5001"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.repositories.len(), 3);
+        assert_eq!(c.window, Window::default());
+        assert_eq!(c.api_url.as_deref(), Some("https://api.github.com"));
+        assert_eq!(c.listen, None);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let cases = [
+            (
+                "repositories = [\n  \"a/b\",\n  \"bad name\",\n]\n",
+                3,
+                "repositories[1]",
+            ),
+            ("repositories = [\"a/b\", \"A/B\"]\n", 1, "repositories[1]"),
+            ("repositories = []\ncolour = 1\n", 2, "colour"),
+            (
+                "repositories = []\n[window]\nmax_age = \"soon\"\n",
+                3,
+                "window.max_age",
+            ),
+            (
+                "repositories = []\n[window]\nmax_events = 0\n",
+                3,
+                "window.max_events",
+            ),
+            (
+                "repositories = []\n[store]\nretention = \"1d\"\n",
+                3,
+                "store.retention",
+            ),
+            (
+                "repositories = []\n[server]\nlisten = \"here\"\n",
+                3,
+                "server.listen",
+            ),
+            (
+                "repositories = []\n[github]\napi_url = \"ftp://x\"\n",
+                3,
+                "github.api_url",
+            ),
+            (
+                "max_repositories = 1\nrepositories = [\"a/b\", \"c/d\"]\n",
+                2,
+                "repositories[1]",
+            ),
+            ("repositories = [1]\n", 1, "repositories[0]"),
+            ("repositories = [\n", 1, "syntax"),
+        ];
+        for (text, line, key) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{text:?}: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("repositories.toml:{line}: {key}: ")),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            parse("max_repositories = 3\n").unwrap_err().key,
+            "repositories"
+        );
+    }
+
+    #[test]
+    fn edits_keep_comments_and_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repositories.toml");
+        let original = "# watched\nrepositories = [\n  \"a/b\", # first\n  \"c/d\",\n]\nmax_repositories = 3 # small\n";
+        std::fs::write(&path, original).unwrap();
+
+        let c = add_repository(&path, "e/f").unwrap();
+        assert_eq!(c.repositories.len(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# first") && text.contains("# small") && text.contains("# watched"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  \"e/f\""),
+            "new entry on its own line: {text}"
+        );
+
+        assert!(matches!(
+            add_repository(&path, "E/F"),
+            Err(EditError::Duplicate(_))
+        ));
+        assert!(matches!(
+            add_repository(&path, "g/h"),
+            Err(EditError::OverLimit(3))
+        ));
+        assert!(matches!(
+            add_repository(&path, "nope"),
+            Err(EditError::InvalidName(_))
+        ));
+
+        remove_repository(&path, "C/D").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("c/d") && text.contains("# first"), "{text}");
+        assert!(matches!(
+            remove_repository(&path, "x/y"),
+            Err(EditError::NotWatched(_))
+        ));
+        assert_eq!(Config::load(&path).unwrap().repositories.len(), 2);
+    }
+
+    #[test]
+    fn single_line_arrays_stay_tidy_and_missing_files_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/repositories.toml");
+        assert!(!Config::load(&path).unwrap().exists);
+        add_repository(&path, "a/b").unwrap();
+        add_repository(&path, "c/d").unwrap();
+        remove_repository(&path, "a/b").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("repositories = [\"c/d\"]"), "{text}");
+        assert!(text.starts_with("# Repositories to watch"), "{text}");
+    }
+}

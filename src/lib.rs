@@ -1,0 +1,23 @@
+//! ghpulse: watch GitHub repository activity from a terminal.
+//!
+//! The engine (config, github, scheduler, fetcher, store, stats, engine) knows nothing of the
+//! views; the dashboard and the REST listener read the snapshots it publishes and send it
+//! commands.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod fetcher;
+pub mod github;
+pub mod humanize;
+pub mod logging;
+pub mod ratelimit;
+pub mod repo;
+pub mod scheduler;
+pub mod settings;
+pub mod shutdown;
+pub mod snapshot;
+pub mod stats;
+pub mod store;

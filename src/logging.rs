@@ -1,0 +1,19 @@
+//! Where log lines go: stderr when headless, the dashboard's log pane otherwise.
+
+use tracing_subscriber::EnvFilter;
+
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_env("GHPULSE_LOG").unwrap_or_else(|_| EnvFilter::new("ghpulse=info"))
+}
+
+pub fn to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,368 @@
+//! The statistics of SPEC section 3, as pure functions of stored events and a clock.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::Window;
+use crate::event::EventMeta;
+
+/// A stretch of time in which events may be missing: a poll found no event it already had.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub detected_at: DateTime<Utc>,
+    /// Newest stored event before the gap.
+    pub from: DateTime<Utc>,
+    /// Oldest event the gap-revealing poll could still see.
+    pub to: DateTime<Utc>,
+    pub estimated_missing: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TypeStats {
+    pub event_type: String,
+    pub count: u64,
+    pub avg_seconds_between: Option<f64>,
+    pub median_seconds_between: Option<f64>,
+    pub last_event_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RepoStats {
+    pub repo: String,
+    pub events_in_window: u64,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub partial: bool,
+    pub event_types: Vec<TypeStats>,
+}
+
+/// The body of `GET /api/stats` and of `ghpulse stats --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatsReport {
+    pub generated_at: DateTime<Utc>,
+    pub window: WindowReport,
+    pub repositories: Vec<RepoStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WindowReport {
+    pub max_age_seconds: u64,
+    pub max_events: u64,
+}
+
+impl From<Window> for WindowReport {
+    fn from(w: Window) -> Self {
+        WindowReport {
+            max_age_seconds: w.max_age.as_secs(),
+            max_events: w.max_events as u64,
+        }
+    }
+}
+
+/// Truncates to the millisecond: every figure is reported at that precision.
+pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// W(R): `events` is E(R) (or a prefix of it holding at least `max_events`), newest first by
+/// `created_at`, ties by larger id first, as the store returns it.
+pub fn window<'a>(events: &'a [EventMeta], now: DateTime<Utc>, w: &Window) -> &'a [EventMeta] {
+    debug_assert!(
+        events
+            .windows(2)
+            .all(|p| p[0].order_key() >= p[1].order_key())
+    );
+    let newest = &events[..events.len().min(w.max_events)];
+    let oldest_allowed = now - TimeDelta::from_std(w.max_age).unwrap_or(TimeDelta::MAX);
+    // Newest first, so the events inside the age limit form a prefix.
+    let inside = newest.partition_point(|e| e.created_at > oldest_allowed);
+    &newest[..inside]
+}
+
+/// The figures of one repository; `type_filter` only chooses which types are listed.
+pub fn repo_stats(
+    repo: &str,
+    events: &[EventMeta],
+    gaps: &[Gap],
+    now: DateTime<Utc>,
+    w: &Window,
+    type_filter: Option<&str>,
+) -> RepoStats {
+    let win = window(events, now, w);
+    let window_end = win.first().map(|e| e.created_at);
+    let window_start = win.last().map(|e| e.created_at);
+    let partial =
+        window_start.is_some_and(|start| gaps.iter().any(|g| g.to > start && g.from <= now));
+
+    let mut by_type: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for e in win {
+        if type_filter.is_none_or(|t| t == e.event_type) {
+            by_type
+                .entry(&e.event_type)
+                .or_default()
+                .push(e.created_at.timestamp_millis());
+        }
+    }
+    let event_types = by_type
+        .into_iter()
+        .map(|(t, mut times)| {
+            times.sort_unstable();
+            type_stats(t, &times)
+        })
+        .collect();
+    RepoStats {
+        repo: repo.to_string(),
+        events_in_window: win.len() as u64,
+        window_start,
+        window_end,
+        partial,
+        event_types,
+    }
+}
+
+/// `times` ascending, in milliseconds, never empty.
+fn type_stats(event_type: &str, times: &[i64]) -> TypeStats {
+    let n = times.len();
+    let first = times[0];
+    let last = times[n - 1];
+    let (avg, median) = if n < 2 {
+        (None, None)
+    } else {
+        let mut gaps: Vec<i64> = times.windows(2).map(|p| p[1] - p[0]).collect();
+        gaps.sort_unstable();
+        let k = gaps.len();
+        let median_ms = if k % 2 == 1 {
+            gaps[k / 2] as f64
+        } else {
+            (gaps[k / 2 - 1] + gaps[k / 2]) as f64 / 2.0
+        };
+        let avg_ms = (last - first) as f64 / (n - 1) as f64;
+        (Some(ms_to_seconds(avg_ms)), Some(ms_to_seconds(median_ms)))
+    };
+    TypeStats {
+        event_type: event_type.to_string(),
+        count: n as u64,
+        avg_seconds_between: avg,
+        median_seconds_between: median,
+        last_event_at: DateTime::from_timestamp_millis(last).unwrap_or_default(),
+    }
+}
+
+fn ms_to_seconds(ms: f64) -> f64 {
+    ms.round() / 1000.0
+}
+
+/// Events per hour over the last `hours` hours of the window, oldest bucket first.
+pub fn hourly_counts(window: &[EventMeta], now: DateTime<Utc>, hours: usize) -> Vec<u64> {
+    let mut buckets = vec![0u64; hours];
+    for e in window {
+        let age_h = (now - e.created_at).num_hours();
+        if (0..hours as i64).contains(&age_h) {
+            buckets[hours - 1 - age_h as usize] += 1;
+        }
+    }
+    buckets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn ev(id: u64, ty: &str, at: &str) -> EventMeta {
+        EventMeta {
+            id,
+            event_type: ty.into(),
+            created_at: t(at),
+            actor: "someone".into(),
+            action: None,
+        }
+    }
+
+    fn sorted(mut v: Vec<EventMeta>) -> Vec<EventMeta> {
+        v.sort_by(|a, b| b.order_key().cmp(&a.order_key()));
+        v
+    }
+
+    const NOW: &str = "2026-11-22T12:00:00Z";
+
+    fn stats(events: &[EventMeta], gaps: &[Gap], w: Window) -> RepoStats {
+        repo_stats("o/r", events, gaps, t(NOW), &w, None)
+    }
+
+    #[test]
+    fn one_event_of_a_type_has_null_averages() {
+        let s = stats(
+            &[ev(1, "PushEvent", "2026-11-22T11:00:00Z")],
+            &[],
+            Window::default(),
+        );
+        assert_eq!(s.events_in_window, 1);
+        let p = &s.event_types[0];
+        assert_eq!(
+            (p.count, p.avg_seconds_between, p.median_seconds_between),
+            (1, None, None)
+        );
+        assert_eq!(p.last_event_at, t("2026-11-22T11:00:00Z"));
+    }
+
+    #[test]
+    fn mean_and_median_of_consecutive_gaps() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "2026-11-22T10:00:00Z"),
+            ev(2, "PushEvent", "2026-11-22T10:00:10Z"),
+            ev(3, "PushEvent", "2026-11-22T10:00:20Z"),
+            ev(4, "PushEvent", "2026-11-22T10:01:20Z"),
+            ev(5, "WatchEvent", "2026-11-22T10:00:05Z"),
+            ev(6, "WatchEvent", "2026-11-22T10:00:06Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 6);
+        let push = &s.event_types[0];
+        assert_eq!(push.event_type, "PushEvent");
+        // Gaps 10, 10, 60: mean 80/3, median 10.
+        assert_eq!(push.avg_seconds_between, Some(26.667));
+        assert_eq!(push.median_seconds_between, Some(10.0));
+        let watch = &s.event_types[1];
+        assert_eq!(
+            (watch.avg_seconds_between, watch.median_seconds_between),
+            (Some(1.0), Some(1.0))
+        );
+        assert_eq!(s.window_start, Some(t("2026-11-22T10:00:00Z")));
+        assert_eq!(s.window_end, Some(t("2026-11-22T10:01:20Z")));
+    }
+
+    #[test]
+    fn even_number_of_gaps_takes_the_middle_pair() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00Z"),
+            ev(2, "X", "2026-11-22T10:00:01Z"),
+            ev(3, "X", "2026-11-22T10:00:04Z"),
+            ev(4, "X", "2026-11-22T10:00:14Z"),
+            ev(5, "X", "2026-11-22T10:00:34Z"),
+        ]);
+        // Gaps 1, 3, 10, 20 -> median 6.5.
+        assert_eq!(
+            stats(&e, &[], Window::default()).event_types[0].median_seconds_between,
+            Some(6.5)
+        );
+    }
+
+    #[test]
+    fn equal_timestamps_give_zero_gaps() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00Z"),
+            ev(2, "X", "2026-11-22T10:00:00Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.event_types[0].avg_seconds_between, Some(0.0));
+        assert_eq!(s.event_types[0].median_seconds_between, Some(0.0));
+    }
+
+    #[test]
+    fn ties_on_created_at_cut_by_larger_id_first() {
+        // Three events at the same instant, window of two: the two larger ids are kept.
+        let e = sorted(vec![
+            ev(10, "A", "2026-11-22T10:00:00Z"),
+            ev(12, "B", "2026-11-22T10:00:00Z"),
+            ev(11, "C", "2026-11-22T10:00:00Z"),
+        ]);
+        assert_eq!(e.iter().map(|e| e.id).collect::<Vec<_>>(), [12, 11, 10]);
+        let w = Window {
+            max_events: 2,
+            ..Window::default()
+        };
+        let types: Vec<_> = stats(&e, &[], w)
+            .event_types
+            .into_iter()
+            .map(|s| s.event_type)
+            .collect();
+        assert_eq!(types, ["B", "C"]);
+    }
+
+    #[test]
+    fn the_event_count_cut_binds() {
+        let e: Vec<_> = (0..600u64)
+            .rev()
+            .map(|i| EventMeta {
+                created_at: t(NOW) - TimeDelta::minutes(600 - i as i64),
+                ..ev(i, "X", NOW)
+            })
+            .collect();
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 500);
+        assert_eq!(s.window_start, Some(t(NOW) - TimeDelta::minutes(500)));
+        assert_eq!(s.event_types[0].avg_seconds_between, Some(60.0));
+    }
+
+    #[test]
+    fn the_age_cut_binds() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-14T12:00:00Z"),
+            ev(2, "X", "2026-11-15T12:00:00Z"), // exactly 7 days: outside (strictly newer only)
+            ev(3, "X", "2026-11-15T12:00:01Z"),
+            ev(4, "X", "2026-11-22T11:00:00Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 2);
+        assert_eq!(s.window_start, Some(t("2026-11-15T12:00:01Z")));
+    }
+
+    #[test]
+    fn an_empty_window_has_no_bounds() {
+        let old = [ev(1, "X", "2026-01-01T00:00:00Z")];
+        for events in [&[][..], &old[..]] {
+            let s = stats(events, &[], Window::default());
+            assert_eq!(
+                (s.events_in_window, s.window_start, s.window_end, s.partial),
+                (0, None, None, false)
+            );
+            assert!(s.event_types.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_gap_in_the_window_makes_figures_partial_until_it_leaves() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-20T00:00:00Z"),
+            ev(2, "X", "2026-11-22T00:00:00Z"),
+        ]);
+        let gap = Gap {
+            detected_at: t("2026-11-21T00:00:00Z"),
+            from: t("2026-11-20T00:00:00Z"),
+            to: t("2026-11-20T06:00:00Z"),
+            estimated_missing: 40,
+        };
+        assert!(stats(&e, std::slice::from_ref(&gap), Window::default()).partial);
+        // With a window of one event, the window starts after the gap: not partial.
+        let w = Window {
+            max_events: 1,
+            ..Window::default()
+        };
+        assert!(!stats(&e, &[gap], w).partial);
+    }
+
+    #[test]
+    fn a_type_filter_lists_fewer_types_but_counts_all() {
+        let e = sorted(vec![
+            ev(1, "A", "2026-11-22T10:00:00Z"),
+            ev(2, "B", "2026-11-22T10:00:01Z"),
+        ]);
+        let s = repo_stats("o/r", &e, &[], t(NOW), &Window::default(), Some("B"));
+        assert_eq!(s.events_in_window, 2);
+        assert_eq!(s.event_types.len(), 1);
+    }
+
+    #[test]
+    fn hourly_counts_put_newest_last() {
+        let e = sorted(vec![
+            ev(1, "A", "2026-11-22T11:30:00Z"),
+            ev(2, "A", "2026-11-22T09:30:00Z"),
+        ]);
+        assert_eq!(hourly_counts(&e, t(NOW), 4), [0, 1, 0, 1]);
+    }
+}

@@ -1,0 +1,450 @@
+//! The redb store: events with their raw JSON, per-repository polling state, gaps, rate-limit
+//! figures and request counters. The only module that knows redb.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use redb::{
+    ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, TableError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::event::EventMeta;
+use crate::ratelimit::{RateLimit, RequestCounters};
+use crate::stats::Gap;
+
+/// Bumped whenever a table's layout changes; a store of another version is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const REPOS: TableDefinition<&str, &str> = TableDefinition::new("repos");
+/// (repo key, event id) -> raw event JSON.
+const EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
+/// (repo key, created_at ms, event id) -> (type, actor, action or ""): E(R)'s order, so the
+/// window is a reverse range scan that never parses JSON.
+const BY_TIME: TableDefinition<(&str, i64, u64), (&str, &str, &str)> =
+    TableDefinition::new("by_time");
+/// (repo key, detected_at ms) -> gap JSON.
+const GAPS: TableDefinition<(&str, i64), &str> = TableDefinition::new("gaps");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store {} is in use by another ghpulse; stop it or pass another --data path", .0.display())]
+    InUse(PathBuf),
+    #[error("the store {} has schema version {found}, this ghpulse knows version {SCHEMA_VERSION}; use a matching ghpulse or another --data path", path.display())]
+    Schema { path: PathBuf, found: String },
+    #[error("{} is not a ghpulse store ({reason}); pass another --data path", path.display())]
+    NotAStore { path: PathBuf, reason: String },
+    #[error("the store {} does not exist yet; run ghpulse once to create it", .0.display())]
+    Missing(PathBuf),
+    #[error("store error: {0}")]
+    Db(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    serde_json::Error,
+    std::io::Error
+);
+
+/// What ghpulse remembers about polling one repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepoState {
+    pub etag: Option<String>,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// The earliest next poll this answer allows (poll interval, backoff); the schedule may
+    /// choose a later one.
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// Set after errors: no poll before this instant, whatever the schedule says.
+    pub backoff_until: Option<DateTime<Utc>>,
+    pub poll_interval_secs: Option<u64>,
+    pub status: RepoStatus,
+    pub last_error: Option<String>,
+    pub consecutive_errors: u32,
+    pub events_stored: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoStatus {
+    #[default]
+    Pending,
+    Ok,
+    NotFound,
+    TokenRejected,
+    Backoff,
+    RateLimited,
+}
+
+impl RepoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoStatus::Pending => "pending",
+            RepoStatus::Ok => "ok",
+            RepoStatus::NotFound => "not_found",
+            RepoStatus::TokenRejected => "token_rejected",
+            RepoStatus::Backoff => "backoff",
+            RepoStatus::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// Everything one poll changes, written in one transaction: the events, then (atomically with
+/// them) the ETag that would make the next poll skip them.
+#[derive(Debug)]
+pub struct PollRecord<'a> {
+    pub repo_key: &'a str,
+    pub events: &'a [(EventMeta, String)],
+    pub gap: Option<Gap>,
+    pub state: RepoState,
+    pub rate_limit: Option<RateLimit>,
+    pub counters: RequestCounters,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Db>,
+    path: PathBuf,
+}
+
+enum Db {
+    Writer(Database),
+    Reader(ReadOnlyDatabase),
+}
+
+impl Store {
+    /// Opens the store for writing, creating it (and its folder) on first use.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let db = Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .create(path)
+            .map_err(|e| open_error(path, e))?;
+        let store = Store {
+            db: Arc::new(Db::Writer(db)),
+            path: path.to_path_buf(),
+        };
+        store.check_or_init_schema()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only, beside a running ghpulse that writes to it.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let db = redb::Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open_read_only(path)
+            .map_err(|e| open_error(path, e))?;
+        let store = Store {
+            db: Arc::new(Db::Reader(db)),
+            path: path.to_path_buf(),
+        };
+        let found = store.read_meta("schema_version")?;
+        match found.as_deref() {
+            Some(v) if v == SCHEMA_VERSION.to_string() => Ok(store),
+            Some(v) => Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: v.to_string(),
+            }),
+            None => Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+                reason: "no schema version".into(),
+            }),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> Result<&Database, StoreError> {
+        match &*self.db {
+            Db::Writer(db) => Ok(db),
+            Db::Reader(_) => Err(StoreError::Db("the store was opened read-only".into())),
+        }
+    }
+
+    fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(match &*self.db {
+            Db::Writer(db) => db.begin_read()?,
+            Db::Reader(db) => db.begin_read()?,
+        })
+    }
+
+    fn check_or_init_schema(&self) -> Result<(), StoreError> {
+        let txn = self.writer()?.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value().to_string());
+            match found {
+                Some(v) if v == SCHEMA_VERSION.to_string() => {}
+                Some(v) => {
+                    return Err(StoreError::Schema {
+                        path: self.path.clone(),
+                        found: v,
+                    });
+                }
+                None => {
+                    // A redb file with tables but no version was written by something else.
+                    let foreign = txn
+                        .list_tables()?
+                        .any(|t| redb::TableHandle::name(&t) != "meta");
+                    if foreign {
+                        return Err(StoreError::NotAStore {
+                            path: self.path.clone(),
+                            reason: "it holds tables ghpulse did not write".into(),
+                        });
+                    }
+                    meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
+                }
+            }
+            txn.open_table(REPOS)?;
+            txn.open_table(EVENTS)?;
+            txn.open_table(BY_TIME)?;
+            txn.open_table(GAPS)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn read_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.read()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(key)?.map(|v| v.value().to_string()))
+    }
+
+    fn read_meta_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(match self.read_meta(key)? {
+            Some(s) => Some(serde_json::from_str(&s)?),
+            None => None,
+        })
+    }
+
+    pub fn rate_limit(&self) -> Result<Option<RateLimit>, StoreError> {
+        self.read_meta_json("rate_limit")
+    }
+
+    pub fn counters(&self) -> Result<RequestCounters, StoreError> {
+        Ok(self.read_meta_json("counters")?.unwrap_or_default())
+    }
+
+    pub fn repo_state(&self, repo_key: &str) -> Result<Option<RepoState>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(REPOS)?;
+        Ok(match table.get(repo_key)? {
+            Some(v) => Some(serde_json::from_str(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Which of `ids` are already stored for the repository.
+    pub fn known_ids(&self, repo_key: &str, ids: &[u64]) -> Result<Vec<bool>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        ids.iter()
+            .map(|&id| Ok(table.get((repo_key, id))?.is_some()))
+            .collect()
+    }
+
+    /// The newest `limit` events of a repository in E(R)'s order, optionally of one type.
+    pub fn recent_events(
+        &self,
+        repo_key: &str,
+        limit: usize,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EventMeta>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(BY_TIME)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for row in table
+            .range((repo_key, i64::MIN, 0)..=(repo_key, i64::MAX, u64::MAX))?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let (_, ms, id) = k.value();
+            let (ty, actor, action) = v.value();
+            if event_type.is_some_and(|t| t != ty) {
+                continue;
+            }
+            out.push(EventMeta {
+                id,
+                event_type: ty.to_string(),
+                created_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                actor: actor.to_string(),
+                action: (!action.is_empty()).then(|| action.to_string()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Events of a repository created at or after `since`, counted by type.
+    pub fn count_since(
+        &self,
+        repo_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(BY_TIME)?;
+        let mut counts = BTreeMap::new();
+        for row in
+            table.range((repo_key, since.timestamp_millis(), 0)..=(repo_key, i64::MAX, u64::MAX))?
+        {
+            let (_, v) = row?;
+            *counts.entry(v.value().0.to_string()).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
+    pub fn raw_event(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        Ok(table.get((repo_key, id))?.map(|v| v.value().to_string()))
+    }
+
+    pub fn gaps(&self, repo_key: &str) -> Result<Vec<Gap>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(GAPS)?;
+        table
+            .range((repo_key, i64::MIN)..=(repo_key, i64::MAX))?
+            .map(|row| Ok(serde_json::from_str(row?.1.value())?))
+            .collect()
+    }
+
+    /// Commits one poll. Events already stored are skipped, so a repeated poll duplicates nothing.
+    /// Returns how many events were new.
+    pub fn record_poll(&self, rec: PollRecord<'_>) -> Result<u64, StoreError> {
+        let txn = self.writer()?.begin_write()?;
+        let mut added = 0;
+        {
+            let mut events = txn.open_table(EVENTS)?;
+            let mut by_time = txn.open_table(BY_TIME)?;
+            for (meta, raw) in rec.events {
+                if events.get((rec.repo_key, meta.id))?.is_some() {
+                    continue;
+                }
+                events.insert((rec.repo_key, meta.id), raw.as_str())?;
+                by_time.insert(
+                    (rec.repo_key, meta.created_at.timestamp_millis(), meta.id),
+                    (
+                        meta.event_type.as_str(),
+                        meta.actor.as_str(),
+                        meta.action.as_deref().unwrap_or(""),
+                    ),
+                )?;
+                added += 1;
+            }
+            if let Some(gap) = &rec.gap {
+                let mut gaps = txn.open_table(GAPS)?;
+                gaps.insert(
+                    (rec.repo_key, gap.detected_at.timestamp_millis()),
+                    serde_json::to_string(gap)?.as_str(),
+                )?;
+            }
+            let mut repos = txn.open_table(REPOS)?;
+            let previous: RepoState = match repos.get(rec.repo_key)? {
+                Some(v) => serde_json::from_str(v.value())?,
+                None => RepoState::default(),
+            };
+            let state = RepoState {
+                events_stored: previous.events_stored + added,
+                ..rec.state
+            };
+            repos.insert(rec.repo_key, serde_json::to_string(&state)?.as_str())?;
+            let mut meta = txn.open_table(META)?;
+            if let Some(rl) = &rec.rate_limit {
+                meta.insert("rate_limit", serde_json::to_string(rl)?.as_str())?;
+            }
+            meta.insert("counters", serde_json::to_string(&rec.counters)?.as_str())?;
+        }
+        txn.commit()?;
+        Ok(added)
+    }
+
+    /// Deletes events created before `cutoff` and gaps that ended before it. Returns the number
+    /// of events removed.
+    pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff_ms = cutoff.timestamp_millis();
+        let txn = self.writer()?.begin_write()?;
+        let mut removed_total = 0;
+        {
+            let mut repos = txn.open_table(REPOS)?;
+            let mut events = txn.open_table(EVENTS)?;
+            let mut by_time = txn.open_table(BY_TIME)?;
+            let mut gaps = txn.open_table(GAPS)?;
+            let keys: Vec<String> = repos
+                .iter()?
+                .map(|row| row.map(|(k, _)| k.value().to_string()))
+                .collect::<Result<_, _>>()?;
+            for key in keys {
+                let old: Vec<(i64, u64)> = by_time
+                    .range((key.as_str(), i64::MIN, 0)..(key.as_str(), cutoff_ms, 0))?
+                    .map(|row| row.map(|(k, _)| (k.value().1, k.value().2)))
+                    .collect::<Result<_, _>>()?;
+                for &(ms, id) in &old {
+                    by_time.remove((key.as_str(), ms, id))?;
+                    events.remove((key.as_str(), id))?;
+                }
+                gaps.retain_in(
+                    (key.as_str(), i64::MIN)..=(key.as_str(), i64::MAX),
+                    |_, v| {
+                        serde_json::from_str::<Gap>(v)
+                            .is_ok_and(|g| g.to.timestamp_millis() >= cutoff_ms)
+                    },
+                )?;
+                if !old.is_empty() {
+                    let mut state: RepoState = match repos.get(key.as_str())? {
+                        Some(v) => serde_json::from_str(v.value())?,
+                        None => RepoState::default(),
+                    };
+                    state.events_stored = state.events_stored.saturating_sub(old.len() as u64);
+                    repos.insert(key.as_str(), serde_json::to_string(&state)?.as_str())?;
+                }
+                removed_total += old.len() as u64;
+            }
+        }
+        txn.commit()?;
+        Ok(removed_total)
+    }
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_path_buf()),
+        redb::DatabaseError::UpgradeRequired(v) => StoreError::Schema {
+            path: path.to_path_buf(),
+            found: format!("redb file format {v}"),
+        },
+        other => StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}

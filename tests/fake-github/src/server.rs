@@ -1,0 +1,561 @@
+//! The HTTP side: one handler for every request, so that everything received is recorded and
+//! checked the same way, whatever its path or method.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::data::Timestamp;
+use crate::ratelimit::Bucket;
+use crate::timeline::{self, PageRequest, Repo};
+use crate::{Fault, Options, RecordedRequest};
+
+/// Slack granted to a client that polls exactly on the `X-Poll-Interval` boundary.
+const POLL_SLACK: Duration = Duration::from_millis(50);
+
+const EVENTS_DOCS: &str = "https://docs.github.com/rest/activity/events#list-repository-events";
+const RATE_DOCS: &str = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
+
+pub(crate) struct Shared {
+    pub opts: Options,
+    pub base_url: String,
+    pub poll_interval: AtomicU64,
+    pub in_flight: AtomicUsize,
+    pub max_concurrent: AtomicUsize,
+    pub request_counter: AtomicU64,
+    pub world: Mutex<World>,
+}
+
+impl Shared {
+    /// The state is only touched in short synchronous sections; a panic in one of them must not
+    /// turn every later request into a second panic, so poisoning is ignored.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn violation(&self, text: String) {
+        if self.opts.log_to_stderr {
+            eprintln!("fake-github: VIOLATION {text}");
+        }
+        self.world().violations.push(text);
+    }
+}
+
+/// Everything the server knows besides its fixed options.
+pub(crate) struct World {
+    pub repos: HashMap<u64, Repo>,
+    /// Lower-cased `owner/name` → repository id, for names that are served directly.
+    pub names: HashMap<String, u64>,
+    /// Lower-cased old names of renamed repositories: they answer `301`.
+    pub moved: HashMap<String, u64>,
+    pub renames: Vec<(String, String)>,
+    anonymous: Bucket,
+    authenticated: Bucket,
+    /// (client, repository id) → when page 1 was last served (200/304) and the
+    /// `X-Poll-Interval` that answer carried.
+    last_poll: HashMap<(String, u64), (Instant, u64)>,
+    pub requests: Vec<RecordedRequest>,
+    pub violations: Vec<String>,
+}
+
+impl World {
+    pub fn new(opts: &Options) -> Self {
+        World {
+            repos: HashMap::new(),
+            names: HashMap::new(),
+            moved: HashMap::new(),
+            renames: Vec::new(),
+            anonymous: Bucket::new(opts.unauth_limit),
+            authenticated: Bucket::new(opts.auth_limit),
+            last_poll: HashMap::new(),
+            requests: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// Forgets what was received (requests, violations, poll history), keeping repositories
+    /// and rate-limit windows.
+    pub fn clear_records(&mut self) {
+        self.requests.clear();
+        self.violations.clear();
+        self.last_poll.clear();
+    }
+
+    /// The id behind a name, whether it is current or an old name of a renamed repository.
+    pub fn resolve(&self, full_name: &str) -> Option<u64> {
+        let key = full_name.to_ascii_lowercase();
+        self.names.get(&key).or_else(|| self.moved.get(&key)).copied()
+    }
+
+    fn bucket(&mut self, authenticated: bool) -> &mut Bucket {
+        if authenticated { &mut self.authenticated } else { &mut self.anonymous }
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let incoming = Incoming::read(&req);
+    let _flight = InFlight::enter(&shared, &incoming);
+    if incoming.user_agent.is_none() {
+        shared.violation(format!("no User-Agent: {} {}", incoming.method, incoming.path_and_query));
+    }
+    let route = Route::parse(req.uri().path());
+
+    // A slow repository delays the whole answer, rate-limit accounting included, as a slow
+    // GitHub would; the lock is not held while sleeping.
+    let delay = {
+        let world = shared.world();
+        match &route {
+            Route::ByName(name) => world.names.get(&name.to_ascii_lowercase()).copied(),
+            Route::ById(id) => Some(*id),
+            Route::Other => None,
+        }
+        .and_then(|id| match world.repos.get(&id)?.fault {
+            Some(Fault::Slow(d)) => Some(d),
+            _ => None,
+        })
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+
+    let (reply, record) = respond(&shared, &incoming, &route, arrived);
+    if shared.opts.log_to_stderr {
+        eprintln!(
+            "fake-github: {} {} {} -> {}{}",
+            if record.authenticated { "auth" } else { "anon" },
+            record.method,
+            record.path_and_query,
+            record.status,
+            if record.counted { "" } else { " (not counted)" },
+        );
+    }
+    shared.world().requests.push(record);
+    reply.into_response(shared.opts.log_to_stderr)
+}
+
+/// Counts requests in flight; a second one arriving while the first is unanswered is the
+/// concurrency GitHub asks clients to avoid. Decrements on drop, so a request whose client
+/// hung up (and whose handler is dropped) stops counting.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn enter(shared: &Arc<Shared>, incoming: &Incoming) -> Self {
+        let before = shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        shared.max_concurrent.fetch_max(before + 1, Ordering::SeqCst);
+        if before > 0 {
+            shared.violation(format!(
+                "concurrent request: {} {} arrived while {before} other request(s) were in flight",
+                incoming.method, incoming.path_and_query
+            ));
+        }
+        InFlight(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+enum Credentials {
+    None,
+    Token(String),
+    /// An `Authorization` header this server cannot read as a token.
+    Unreadable,
+}
+
+/// The parts of a request that matter, copied out so nothing borrows the request.
+struct Incoming {
+    method: String,
+    path_and_query: String,
+    query: Option<String>,
+    user_agent: Option<String>,
+    if_none_match: Option<String>,
+    credentials: Credentials,
+}
+
+impl Incoming {
+    fn read(req: &Request) -> Self {
+        let headers = req.headers();
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let credentials = match text("authorization") {
+            None => Credentials::None,
+            Some(value) => match value.trim().split_once(' ') {
+                Some((scheme, token))
+                    if (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+                        && !token.trim().is_empty() =>
+                {
+                    Credentials::Token(token.trim().to_string())
+                }
+                _ => Credentials::Unreadable,
+            },
+        };
+        Incoming {
+            method: req.method().as_str().to_string(),
+            path_and_query: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_string(), |pq| pq.as_str().to_string()),
+            query: req.uri().query().map(str::to_string),
+            user_agent: text("user-agent"),
+            if_none_match: text("if-none-match"),
+            credentials,
+        }
+    }
+}
+
+enum Route {
+    /// `/repos/{owner}/{name}/events`, holding `owner/name` as written.
+    ByName(String),
+    /// `/repositories/{id}/events`
+    ById(u64),
+    Other,
+}
+
+impl Route {
+    fn parse(path: &str) -> Self {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["repos", owner, name, "events"] if !owner.is_empty() && !name.is_empty() => {
+                Route::ByName(format!("{owner}/{name}"))
+            }
+            ["repositories", id, "events"] => id.parse().map_or(Route::Other, Route::ById),
+            _ => Route::Other,
+        }
+    }
+}
+
+/// An answer before it becomes an HTTP response.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    /// Whether it lowers `x-ratelimit-remaining`.
+    counted: bool,
+}
+
+impl Reply {
+    fn json(status: u16, body: &Value) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            content_type: Some("application/json; charset=utf-8"),
+            body: body.to_string().into_bytes(),
+            counted: true,
+        }
+    }
+
+    fn error(status: u16, message: &str, documentation_url: &str) -> Self {
+        Reply::json(
+            status,
+            &json!({
+                "message": message,
+                "documentation_url": documentation_url,
+                "status": status.to_string(),
+            }),
+        )
+    }
+
+    fn not_found() -> Self {
+        Reply::error(404, "Not Found", EVENTS_DOCS)
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn into_response(self, log: bool) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers: &mut HeaderMap = response.headers_mut();
+        if let Some(ct) = self.content_type {
+            headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        for (name, value) in self.headers {
+            match HeaderValue::from_str(&value) {
+                Ok(v) => {
+                    headers.append(HeaderName::from_static(name), v);
+                }
+                Err(_) if log => eprintln!("fake-github: dropped unencodable header {name}: {value:?}"),
+                Err(_) => {}
+            }
+        }
+        response
+    }
+}
+
+/// Decides the answer and accounts for it, all under one lock so the rate-limit figures and
+/// the record agree.
+fn respond(shared: &Shared, incoming: &Incoming, route: &Route, arrived: Instant) -> (Reply, RecordedRequest) {
+    let opts = &shared.opts;
+    let now = Instant::now();
+    let wall = SystemTime::now();
+    let page = PageRequest::parse(incoming.query.as_deref(), opts.default_per_page);
+    let (authenticated, bad_credentials, client) = match &incoming.credentials {
+        Credentials::None => (false, false, "anonymous".to_string()),
+        Credentials::Token(t) if opts.valid_tokens.is_empty() || opts.valid_tokens.contains(t) => {
+            (true, false, format!("token {t}"))
+        }
+        // Rejected credentials are answered, and counted, as an anonymous client.
+        Credentials::Token(_) | Credentials::Unreadable => (false, true, "anonymous".to_string()),
+    };
+    let mut record = RecordedRequest {
+        at: arrived,
+        method: incoming.method.clone(),
+        path_and_query: incoming.path_and_query.clone(),
+        repo: None,
+        page: page.page,
+        if_none_match: incoming.if_none_match.clone(),
+        user_agent: incoming.user_agent.clone(),
+        authenticated,
+        status: 0,
+        counted: false,
+    };
+
+    let mut guard = shared.world();
+    let world = &mut *guard;
+    world.bucket(authenticated).roll(now, wall, opts.rate_window);
+    let mut reply = if world.bucket(authenticated).exhausted() {
+        let text = format!(
+            "request after budget spent: {} {} ({})",
+            incoming.method,
+            incoming.path_and_query,
+            if authenticated { "authenticated" } else { "unauthenticated" }
+        );
+        if opts.log_to_stderr {
+            eprintln!("fake-github: VIOLATION {text}");
+        }
+        world.violations.push(text);
+        let message = if authenticated {
+            "API rate limit exceeded for user ID 1.".to_string()
+        } else {
+            "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated \
+             requests get a higher rate limit. Check out the documentation for more details.)"
+                .to_string()
+        };
+        let mut r = Reply::json(403, &json!({"message": message, "documentation_url": RATE_DOCS}));
+        r.counted = false; // nothing left to lower
+        r
+    } else if bad_credentials {
+        Reply::error(401, "Bad credentials", "https://docs.github.com/rest")
+    } else {
+        let ctx = Ctx { shared, incoming, page, authenticated, client: &client, arrived };
+        serve(world, &ctx, route, &mut record)
+    };
+    let bucket = world.bucket(authenticated);
+    if reply.counted {
+        bucket.spend();
+    }
+    let figures = bucket.figures(opts.rate_window);
+    drop(guard);
+
+    let request_no = shared.request_counter.fetch_add(1, Ordering::Relaxed);
+    let common = [
+        ("date", Timestamp::from(wall).to_http_date()),
+        ("server", "github.com".to_string()),
+        ("x-github-media-type", "github.v3; format=json".to_string()),
+        ("x-github-api-version-selected", "2022-11-28".to_string()),
+        ("x-github-request-id", format!("FA4E:6171:{request_no:X}:{:X}", figures.reset)),
+        ("x-ratelimit-limit", figures.limit.to_string()),
+        ("x-ratelimit-remaining", figures.remaining.to_string()),
+        ("x-ratelimit-reset", figures.reset.to_string()),
+        ("x-ratelimit-used", figures.used.to_string()),
+        ("x-ratelimit-resource", "core".to_string()),
+    ];
+    reply.headers.extend(common);
+    record.status = reply.status;
+    record.counted = reply.counted;
+    (reply, record)
+}
+
+struct Ctx<'a> {
+    shared: &'a Shared,
+    incoming: &'a Incoming,
+    page: PageRequest,
+    authenticated: bool,
+    client: &'a str,
+    arrived: Instant,
+}
+
+/// The events endpoint proper, for a client that is allowed to ask.
+fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedRequest) -> Reply {
+    let opts = &ctx.shared.opts;
+    let base = &ctx.shared.base_url;
+    if ctx.incoming.method != "GET" && ctx.incoming.method != "HEAD" {
+        return Reply::error(404, "Not Found", "https://docs.github.com/rest");
+    }
+    let id = match route {
+        Route::Other => return Reply::error(404, "Not Found", "https://docs.github.com/rest"),
+        Route::ById(id) if world.repos.contains_key(id) => *id,
+        Route::ById(_) => return Reply::not_found(),
+        Route::ByName(name) => {
+            let key = name.to_ascii_lowercase();
+            if let Some(id) = world.names.get(&key) {
+                *id
+            } else if let Some(&id) = world.moved.get(&key) {
+                // GitHub answers an old name with a permanent redirect to the id-based URL,
+                // keeping the query string.
+                record.repo = world.repos.get(&id).map(|r| r.full_name.clone());
+                let query = ctx.incoming.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+                let location = format!("{base}/repositories/{id}/events{query}");
+                return Reply::json(
+                    301,
+                    &json!({
+                        "message": "Moved Permanently",
+                        "url": location,
+                        "documentation_url": "https://docs.github.com/v3/#http-redirects",
+                    }),
+                )
+                .header("location", location);
+            } else {
+                record.repo = Some(name.clone());
+                return Reply::not_found();
+            }
+        }
+    };
+    let Some(repo) = world.repos.get(&id) else { return Reply::not_found() };
+    record.repo = Some(repo.full_name.clone());
+
+    let poll_key = (ctx.client.to_string(), id);
+    if ctx.page.page == 1
+        && let Some(&(previous, interval)) = world.last_poll.get(&poll_key)
+    {
+        let gap = ctx.arrived.saturating_duration_since(previous);
+        if gap + POLL_SLACK < Duration::from_secs(interval) {
+            world.violations.push(format!(
+                "poll too soon: {} page 1 polled {:.3} s after the previous poll by {}; \
+                 X-Poll-Interval was {interval} s ({})",
+                repo.full_name,
+                gap.as_secs_f64(),
+                ctx.client,
+                ctx.incoming.path_and_query
+            ));
+        }
+    }
+
+    match &repo.fault {
+        Some(Fault::NotFound) => return Reply::not_found(),
+        Some(Fault::Gone) => return Reply::error(410, "Repository access blocked", EVENTS_DOCS),
+        Some(Fault::Unauthorized) => {
+            return Reply::error(401, "Requires authentication", "https://docs.github.com/rest");
+        }
+        Some(Fault::ServerError(code)) => return server_error(*code),
+        Some(Fault::SecondaryRateLimit { retry_after_secs }) => {
+            return secondary_limit(429, *retry_after_secs);
+        }
+        Some(Fault::SecondaryRateLimitForbidden { retry_after_secs }) => {
+            return secondary_limit(403, *retry_after_secs);
+        }
+        _ => {}
+    }
+
+    if ctx.page.offset() >= opts.timeline_cap {
+        return Reply::error(
+            422,
+            "In order to keep the API fast for everyone, pagination is limited for this resource. \
+             Check the rel=last link relation in the Link response header to see how far back \
+             you can traverse.",
+            "https://docs.github.com/v3/#pagination",
+        );
+    }
+
+    let visible = repo.visible(opts.timeline_cap, opts.max_age, Timestamp::now());
+    let on_page: Vec<_> = visible.iter().skip(ctx.page.offset()).take(ctx.page.per_page).collect();
+    let ids: Vec<u64> = on_page.iter().map(|e| e.id).collect();
+    let etag = timeline::etag(&ctx.incoming.path_and_query, &ids);
+    let poll_interval = ctx.shared.poll_interval.load(Ordering::Relaxed);
+    let cache = if ctx.authenticated { "private" } else { "public" };
+    let mut headers = vec![
+        ("cache-control", format!("{cache}, max-age=60, s-maxage=60")),
+        ("vary", "Accept, Authorization, Cookie, X-GitHub-OTP".to_string()),
+        ("vary", "Accept-Encoding, Accept, X-Requested-With".to_string()),
+        ("etag", etag.clone()),
+    ];
+    if let Some(newest) = on_page.iter().filter_map(|e| e.created_at).max() {
+        headers.push(("last-modified", newest.to_http_date()));
+    }
+    headers.push(("x-poll-interval", poll_interval.to_string()));
+    if let Some(link) = ctx.page.link_header(base, id, visible.len()) {
+        headers.push(("link", link));
+    }
+    let page_json: Vec<&Value> = on_page.iter().map(|e| &e.json).collect();
+    let body = serde_json::to_vec(&page_json).unwrap_or_else(|_| b"[]".to_vec());
+
+    let mut reply = match &repo.fault {
+        Some(Fault::Malformed) => Reply::json(200, &json!({"oops": true, "message": "not an array"})),
+        Some(Fault::TruncatedJson) => {
+            let mut r = Reply::json(200, &Value::Null);
+            r.body = body[..body.len() / 2].to_vec();
+            r
+        }
+        _ => {
+            let fresh = ctx.incoming.if_none_match.as_deref().is_some_and(|inm| timeline::etag_matches(inm, &etag));
+            if ctx.page.page == 1 {
+                world.last_poll.insert(poll_key, (ctx.arrived, poll_interval));
+            }
+            if fresh {
+                Reply {
+                    status: 304,
+                    headers: Vec::new(),
+                    content_type: None,
+                    body: Vec::new(),
+                    // GitHub does not charge an authenticated client for "nothing new".
+                    counted: !ctx.authenticated,
+                }
+            } else {
+                let mut r = Reply::json(200, &Value::Null);
+                r.body = body;
+                r
+            }
+        }
+    };
+    reply.headers.extend(headers);
+    reply
+}
+
+fn server_error(code: u16) -> Reply {
+    let code = if (500..=599).contains(&code) || (400..=499).contains(&code) { code } else { 500 };
+    if matches!(code, 502..=504) {
+        // GitHub's edge answers these with an HTML page, not JSON.
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head><title>{code} - GitHub</title></head>\
+             <body><h1>{code}</h1><p>We couldn't respond to your request in time. \
+             Sorry about that. Please try resubmitting your request.</p></body></html>\n"
+        );
+        Reply {
+            status: code,
+            headers: Vec::new(),
+            content_type: Some("text/html; charset=utf-8"),
+            body: html.into_bytes(),
+            counted: true,
+        }
+    } else {
+        Reply::json(code, &json!({"message": "Server Error"}))
+    }
+}
+
+fn secondary_limit(status: u16, retry_after_secs: u64) -> Reply {
+    Reply::error(
+        status,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. \
+         If you reach out to GitHub Support for help, please include the request ID FA4E:6171.",
+        "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+    )
+    .header("retry-after", retry_after_secs.to_string())
+}
