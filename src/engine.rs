@@ -1,7 +1,6 @@
 //! The fetcher loop: schedule -> poll -> store -> publish a snapshot, and the one place where
 //! commands from the dashboard and the REST API change the watch list.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,13 +11,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use crate::config::{self, Config, EditError};
-use crate::fetcher::{self, PollInput, PollOutcome};
-use crate::github::{Client, FetchError};
-use crate::ratelimit::{RateLimit, RequestCounters};
+use crate::fetcher::{self, PollOutcome};
+use crate::github::Client;
+use crate::planner::{Planner, Watched};
 use crate::repo::RepoName;
-use crate::scheduler::{self, Budget, RepoTiming};
-use crate::snapshot::{self, FetcherState, RepoView, Snapshot};
-use crate::store::{RepoStatus, Store, StoreError};
+use crate::snapshot::{self, RepoView, Snapshot};
+use crate::store::{Store, StoreError};
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -77,26 +75,13 @@ pub struct EngineSettings {
     pub store: Store,
 }
 
-struct Watched {
-    view: RepoView,
-    urgent: bool,
-    moved_logged: bool,
-}
-
 struct Engine {
     config_path: PathBuf,
     config: Config,
     client: Client,
     store: Store,
-    repos: Vec<Watched>,
-    rate_limit: RateLimit,
-    counters: RequestCounters,
-    fetcher_state: FetcherState,
-    /// A global pause: the token was rejected or GitHub said "rate limited".
-    paused_until: Option<DateTime<Utc>>,
-    consecutive_rate_limited: u32,
+    planner: Planner,
     publish: watch::Sender<Arc<Snapshot>>,
-    planned: HashMap<String, DateTime<Utc>>,
 }
 
 type PollFuture =
@@ -125,27 +110,18 @@ pub async fn start(
     };
     let (publish, snapshots) = watch::channel(Arc::new(initial.clone()));
     let (commands, rx) = mpsc::channel(64);
+    let repos = initial
+        .repos
+        .into_iter()
+        .map(|view| Watched::new(view, false))
+        .collect();
     let mut engine = Engine {
         config_path: config.path.clone(),
-        repos: initial
-            .repos
-            .into_iter()
-            .map(|view| Watched {
-                view,
-                urgent: false,
-                moved_logged: false,
-            })
-            .collect(),
         config,
         client,
         store: store.clone(),
-        rate_limit: initial.rate_limit,
-        counters: initial.requests,
-        fetcher_state: FetcherState::Starting,
-        paused_until: None,
-        consecutive_rate_limited: 0,
+        planner: Planner::new(repos, initial.rate_limit, initial.requests),
         publish,
-        planned: HashMap::new(),
     };
     engine.publish_snapshot();
     let join = tokio::spawn(async move { engine.run(rx, shutdown).await });
@@ -209,141 +185,20 @@ impl Engine {
         info!("fetcher stopped; the store is up to date");
     }
 
-    fn budget(&self, now: DateTime<Utc>) -> Budget {
-        let rl = self.rate_limit.at(now);
-        Budget {
-            remaining: rl.remaining,
-            reset_at: rl.reset_at,
-        }
-    }
-
-    /// The repository to poll next and when.
-    fn next_due(&mut self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
-        let timings: Vec<RepoTiming> = self
-            .repos
-            .iter()
-            .map(|w| {
-                let s = &w.view.state;
-                let not_before = match (s.backoff_until, self.paused_until) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b),
-                };
-                RepoTiming {
-                    last_polled_at: s.last_polled_at,
-                    poll_interval: Duration::from_secs(s.poll_interval_secs.unwrap_or(60)),
-                    not_before,
-                    events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
-                    urgent: w.urgent,
-                }
-            })
-            .collect();
-        let due = scheduler::due_times(now, &timings, self.budget(now));
-        self.planned = self
-            .repos
-            .iter()
-            .zip(&due)
-            .map(|(w, d)| (w.view.name.key(), *d))
-            .collect();
-        due.into_iter().enumerate().min_by_key(|(_, d)| *d)
+    fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
+        self.planner.next_due(now)
     }
 
     fn start_poll(&mut self, i: usize) -> PollFuture {
-        let now = Utc::now();
-        let w = &mut self.repos[i];
-        w.urgent = false;
-        let input = PollInput {
-            repo: w.view.name.clone(),
-            state: w.view.state.clone(),
-            rate_limit: self.rate_limit.at(now),
-            counters: self.counters,
-            events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
-            max_events: self.config.window.max_events,
-        };
+        let input = self.planner.poll_input(i, Utc::now(), &self.config.window);
         let (client, store) = (self.client.clone(), self.store.clone());
         Box::pin(async move { fetcher::poll(&client, &store, input, Utc::now).await })
     }
 
     fn apply(&mut self, result: Result<PollOutcome, StoreError>) {
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                warn!("could not record a poll: {e}");
-                return;
-            }
-        };
-        let now = Utc::now();
-        self.rate_limit = outcome.rate_limit.clone();
-        self.counters = outcome.counters;
-        let repo = &outcome.repo;
-        for why in &outcome.skipped {
-            warn!("{repo}: skipped an event GitHub sent: {why}");
-        }
-        if let Some(gap) = &outcome.gap {
-            warn!(
-                "{repo}: events may be missing between {} and {} (about {}): more arrived than one poll can read",
-                gap.from, gap.to, gap.estimated_missing
-            );
-        }
-        self.fetcher_state = match &outcome.error {
-            None => {
-                self.consecutive_rate_limited = 0;
-                if outcome.new_events > 0 {
-                    info!(
-                        "{repo}: {} new event(s) in {} page(s)",
-                        outcome.new_events, outcome.pages
-                    );
-                }
-                FetcherState::Live
-            }
-            Some(FetchError::Unauthorized) => {
-                if self.fetcher_state != FetcherState::TokenRejected {
-                    warn!(
-                        "GitHub rejected the token (HTTP 401); polling pauses for an hour. Check GITHUB_TOKEN / GH_TOKEN."
-                    );
-                }
-                self.paused_until = Some(
-                    now + TimeDelta::from_std(scheduler::TOKEN_REJECTED_RETRY).unwrap_or_default(),
-                );
-                FetcherState::TokenRejected
-            }
-            Some(FetchError::RateLimited(status)) => {
-                self.consecutive_rate_limited += 1;
-                let until = outcome.state.backoff_until.unwrap_or(now);
-                warn!("{repo}: rate limited (HTTP {status}); all polling waits until {until}");
-                self.paused_until = Some(until);
-                FetcherState::WaitingForRateLimit { until }
-            }
-            Some(e @ (FetchError::Timeout | FetchError::Network(_))) => {
-                warn!("{repo}: {e}; retrying with backoff");
-                FetcherState::Offline {
-                    reason: e.to_string(),
-                }
-            }
-            Some(e) => {
-                warn!("{repo}: {e}");
-                FetcherState::Live
-            }
-        };
-        if outcome.error.is_none() && self.paused_until.is_some_and(|p| p <= now) {
-            self.paused_until = None;
-        }
-        let Some(w) = self.repos.iter_mut().find(|w| &w.view.name == repo) else {
-            // Removed while its poll was in flight: the events are stored, the view is gone.
-            self.publish_snapshot();
-            return;
-        };
-        if let Some(url) = &outcome.moved_to
-            && !w.moved_logged
-        {
-            w.moved_logged = true;
-            info!(
-                "{repo}: GitHub answered from {url}: the repository was renamed or moved; consider updating the config"
-            );
-        }
-        w.view.state = outcome.state;
-        if let Some((recent, gaps)) = outcome.refreshed {
-            w.view.recent = Arc::new(recent);
-            w.view.gaps = Arc::new(gaps);
+        match result {
+            Ok(outcome) => self.planner.apply(outcome, Utc::now()),
+            Err(e) => warn!("could not record a poll: {e}"),
         }
         self.publish_snapshot();
     }
@@ -361,8 +216,8 @@ impl Engine {
                 let _ = reply.send(result);
             }
             Command::PollNow { repo } => {
-                if let Some(w) = self.repos.iter_mut().find(|w| w.view.name == repo) {
-                    w.urgent = true;
+                if let Some(i) = self.planner.position(&repo) {
+                    self.planner.repos[i].urgent = true;
                     info!("{repo}: polling as soon as the poll interval and budget allow");
                 }
             }
@@ -390,8 +245,8 @@ impl Engine {
             .cloned();
         let mut repos = Vec::with_capacity(config.repositories.len());
         for name in &config.repositories {
-            if let Some(pos) = self.repos.iter().position(|w| &w.view.name == name) {
-                repos.push(self.repos.swap_remove(pos));
+            if let Some(pos) = self.planner.position(name) {
+                repos.push(self.planner.repos.swap_remove(pos));
                 continue;
             }
             // A repository watched before keeps what the store has: no re-read.
@@ -410,19 +265,15 @@ impl Engine {
                 },
             };
             info!("{name}: now watched");
-            repos.push(Watched {
-                view,
-                urgent: true,
-                moved_logged: false,
-            });
+            repos.push(Watched::new(view, true));
         }
-        for gone in &self.repos {
+        for gone in &self.planner.repos {
             info!(
                 "{}: no longer watched (its stored events are kept)",
                 gone.view.name
             );
         }
-        self.repos = repos;
+        self.planner.repos = repos;
         self.config = config;
         self.publish_snapshot();
         changed.ok_or_else(|| EditError::Io {
@@ -435,7 +286,12 @@ impl Engine {
         let cutoff =
             Utc::now() - TimeDelta::from_std(self.config.retention).unwrap_or(TimeDelta::days(30));
         let store = self.store.clone();
-        let names: Vec<RepoName> = self.repos.iter().map(|w| w.view.name.clone()).collect();
+        let names: Vec<RepoName> = self
+            .planner
+            .repos
+            .iter()
+            .map(|w| w.view.name.clone())
+            .collect();
         let max_events = self.config.window.max_events;
         let pruned = tokio::task::spawn_blocking(move || {
             let n = store.prune(cutoff)?;
@@ -455,8 +311,8 @@ impl Engine {
             Ok(Ok((n, views))) => {
                 info!("pruned {n} event(s) created before {cutoff}");
                 for view in views {
-                    if let Some(w) = self.repos.iter_mut().find(|w| w.view.name == view.name) {
-                        w.view = view;
+                    if let Some(i) = self.planner.position(&view.name) {
+                        self.planner.repos[i].view = view;
                     }
                 }
                 self.publish_snapshot();
@@ -466,44 +322,19 @@ impl Engine {
         }
     }
 
-    /// A spent budget is shown as waiting even though no request failed.
-    fn shown_state(&self, now: DateTime<Utc>) -> FetcherState {
-        let rl = self.rate_limit.at(now);
-        match &self.fetcher_state {
-            FetcherState::Live | FetcherState::Starting if rl.remaining == 0 => {
-                FetcherState::WaitingForRateLimit { until: rl.reset_at }
-            }
-            other => other.clone(),
-        }
-    }
-
     fn publish_snapshot(&mut self) {
         let now = Utc::now();
-        if !self.repos.is_empty() {
-            self.next_due(now);
-        }
-        let repos = self
-            .repos
-            .iter()
-            .map(|w| {
-                let mut view = w.view.clone();
-                let planned = self.planned.get(&view.name.key()).copied();
-                if view.state.status != RepoStatus::NotFound {
-                    view.state.next_poll_at = planned.or(view.state.next_poll_at);
-                }
-                view
-            })
-            .collect();
+        let p = &self.planner;
         let snapshot = Snapshot {
             taken_at: now,
             config_path: self.config_path.clone(),
             window: self.config.window,
             max_repositories: self.config.max_repositories,
             authenticated: self.client.authenticated(),
-            rate_limit: self.rate_limit.at(now),
-            requests: self.counters,
-            fetcher: self.shown_state(now),
-            repos,
+            rate_limit: p.rate_limit.at(now),
+            requests: p.counters,
+            fetcher: p.shown_state(now),
+            repos: p.views(now),
         };
         self.publish.send_replace(Arc::new(snapshot));
     }

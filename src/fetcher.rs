@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::EventMeta;
-use crate::github::{Answer, Client, FetchError, Outcome, ResponseMeta};
+use crate::github::{Answer, FetchError, Outcome, ResponseMeta, Transport};
 use crate::ratelimit::{RateLimit, RequestCounters};
 use crate::repo::RepoName;
 use crate::scheduler::{self, DEFAULT_POLL_INTERVAL};
@@ -48,7 +48,7 @@ pub struct PollOutcome {
 }
 
 pub async fn poll(
-    client: &Client,
+    client: &impl Transport,
     store: &Store,
     input: PollInput,
     clock: impl Fn() -> DateTime<Utc>,

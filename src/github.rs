@@ -93,6 +93,35 @@ pub struct Answer {
     pub outcome: Outcome,
 }
 
+/// Where pages come from: GitHub over HTTP, or a model of it in a simulation.
+pub trait Transport: Send + Sync + 'static {
+    fn first_page_url(&self, repo: &RepoName) -> String;
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Answer> + Send;
+}
+
+impl Transport for Client {
+    fn first_page_url(&self, repo: &RepoName) -> String {
+        format!(
+            "{}/repos/{}/{}/events?per_page=100",
+            self.api_url,
+            repo.owner(),
+            repo.name()
+        )
+    }
+
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Answer> + Send {
+        self.send(url.to_string(), etag.map(str::to_string))
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -119,27 +148,18 @@ impl Client {
         self.token.is_some()
     }
 
-    pub fn first_page_url(&self, repo: &RepoName) -> String {
-        format!(
-            "{}/repos/{}/{}/events?per_page=100",
-            self.api_url,
-            repo.owner(),
-            repo.name()
-        )
-    }
-
     /// Sends one GET. `etag` makes it conditional; later pages are fetched without one.
-    pub async fn get(&self, url: &str, etag: Option<&str>) -> Answer {
+    async fn send(&self, url: String, etag: Option<String>) -> Answer {
         let mut req = self
             .http
-            .get(url)
+            .get(&url)
             .header(header::ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28");
         if let Some(Token(t)) = &self.token {
             req = req.bearer_auth(t);
         }
-        if let Some(tag) = etag {
-            req = req.header(header::IF_NONE_MATCH, tag);
+        if let Some(tag) = &etag {
+            req = req.header(header::IF_NONE_MATCH, tag.as_str());
         }
         let resp = match req.send().await {
             Ok(r) => r,

@@ -13,6 +13,7 @@ pub mod fetcher;
 pub mod github;
 pub mod humanize;
 pub mod logging;
+pub mod planner;
 pub mod ratelimit;
 pub mod repo;
 pub mod scheduler;

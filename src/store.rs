@@ -144,6 +144,19 @@ impl Store {
         Ok(store)
     }
 
+    /// A store in memory, for simulations and tests that need no file.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let store = Store {
+            db: Arc::new(Db::Writer(db)),
+            path: PathBuf::from(":memory:"),
+        };
+        store.check_or_init_schema()?;
+        Ok(store)
+    }
+
     /// Opens an existing store for reading only, beside a running ghpulse that writes to it.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {

@@ -1,0 +1,216 @@
+//! The fetcher's decisions, free of I/O and of the wall clock: which repository to poll next
+//! and when, and what a poll's outcome changes. The engine runs it in real time; the economy
+//! simulation runs the same code in simulated time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tracing::{info, warn};
+
+use crate::config::Window;
+use crate::fetcher::{PollInput, PollOutcome};
+use crate::github::FetchError;
+use crate::ratelimit::{RateLimit, RequestCounters};
+use crate::repo::RepoName;
+use crate::scheduler::{self, Budget, RepoTiming};
+use crate::snapshot::{FetcherState, RepoView};
+use crate::store::RepoStatus;
+
+pub struct Watched {
+    pub view: RepoView,
+    /// The user asked for a poll now.
+    pub urgent: bool,
+    moved_logged: bool,
+}
+
+impl Watched {
+    pub fn new(view: RepoView, urgent: bool) -> Watched {
+        Watched {
+            view,
+            urgent,
+            moved_logged: false,
+        }
+    }
+}
+
+pub struct Planner {
+    pub repos: Vec<Watched>,
+    pub rate_limit: RateLimit,
+    pub counters: RequestCounters,
+    pub fetcher_state: FetcherState,
+    /// A pause for every repository: the token was rejected or GitHub said "rate limited".
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+impl Planner {
+    pub fn new(repos: Vec<Watched>, rate_limit: RateLimit, counters: RequestCounters) -> Planner {
+        Planner {
+            repos,
+            rate_limit,
+            counters,
+            fetcher_state: FetcherState::Starting,
+            paused_until: None,
+        }
+    }
+
+    fn budget(&self, now: DateTime<Utc>) -> Budget {
+        let rl = self.rate_limit.at(now);
+        Budget {
+            remaining: rl.remaining,
+            reset_at: rl.reset_at,
+        }
+    }
+
+    /// When each repository is due, in watch-list order.
+    pub fn due_times(&self, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let timings: Vec<RepoTiming> = self
+            .repos
+            .iter()
+            .map(|w| {
+                let s = &w.view.state;
+                let not_before = match (s.backoff_until, self.paused_until) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                RepoTiming {
+                    last_polled_at: s.last_polled_at,
+                    poll_interval: Duration::from_secs(s.poll_interval_secs.unwrap_or(60)),
+                    not_before,
+                    events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
+                    urgent: w.urgent,
+                }
+            })
+            .collect();
+        scheduler::due_times(now, &timings, self.budget(now))
+    }
+
+    /// The repository to poll next and when.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
+        self.due_times(now)
+            .into_iter()
+            .enumerate()
+            .min_by_key(|(_, d)| *d)
+    }
+
+    pub fn poll_input(&mut self, i: usize, now: DateTime<Utc>, window: &Window) -> PollInput {
+        let w = &mut self.repos[i];
+        w.urgent = false;
+        PollInput {
+            repo: w.view.name.clone(),
+            state: w.view.state.clone(),
+            rate_limit: self.rate_limit.at(now),
+            counters: self.counters,
+            events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
+            max_events: window.max_events,
+        }
+    }
+
+    /// Takes in what a poll brought: figures, the repository's new state, and any pause it
+    /// calls for. Logs what a user should know.
+    pub fn apply(&mut self, outcome: PollOutcome, now: DateTime<Utc>) {
+        self.rate_limit = outcome.rate_limit.clone();
+        self.counters = outcome.counters;
+        let repo = &outcome.repo;
+        for why in &outcome.skipped {
+            warn!("{repo}: skipped an event GitHub sent: {why}");
+        }
+        if let Some(gap) = &outcome.gap {
+            warn!(
+                "{repo}: events may be missing between {} and {} (about {}): more arrived than one poll can read",
+                gap.from, gap.to, gap.estimated_missing
+            );
+        }
+        self.fetcher_state = match &outcome.error {
+            None => {
+                if outcome.new_events > 0 {
+                    info!(
+                        "{repo}: {} new event(s) in {} page(s)",
+                        outcome.new_events, outcome.pages
+                    );
+                }
+                FetcherState::Live
+            }
+            Some(FetchError::Unauthorized) => {
+                if self.fetcher_state != FetcherState::TokenRejected {
+                    warn!(
+                        "GitHub rejected the token (HTTP 401); polling pauses for an hour. Check GITHUB_TOKEN / GH_TOKEN."
+                    );
+                }
+                self.paused_until = Some(now + to_delta(scheduler::TOKEN_REJECTED_RETRY));
+                FetcherState::TokenRejected
+            }
+            Some(FetchError::RateLimited(status)) => {
+                let until = outcome.state.backoff_until.unwrap_or(now);
+                warn!("{repo}: rate limited (HTTP {status}); all polling waits until {until}");
+                self.paused_until = Some(until);
+                FetcherState::WaitingForRateLimit { until }
+            }
+            Some(e @ (FetchError::Timeout | FetchError::Network(_))) => {
+                warn!("{repo}: {e}; retrying with backoff");
+                FetcherState::Offline {
+                    reason: e.to_string(),
+                }
+            }
+            Some(e) => {
+                warn!("{repo}: {e}");
+                FetcherState::Live
+            }
+        };
+        if outcome.error.is_none() && self.paused_until.is_some_and(|p| p <= now) {
+            self.paused_until = None;
+        }
+        // Gone when it was removed while its poll was in flight: the events are stored anyway.
+        let Some(w) = self.repos.iter_mut().find(|w| &w.view.name == repo) else {
+            return;
+        };
+        if let Some(url) = &outcome.moved_to
+            && !w.moved_logged
+        {
+            w.moved_logged = true;
+            info!(
+                "{repo}: GitHub answered from {url}: the repository was renamed or moved; consider updating the config"
+            );
+        }
+        w.view.state = outcome.state;
+        if let Some((recent, gaps)) = outcome.refreshed {
+            w.view.recent = Arc::new(recent);
+            w.view.gaps = Arc::new(gaps);
+        }
+    }
+
+    pub fn position(&self, name: &RepoName) -> Option<usize> {
+        self.repos.iter().position(|w| &w.view.name == name)
+    }
+
+    /// A spent budget is shown as waiting even though no request failed.
+    pub fn shown_state(&self, now: DateTime<Utc>) -> FetcherState {
+        let rl = self.rate_limit.at(now);
+        match &self.fetcher_state {
+            FetcherState::Live | FetcherState::Starting if rl.remaining == 0 => {
+                FetcherState::WaitingForRateLimit { until: rl.reset_at }
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The views to publish, each with its planned next poll.
+    pub fn views(&self, now: DateTime<Utc>) -> Vec<RepoView> {
+        let due = self.due_times(now);
+        self.repos
+            .iter()
+            .zip(due)
+            .map(|(w, planned)| {
+                let mut view = w.view.clone();
+                if view.state.status != RepoStatus::NotFound {
+                    view.state.next_poll_at = Some(planned);
+                }
+                view
+            })
+            .collect()
+    }
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
+}
