@@ -26,14 +26,26 @@ pub struct FixtureRepo {
 
 /// The five repositories of `replay-index.json`, busiest recording first.
 pub const FIXTURE_REPOS: [FixtureRepo; 5] = [
-    FixtureRepo { full_name: "sferik/rails_admin", id: 810796, file_stem: "sferik__rails_admin" },
+    FixtureRepo {
+        full_name: "sferik/rails_admin",
+        id: 810796,
+        file_stem: "sferik__rails_admin",
+    },
     FixtureRepo {
         full_name: "sigmavirus24/github3.py",
         id: 3710711,
         file_stem: "sigmavirus24__github3.py",
     },
-    FixtureRepo { full_name: "praw-dev/praw", id: 847957, file_stem: "praw-dev__praw" },
-    FixtureRepo { full_name: "github/gitignore", id: 1062897, file_stem: "github__gitignore" },
+    FixtureRepo {
+        full_name: "praw-dev/praw",
+        id: 847957,
+        file_stem: "praw-dev__praw",
+    },
+    FixtureRepo {
+        full_name: "github/gitignore",
+        id: 1062897,
+        file_stem: "github__gitignore",
+    },
     FixtureRepo {
         full_name: "github3py/github3.py",
         id: 4464822,
@@ -44,7 +56,8 @@ pub const FIXTURE_REPOS: [FixtureRepo; 5] = [
 /// Looks a fixture repository up by name (case-insensitive) or by file stem.
 pub fn fixture_repo(name_or_stem: &str) -> Option<FixtureRepo> {
     FIXTURE_REPOS.iter().copied().find(|r| {
-        r.full_name.eq_ignore_ascii_case(name_or_stem) || r.file_stem.eq_ignore_ascii_case(name_or_stem)
+        r.full_name.eq_ignore_ascii_case(name_or_stem)
+            || r.file_stem.eq_ignore_ascii_case(name_or_stem)
     })
 }
 
@@ -103,7 +116,10 @@ pub fn single_event(name: &str) -> Value {
 
 /// GitHub's official example response of the endpoint (today's trimmed payloads).
 pub fn openapi_example() -> Vec<Value> {
-    into_array(read_json("openapi-example-repo-events.json"), "openapi example")
+    into_array(
+        read_json("openapi-example-repo-events.json"),
+        "openapi example",
+    )
 }
 
 /// A point in time for [`rebase`] and [`rescale`], in whole seconds (what `created_at` holds).
@@ -117,7 +133,9 @@ impl Timestamp {
 
     /// Parses RFC 3339 (`2020-04-21T09:31:21Z`, offsets accepted).
     pub fn parse(text: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(text).ok().map(|t| Timestamp(t.timestamp()))
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Timestamp(t.timestamp()))
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, the shape GitHub uses for `created_at`.
@@ -161,7 +179,10 @@ impl From<&String> for Timestamp {
 
 /// An event's `created_at` in epoch seconds, if it has a readable one.
 pub fn created_at(event: &Value) -> Option<Timestamp> {
-    event.get("created_at").and_then(Value::as_str).and_then(Timestamp::parse)
+    event
+        .get("created_at")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
 }
 
 /// An event's id as a number. GitHub sends ids as decimal strings that pass 10^10;
@@ -183,7 +204,9 @@ fn newest_created_at(events: &[Value]) -> Option<Timestamp> {
 /// Events without a readable `created_at` are left alone.
 pub fn rebase(events: &mut [Value], newest_at: impl Into<Timestamp>) {
     let target = newest_at.into();
-    let Some(newest) = newest_created_at(events) else { return };
+    let Some(newest) = newest_created_at(events) else {
+        return;
+    };
     let shift = target.0 - newest.0;
     for event in events.iter_mut() {
         if let Some(t) = created_at(event) {
@@ -196,7 +219,12 @@ pub fn rebase(events: &mut [Value], newest_at: impl Into<Timestamp>) {
 /// `first_n` newest events span `span` (older events follow with the same factor). Relative
 /// spacing — bursts, quiet nights, out-of-order pairs — is kept; only the tempo changes.
 /// Used to turn years-old recordings into a plausible "last few days".
-pub fn rescale(events: &mut [Value], newest_at: impl Into<Timestamp>, first_n: usize, span: Duration) {
+pub fn rescale(
+    events: &mut [Value],
+    newest_at: impl Into<Timestamp>,
+    first_n: usize,
+    span: Duration,
+) {
     let target = newest_at.into();
     let mut times: Vec<i64> = events.iter().filter_map(created_at).map(|t| t.0).collect();
     if times.is_empty() {
@@ -205,7 +233,11 @@ pub fn rescale(events: &mut [Value], newest_at: impl Into<Timestamp>, first_n: u
     times.sort_unstable_by(|a, b| b.cmp(a));
     let newest = times[0];
     let nth = times[first_n.clamp(1, times.len()) - 1];
-    let factor = if newest > nth { span.as_secs_f64() / (newest - nth) as f64 } else { 1.0 };
+    let factor = if newest > nth {
+        span.as_secs_f64() / (newest - nth) as f64
+    } else {
+        1.0
+    };
     for event in events.iter_mut() {
         if let Some(t) = created_at(event) {
             let age = ((newest - t.0) as f64 * factor).round() as i64;
@@ -263,7 +295,12 @@ pub fn demo_dataset(now: SystemTime) -> Vec<(FixtureRepo, Vec<Value>)> {
             let repo = fixture_repo(name).expect("DEMO_LAYOUT names a fixture repository");
             let mut events = load_events(repo.file_stem);
             let newest = Timestamp(now.0 - (minutes_ago * 60) as i64);
-            rescale(&mut events, newest, 300, Duration::from_secs(span_hours * 3600));
+            rescale(
+                &mut events,
+                newest,
+                300,
+                Duration::from_secs(span_hours * 3600),
+            );
             (repo, events)
         })
         .collect()
@@ -274,16 +311,28 @@ mod tests {
     use super::*;
 
     fn times(events: &[Value]) -> Vec<i64> {
-        events.iter().map(|e| created_at(e).expect("created_at").0).collect()
+        events
+            .iter()
+            .map(|e| created_at(e).expect("created_at").0)
+            .collect()
     }
 
     #[test]
     fn every_fixture_repo_loads_newest_first() {
         for repo in FIXTURE_REPOS {
             let events = load_events(repo.file_stem);
-            assert!(events.len() > 100, "{} has {} events", repo.full_name, events.len());
+            assert!(
+                events.len() > 100,
+                "{} has {} events",
+                repo.full_name,
+                events.len()
+            );
             assert!(events.iter().all(|e| event_id(e).is_some()));
-            assert!(events.iter().all(|e| e["repo"]["id"].as_u64() == Some(repo.id)));
+            assert!(
+                events
+                    .iter()
+                    .all(|e| e["repo"]["id"].as_u64() == Some(repo.id))
+            );
         }
         assert_eq!(load_events("sferik/rails_admin").len(), 400);
     }
@@ -294,7 +343,11 @@ mod tests {
         assert_eq!(single_event("unknown_event.json")["type"], "AmazingEvent");
         assert_eq!(openapi_example().len(), 2);
         let polls = load_recorded_polls("sferik__rails_admin");
-        assert!(polls.iter().all(|p| p["headers"]["x-poll-interval"] == "60"));
+        assert!(
+            polls
+                .iter()
+                .all(|p| p["headers"]["x-poll-interval"] == "60")
+        );
     }
 
     #[test]
@@ -303,7 +356,10 @@ mod tests {
         let before = times(&events);
         rebase(&mut events, "2030-01-02T03:04:05Z");
         let after = times(&events);
-        assert_eq!(after.iter().max(), Some(&Timestamp::from("2030-01-02T03:04:05Z").0));
+        assert_eq!(
+            after.iter().max(),
+            Some(&Timestamp::from("2030-01-02T03:04:05Z").0)
+        );
         let shift = after[0] - before[0];
         assert!(before.iter().zip(&after).all(|(b, a)| a - b == shift));
         let text = events[5]["created_at"].as_str().expect("string");
@@ -321,7 +377,12 @@ mod tests {
     #[test]
     fn rescale_spans_requested_window() {
         let mut events = load_events("sferik__rails_admin");
-        rescale(&mut events, "2030-01-10T00:00:00Z", 300, Duration::from_secs(2 * 86400));
+        rescale(
+            &mut events,
+            "2030-01-10T00:00:00Z",
+            300,
+            Duration::from_secs(2 * 86400),
+        );
         let mut t = times(&events);
         t.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(t[0], Timestamp::from("2030-01-10T00:00:00Z").0);

@@ -41,7 +41,9 @@ pub struct Options {
     /// `X-Poll-Interval` sent on 200 and 304 answers (changeable later with
     /// [`FakeGithub::set_poll_interval`]).
     pub poll_interval_secs: u64,
-    /// Length of a rate-limit window; a window opens at a client kind's first request.
+    /// Length of a rate-limit window. As on GitHub, a window opens at a client kind's first
+    /// request and the next one at the first request after it ended (there are two client
+    /// kinds: anonymous, and any accepted token).
     pub rate_window: Duration,
     /// Requests per window without a token (GitHub: 60 an hour).
     pub unauth_limit: u32,
@@ -122,6 +124,7 @@ pub struct RecordedRequest {
     pub user_agent: Option<String>,
     /// A token was sent and accepted.
     pub authenticated: bool,
+    /// The answer's status; 0 while unanswered, 499 if the client hung up first.
     pub status: u16,
     /// Whether the answer lowered `x-ratelimit-remaining` (every answer except an authenticated
     /// 304 and a 403 for an already spent budget).
@@ -135,15 +138,26 @@ pub struct FakeGithub {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for FakeGithub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeGithub")
+            .field("url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FakeGithub {
     /// Starts on `127.0.0.1` with a free port.
     pub async fn start(opts: Options) -> FakeGithub {
-        Self::start_on(opts, 0).await.expect("fake-github: cannot bind 127.0.0.1:0")
+        Self::start_on(opts, 0)
+            .await
+            .expect("fake-github: cannot bind 127.0.0.1:0")
     }
 
     /// Starts on `127.0.0.1:port` (0 picks a free one).
     pub async fn start_on(opts: Options, port: u16) -> std::io::Result<FakeGithub> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             base_url: format!("http://{addr}"),
@@ -175,7 +189,7 @@ impl FakeGithub {
     ///
     /// Panics if an event has no numeric id.
     pub fn add_repo(&self, full_name: &str, id: u64, events_newest_first: Vec<Value>) {
-        let mut repo = Repo::new(id, full_name);
+        let mut repo = Repo::new(full_name);
         repo.publish(events_newest_first, Instant::now());
         let mut world = self.shared.world();
         world.names.retain(|_, v| *v != id);
@@ -190,7 +204,9 @@ impl FakeGithub {
     /// Panics if the repository is unknown or an event has no numeric id.
     pub fn push_events(&self, full_name: &str, new_events: Vec<Value>) {
         let mut world = self.shared.world();
-        let id = world.resolve(full_name).unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
+        let id = world
+            .resolve(full_name)
+            .unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
         if let Some(repo) = world.repos.get_mut(&id) {
             repo.publish(new_events, Instant::now());
         }
@@ -201,9 +217,19 @@ impl FakeGithub {
     /// current name and id. Returns the event as published.
     pub fn push_live_event(&self, full_name: &str, mut template: Value) -> Value {
         let mut world = self.shared.world();
-        let id = world.resolve(full_name).unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
-        let next = world.repos.values().filter_map(Repo::max_id).max().unwrap_or(0) + 1;
-        let Some(repo) = world.repos.get_mut(&id) else { unreachable!("resolve returned a known id") };
+        let id = world
+            .resolve(full_name)
+            .unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
+        let next = world
+            .repos
+            .values()
+            .filter_map(Repo::max_id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let Some(repo) = world.repos.get_mut(&id) else {
+            unreachable!("resolve returned a known id")
+        };
         template["id"] = Value::String(next.to_string());
         template["created_at"] = Value::String(data::Timestamp::now().to_rfc3339());
         template["repo"] = data::repo_json(&repo.full_name, id);
@@ -214,7 +240,13 @@ impl FakeGithub {
     /// One more than the highest event id of any repository: an id that will sort newest.
     pub fn next_event_id(&self) -> u64 {
         let world = self.shared.world();
-        world.repos.values().filter_map(Repo::max_id).max().unwrap_or(0) + 1
+        world
+            .repos
+            .values()
+            .filter_map(Repo::max_id)
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
     /// Sets or clears a repository's fault. See [`Fault::RenamedTo`] for renames.
@@ -223,10 +255,16 @@ impl FakeGithub {
     pub fn set_fault(&self, full_name: &str, fault: Option<Fault>) {
         let mut world = self.shared.world();
         let key = full_name.to_ascii_lowercase();
-        let id = world.resolve(full_name).unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
+        let id = world
+            .resolve(full_name)
+            .unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
         match fault {
             Some(Fault::RenamedTo(new_name)) => {
-                let old_name = world.repos.get(&id).map(|r| r.full_name.clone()).unwrap_or_default();
+                let old_name = world
+                    .repos
+                    .get(&id)
+                    .map(|r| r.full_name.clone())
+                    .unwrap_or_default();
                 world.names.remove(&key);
                 world.moved.insert(key, id);
                 world.moved.remove(&new_name.to_ascii_lowercase());
@@ -256,7 +294,8 @@ impl FakeGithub {
         self.shared.poll_interval.load(Ordering::Relaxed)
     }
 
-    /// Everything received, in order of completion.
+    /// Everything received, in order of arrival. A request still being answered shows status 0;
+    /// one whose client hung up before the answer shows 499 and `counted: false`.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.world().requests.clone()
     }
@@ -296,17 +335,26 @@ impl FakeGithub {
             return Vec::new();
         };
         let opts = &self.shared.opts;
-        repo.visible(opts.timeline_cap, opts.max_age, data::Timestamp::from(SystemTime::now()))
-            .iter()
-            .map(|e| e.id)
-            .collect()
+        repo.visible(
+            opts.timeline_cap,
+            opts.max_age,
+            data::Timestamp::from(SystemTime::now()),
+        )
+        .iter()
+        .map(|e| e.id)
+        .collect()
     }
 
     /// When an event became visible in the API (`add_repo`/`push_events` time), for measuring
     /// how long a client took to pick it up.
     pub fn visible_since(&self, event_id: u64) -> Option<Instant> {
         let world = self.shared.world();
-        world.repos.values().flat_map(|r| r.events.iter()).find(|e| e.id == event_id).map(|e| e.visible_since)
+        world
+            .repos
+            .values()
+            .flat_map(|r| r.events.iter())
+            .find(|e| e.id == event_id)
+            .map(|e| e.visible_since)
     }
 
     /// Serves the demo data set of the binary ([`data::demo_dataset`]) for `now`.

@@ -24,7 +24,11 @@ pub(crate) struct Bucket {
 
 impl Bucket {
     pub fn new(limit: u32) -> Self {
-        Bucket { limit, used: 0, window_start: None }
+        Bucket {
+            limit,
+            used: 0,
+            window_start: None,
+        }
     }
 
     /// Opens a window on the first request and a fresh one once the current one has ended.
@@ -50,13 +54,20 @@ impl Bucket {
     pub fn figures(&self, window: Duration) -> Figures {
         let reset = match self.window_start {
             Some((_, wall)) => {
-                let end = (wall + window).duration_since(UNIX_EPOCH).unwrap_or_default();
+                let end = (wall + window)
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
                 // Round up: a client waiting until `reset` must not arrive before the window ends.
                 end.as_secs() + u64::from(end.subsec_nanos() > 0)
             }
             None => 0,
         };
-        Figures { limit: self.limit, remaining: self.limit - self.used, used: self.used, reset }
+        Figures {
+            limit: self.limit,
+            remaining: self.limit - self.used,
+            used: self.used,
+            reset,
+        }
     }
 }
 
@@ -76,12 +87,19 @@ mod tests {
         assert!(b.exhausted());
         let f = b.figures(window);
         assert_eq!((f.limit, f.remaining, f.used), (2, 0, 2));
-        let wall_secs = wall.duration_since(UNIX_EPOCH).expect("after epoch").as_secs_f64();
+        let wall_secs = wall
+            .duration_since(UNIX_EPOCH)
+            .expect("after epoch")
+            .as_secs_f64();
         assert!(f.reset as f64 >= wall_secs + 10.0 && (f.reset as f64) < wall_secs + 11.0);
 
         b.roll(t0 + Duration::from_secs(9), wall, window);
         assert!(b.exhausted(), "still the same window");
-        b.roll(t0 + Duration::from_secs(10), wall + Duration::from_secs(10), window);
+        b.roll(
+            t0 + Duration::from_secs(10),
+            wall + Duration::from_secs(10),
+            window,
+        );
         assert!(!b.exhausted());
         assert_eq!(b.figures(window).remaining, 2);
     }

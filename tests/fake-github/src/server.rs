@@ -21,7 +21,8 @@ use crate::{Fault, Options, RecordedRequest};
 const POLL_SLACK: Duration = Duration::from_millis(50);
 
 const EVENTS_DOCS: &str = "https://docs.github.com/rest/activity/events#list-repository-events";
-const RATE_DOCS: &str = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
+const RATE_DOCS: &str =
+    "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
 
 pub(crate) struct Shared {
     pub opts: Options,
@@ -39,13 +40,6 @@ impl Shared {
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    pub fn violation(&self, text: String) {
-        if self.opts.log_to_stderr {
-            eprintln!("fake-github: VIOLATION {text}");
-        }
-        self.world().violations.push(text);
-    }
 }
 
 /// Everything the server knows besides its fixed options.
@@ -62,7 +56,10 @@ pub(crate) struct World {
     /// `X-Poll-Interval` that answer carried.
     last_poll: HashMap<(String, u64), (Instant, u64)>,
     pub requests: Vec<RecordedRequest>,
+    /// Sequence number of each entry of `requests`, to update it when its answer is known.
+    request_seqs: Vec<u64>,
     pub violations: Vec<String>,
+    log: bool,
 }
 
 impl World {
@@ -76,14 +73,24 @@ impl World {
             authenticated: Bucket::new(opts.auth_limit),
             last_poll: HashMap::new(),
             requests: Vec::new(),
+            request_seqs: Vec::new(),
             violations: Vec::new(),
+            log: opts.log_to_stderr,
         }
+    }
+
+    pub fn violation(&mut self, text: String) {
+        if self.log {
+            eprintln!("fake-github: VIOLATION {text}");
+        }
+        self.violations.push(text);
     }
 
     /// Forgets what was received (requests, violations, poll history), keeping repositories
     /// and rate-limit windows.
     pub fn clear_records(&mut self) {
         self.requests.clear();
+        self.request_seqs.clear();
         self.violations.clear();
         self.last_poll.clear();
     }
@@ -91,11 +98,49 @@ impl World {
     /// The id behind a name, whether it is current or an old name of a renamed repository.
     pub fn resolve(&self, full_name: &str) -> Option<u64> {
         let key = full_name.to_ascii_lowercase();
-        self.names.get(&key).or_else(|| self.moved.get(&key)).copied()
+        self.names
+            .get(&key)
+            .or_else(|| self.moved.get(&key))
+            .copied()
+    }
+
+    /// Replaces a request's record (a no-op if the records were cleared meanwhile).
+    fn update_request(&mut self, seq: u64, record: RecordedRequest) {
+        if let Some(i) = self.request_seqs.iter().rposition(|&s| s == seq) {
+            self.requests[i] = record;
+        }
+    }
+
+    /// The repository a route serves directly (old names of renamed repositories excluded).
+    fn route_id(&self, route: &Route) -> Option<u64> {
+        match route {
+            Route::ByName(name) => self.names.get(&name.to_ascii_lowercase()).copied(),
+            Route::ById(id) => self.repos.contains_key(id).then_some(*id),
+            Route::Other => None,
+        }
+    }
+
+    /// What [`RecordedRequest::repo`] says for a route: the repository's current name if the
+    /// route names a known one (even by an old name), the name as written otherwise.
+    fn route_name(&self, route: &Route) -> Option<String> {
+        let id = match route {
+            Route::ByName(name) => self.resolve(name),
+            Route::ById(id) => Some(*id),
+            Route::Other => None,
+        };
+        match (id.and_then(|id| self.repos.get(&id)), route) {
+            (Some(repo), _) => Some(repo.full_name.clone()),
+            (None, Route::ByName(name)) => Some(name.clone()),
+            (None, _) => None,
+        }
     }
 
     fn bucket(&mut self, authenticated: bool) -> &mut Bucket {
-        if authenticated { &mut self.authenticated } else { &mut self.anonymous }
+        if authenticated {
+            &mut self.authenticated
+        } else {
+            &mut self.anonymous
+        }
     }
 }
 
@@ -106,31 +151,25 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let arrived = Instant::now();
     let incoming = Incoming::read(&req);
-    let _flight = InFlight::enter(&shared, &incoming);
-    if incoming.user_agent.is_none() {
-        shared.violation(format!("no User-Agent: {} {}", incoming.method, incoming.path_and_query));
-    }
     let route = Route::parse(req.uri().path());
+    let flight = InFlight::enter(&shared, &incoming, &route, arrived);
 
     // A slow repository delays the whole answer, rate-limit accounting included, as a slow
     // GitHub would; the lock is not held while sleeping.
     let delay = {
         let world = shared.world();
-        match &route {
-            Route::ByName(name) => world.names.get(&name.to_ascii_lowercase()).copied(),
-            Route::ById(id) => Some(*id),
-            Route::Other => None,
-        }
-        .and_then(|id| match world.repos.get(&id)?.fault {
-            Some(Fault::Slow(d)) => Some(d),
-            _ => None,
-        })
+        world
+            .route_id(&route)
+            .and_then(|id| match world.repos.get(&id)?.fault {
+                Some(Fault::Slow(d)) => Some(d),
+                _ => None,
+            })
     };
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
 
-    let (reply, record) = respond(&shared, &incoming, &route, arrived);
+    let (reply, record) = respond(&shared, &incoming, &route, flight.record.clone());
     if shared.opts.log_to_stderr {
         eprintln!(
             "fake-github: {} {} {} -> {}{}",
@@ -141,32 +180,100 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             if record.counted { "" } else { " (not counted)" },
         );
     }
-    shared.world().requests.push(record);
+    flight.finish(record);
     reply.into_response(shared.opts.log_to_stderr)
 }
 
-/// Counts requests in flight; a second one arriving while the first is unanswered is the
-/// concurrency GitHub asks clients to avoid. Decrements on drop, so a request whose client
-/// hung up (and whose handler is dropped) stops counting.
-struct InFlight(Arc<Shared>);
+/// Status recorded for a request whose client hung up before the answer (nginx's convention).
+pub(crate) const ABANDONED: u16 = 499;
+
+/// One request from arrival to answer. On arrival it is recorded (status 0 until answered, so
+/// `requests()` lists requests in arrival order) and checked for concurrency: a second request
+/// arriving while another is unanswered is what GitHub asks clients to avoid. Dropping it
+/// without [`InFlight::finish`] — the client hung up and the handler was dropped — marks the
+/// record [`ABANDONED`] and stops counting it as in flight.
+struct InFlight {
+    shared: Arc<Shared>,
+    seq: u64,
+    record: RecordedRequest,
+    finished: bool,
+}
 
 impl InFlight {
-    fn enter(shared: &Arc<Shared>, incoming: &Incoming) -> Self {
+    fn enter(shared: &Arc<Shared>, incoming: &Incoming, route: &Route, arrived: Instant) -> Self {
         let before = shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        shared.max_concurrent.fetch_max(before + 1, Ordering::SeqCst);
+        shared
+            .max_concurrent
+            .fetch_max(before + 1, Ordering::SeqCst);
+        let seq = shared.request_counter.fetch_add(1, Ordering::Relaxed);
+        let (authenticated, _, _) = classify(&incoming.credentials, &shared.opts);
+        let mut world = shared.world();
+        let record = RecordedRequest {
+            at: arrived,
+            method: incoming.method.clone(),
+            path_and_query: incoming.path_and_query.clone(),
+            repo: world.route_name(route),
+            page: PageRequest::parse(incoming.query.as_deref(), shared.opts.default_per_page).page,
+            if_none_match: incoming.if_none_match.clone(),
+            user_agent: incoming.user_agent.clone(),
+            authenticated,
+            status: 0,
+            counted: false,
+        };
+        world.requests.push(record.clone());
+        world.request_seqs.push(seq);
         if before > 0 {
-            shared.violation(format!(
+            world.violation(format!(
                 "concurrent request: {} {} arrived while {before} other request(s) were in flight",
                 incoming.method, incoming.path_and_query
             ));
         }
-        InFlight(Arc::clone(shared))
+        if incoming.user_agent.is_none() {
+            world.violation(format!(
+                "no User-Agent: {} {}",
+                incoming.method, incoming.path_and_query
+            ));
+        }
+        InFlight {
+            shared: Arc::clone(shared),
+            seq,
+            record,
+            finished: false,
+        }
+    }
+
+    fn finish(mut self, record: RecordedRequest) {
+        self.shared.world().update_request(self.seq, record);
+        self.finished = true;
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !self.finished {
+            let mut record = self.record.clone();
+            record.status = ABANDONED;
+            if self.shared.opts.log_to_stderr {
+                eprintln!(
+                    "fake-github: {} {} abandoned by the client",
+                    record.method, record.path_and_query
+                );
+            }
+            self.shared.world().update_request(self.seq, record);
+        }
+    }
+}
+
+/// Who is asking: (accepted token?, rejected credentials?, client key for poll tracking).
+/// Rejected credentials are answered, and counted, as an anonymous client.
+fn classify(credentials: &Credentials, opts: &Options) -> (bool, bool, String) {
+    match credentials {
+        Credentials::None => (false, false, "anonymous".to_string()),
+        Credentials::Token(t) if opts.valid_tokens.is_empty() || opts.valid_tokens.contains(t) => {
+            (true, false, format!("token {t}"))
+        }
+        Credentials::Token(_) | Credentials::Unreadable => (false, true, "anonymous".to_string()),
     }
 }
 
@@ -190,12 +297,18 @@ struct Incoming {
 impl Incoming {
     fn read(req: &Request) -> Self {
         let headers = req.headers();
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let credentials = match text("authorization") {
             None => Credentials::None,
             Some(value) => match value.trim().split_once(' ') {
                 Some((scheme, token))
-                    if (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+                    if (scheme.eq_ignore_ascii_case("bearer")
+                        || scheme.eq_ignore_ascii_case("token"))
                         && !token.trim().is_empty() =>
                 {
                     Credentials::Token(token.trim().to_string())
@@ -205,10 +318,10 @@ impl Incoming {
         };
         Incoming {
             method: req.method().as_str().to_string(),
-            path_and_query: req
-                .uri()
-                .path_and_query()
-                .map_or_else(|| req.uri().path().to_string(), |pq| pq.as_str().to_string()),
+            path_and_query: req.uri().path_and_query().map_or_else(
+                || req.uri().path().to_string(),
+                |pq| pq.as_str().to_string(),
+            ),
             query: req.uri().query().map(str::to_string),
             user_agent: text("user-agent"),
             if_none_match: text("if-none-match"),
@@ -249,14 +362,19 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: &Value) -> Self {
+    /// A JSON answer whose body is already serialised (or deliberately broken).
+    fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         Reply {
             status,
             headers: Vec::new(),
             content_type: Some("application/json; charset=utf-8"),
-            body: body.to_string().into_bytes(),
+            body,
             counted: true,
         }
+    }
+
+    fn json(status: u16, body: &Value) -> Self {
+        Reply::json_bytes(status, body.to_string().into_bytes())
     }
 
     fn error(status: u16, message: &str, documentation_url: &str) -> Self {
@@ -285,14 +403,19 @@ impl Reply {
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers: &mut HeaderMap = response.headers_mut();
         if let Some(ct) = self.content_type {
-            headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(ct),
+            );
         }
         for (name, value) in self.headers {
             match HeaderValue::from_str(&value) {
                 Ok(v) => {
                     headers.append(HeaderName::from_static(name), v);
                 }
-                Err(_) if log => eprintln!("fake-github: dropped unencodable header {name}: {value:?}"),
+                Err(_) if log => {
+                    eprintln!("fake-github: dropped unencodable header {name}: {value:?}")
+                }
                 Err(_) => {}
             }
         }
@@ -302,46 +425,36 @@ impl Reply {
 
 /// Decides the answer and accounts for it, all under one lock so the rate-limit figures and
 /// the record agree.
-fn respond(shared: &Shared, incoming: &Incoming, route: &Route, arrived: Instant) -> (Reply, RecordedRequest) {
+fn respond(
+    shared: &Shared,
+    incoming: &Incoming,
+    route: &Route,
+    mut record: RecordedRequest,
+) -> (Reply, RecordedRequest) {
     let opts = &shared.opts;
     let now = Instant::now();
     let wall = SystemTime::now();
+    let arrived = record.at;
     let page = PageRequest::parse(incoming.query.as_deref(), opts.default_per_page);
-    let (authenticated, bad_credentials, client) = match &incoming.credentials {
-        Credentials::None => (false, false, "anonymous".to_string()),
-        Credentials::Token(t) if opts.valid_tokens.is_empty() || opts.valid_tokens.contains(t) => {
-            (true, false, format!("token {t}"))
-        }
-        // Rejected credentials are answered, and counted, as an anonymous client.
-        Credentials::Token(_) | Credentials::Unreadable => (false, true, "anonymous".to_string()),
-    };
-    let mut record = RecordedRequest {
-        at: arrived,
-        method: incoming.method.clone(),
-        path_and_query: incoming.path_and_query.clone(),
-        repo: None,
-        page: page.page,
-        if_none_match: incoming.if_none_match.clone(),
-        user_agent: incoming.user_agent.clone(),
-        authenticated,
-        status: 0,
-        counted: false,
-    };
+    let (authenticated, bad_credentials, client) = classify(&incoming.credentials, opts);
 
     let mut guard = shared.world();
     let world = &mut *guard;
-    world.bucket(authenticated).roll(now, wall, opts.rate_window);
+    world
+        .bucket(authenticated)
+        .roll(now, wall, opts.rate_window);
     let mut reply = if world.bucket(authenticated).exhausted() {
         let text = format!(
             "request after budget spent: {} {} ({})",
             incoming.method,
             incoming.path_and_query,
-            if authenticated { "authenticated" } else { "unauthenticated" }
+            if authenticated {
+                "authenticated"
+            } else {
+                "unauthenticated"
+            }
         );
-        if opts.log_to_stderr {
-            eprintln!("fake-github: VIOLATION {text}");
-        }
-        world.violations.push(text);
+        world.violation(text);
         let message = if authenticated {
             "API rate limit exceeded for user ID 1.".to_string()
         } else {
@@ -349,13 +462,23 @@ fn respond(shared: &Shared, incoming: &Incoming, route: &Route, arrived: Instant
              requests get a higher rate limit. Check out the documentation for more details.)"
                 .to_string()
         };
-        let mut r = Reply::json(403, &json!({"message": message, "documentation_url": RATE_DOCS}));
+        let mut r = Reply::json(
+            403,
+            &json!({"message": message, "documentation_url": RATE_DOCS}),
+        );
         r.counted = false; // nothing left to lower
         r
     } else if bad_credentials {
         Reply::error(401, "Bad credentials", "https://docs.github.com/rest")
     } else {
-        let ctx = Ctx { shared, incoming, page, authenticated, client: &client, arrived };
+        let ctx = Ctx {
+            shared,
+            incoming,
+            page,
+            authenticated,
+            client: &client,
+            arrived,
+        };
         serve(world, &ctx, route, &mut record)
     };
     let bucket = world.bucket(authenticated);
@@ -365,13 +488,16 @@ fn respond(shared: &Shared, incoming: &Incoming, route: &Route, arrived: Instant
     let figures = bucket.figures(opts.rate_window);
     drop(guard);
 
-    let request_no = shared.request_counter.fetch_add(1, Ordering::Relaxed);
+    let request_no = shared.request_counter.load(Ordering::Relaxed);
     let common = [
         ("date", Timestamp::from(wall).to_http_date()),
         ("server", "github.com".to_string()),
         ("x-github-media-type", "github.v3; format=json".to_string()),
         ("x-github-api-version-selected", "2022-11-28".to_string()),
-        ("x-github-request-id", format!("FA4E:6171:{request_no:X}:{:X}", figures.reset)),
+        (
+            "x-github-request-id",
+            format!("FA4E:6171:{request_no:X}:{:X}", figures.reset),
+        ),
         ("x-ratelimit-limit", figures.limit.to_string()),
         ("x-ratelimit-remaining", figures.remaining.to_string()),
         ("x-ratelimit-reset", figures.reset.to_string()),
@@ -412,7 +538,12 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                 // GitHub answers an old name with a permanent redirect to the id-based URL,
                 // keeping the query string.
                 record.repo = world.repos.get(&id).map(|r| r.full_name.clone());
-                let query = ctx.incoming.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+                let query = ctx
+                    .incoming
+                    .query
+                    .as_deref()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
                 let location = format!("{base}/repositories/{id}/events{query}");
                 return Reply::json(
                     301,
@@ -429,8 +560,10 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
             }
         }
     };
-    let Some(repo) = world.repos.get(&id) else { return Reply::not_found() };
-    record.repo = Some(repo.full_name.clone());
+    let Some(full_name) = world.repos.get(&id).map(|r| r.full_name.clone()) else {
+        return Reply::not_found();
+    };
+    record.repo = Some(full_name.clone());
 
     let poll_key = (ctx.client.to_string(), id);
     if ctx.page.page == 1
@@ -438,10 +571,10 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
     {
         let gap = ctx.arrived.saturating_duration_since(previous);
         if gap + POLL_SLACK < Duration::from_secs(interval) {
-            world.violations.push(format!(
+            world.violation(format!(
                 "poll too soon: {} page 1 polled {:.3} s after the previous poll by {}; \
                  X-Poll-Interval was {interval} s ({})",
-                repo.full_name,
+                full_name,
                 gap.as_secs_f64(),
                 ctx.client,
                 ctx.incoming.path_and_query
@@ -449,11 +582,18 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         }
     }
 
+    let Some(repo) = world.repos.get(&id) else {
+        return Reply::not_found();
+    };
     match &repo.fault {
         Some(Fault::NotFound) => return Reply::not_found(),
         Some(Fault::Gone) => return Reply::error(410, "Repository access blocked", EVENTS_DOCS),
         Some(Fault::Unauthorized) => {
-            return Reply::error(401, "Requires authentication", "https://docs.github.com/rest");
+            return Reply::error(
+                401,
+                "Requires authentication",
+                "https://docs.github.com/rest",
+            );
         }
         Some(Fault::ServerError(code)) => return server_error(*code),
         Some(Fault::SecondaryRateLimit { retry_after_secs }) => {
@@ -476,15 +616,29 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
     }
 
     let visible = repo.visible(opts.timeline_cap, opts.max_age, Timestamp::now());
-    let on_page: Vec<_> = visible.iter().skip(ctx.page.offset()).take(ctx.page.per_page).collect();
+    let on_page: Vec<_> = visible
+        .iter()
+        .skip(ctx.page.offset())
+        .take(ctx.page.per_page)
+        .collect();
     let ids: Vec<u64> = on_page.iter().map(|e| e.id).collect();
     let etag = timeline::etag(&ctx.incoming.path_and_query, &ids);
     let poll_interval = ctx.shared.poll_interval.load(Ordering::Relaxed);
-    let cache = if ctx.authenticated { "private" } else { "public" };
+    let cache = if ctx.authenticated {
+        "private"
+    } else {
+        "public"
+    };
     let mut headers = vec![
         ("cache-control", format!("{cache}, max-age=60, s-maxage=60")),
-        ("vary", "Accept, Authorization, Cookie, X-GitHub-OTP".to_string()),
-        ("vary", "Accept-Encoding, Accept, X-Requested-With".to_string()),
+        (
+            "vary",
+            "Accept, Authorization, Cookie, X-GitHub-OTP".to_string(),
+        ),
+        (
+            "vary",
+            "Accept-Encoding, Accept, X-Requested-With".to_string(),
+        ),
         ("etag", etag.clone()),
     ];
     if let Some(newest) = on_page.iter().filter_map(|e| e.created_at).max() {
@@ -498,16 +652,20 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
     let body = serde_json::to_vec(&page_json).unwrap_or_else(|_| b"[]".to_vec());
 
     let mut reply = match &repo.fault {
-        Some(Fault::Malformed) => Reply::json(200, &json!({"oops": true, "message": "not an array"})),
-        Some(Fault::TruncatedJson) => {
-            let mut r = Reply::json(200, &Value::Null);
-            r.body = body[..body.len() / 2].to_vec();
-            r
+        Some(Fault::Malformed) => {
+            Reply::json(200, &json!({"oops": true, "message": "not an array"}))
         }
+        Some(Fault::TruncatedJson) => Reply::json_bytes(200, body[..body.len() / 2].to_vec()),
         _ => {
-            let fresh = ctx.incoming.if_none_match.as_deref().is_some_and(|inm| timeline::etag_matches(inm, &etag));
+            let fresh = ctx
+                .incoming
+                .if_none_match
+                .as_deref()
+                .is_some_and(|inm| timeline::etag_matches(inm, &etag));
             if ctx.page.page == 1 {
-                world.last_poll.insert(poll_key, (ctx.arrived, poll_interval));
+                world
+                    .last_poll
+                    .insert(poll_key, (ctx.arrived, poll_interval));
             }
             if fresh {
                 Reply {
@@ -519,9 +677,7 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                     counted: !ctx.authenticated,
                 }
             } else {
-                let mut r = Reply::json(200, &Value::Null);
-                r.body = body;
-                r
+                Reply::json_bytes(200, body)
             }
         }
     };
@@ -530,7 +686,11 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
 }
 
 fn server_error(code: u16) -> Reply {
-    let code = if (500..=599).contains(&code) || (400..=499).contains(&code) { code } else { 500 };
+    let code = if (500..=599).contains(&code) || (400..=499).contains(&code) {
+        code
+    } else {
+        500
+    };
     if matches!(code, 502..=504) {
         // GitHub's edge answers these with an HTML page, not JSON.
         let html = format!(

@@ -19,7 +19,6 @@ pub(crate) struct StoredEvent {
 
 #[derive(Debug)]
 pub(crate) struct Repo {
-    pub id: u64,
     /// Current `owner/name` (changes on a rename).
     pub full_name: String,
     /// Every event ever published, newest (highest id) first. Only the first `timeline_cap`
@@ -29,8 +28,12 @@ pub(crate) struct Repo {
 }
 
 impl Repo {
-    pub fn new(id: u64, full_name: &str) -> Self {
-        Repo { id, full_name: full_name.to_string(), events: Vec::new(), fault: None }
+    pub fn new(full_name: &str) -> Self {
+        Repo {
+            full_name: full_name.to_string(),
+            events: Vec::new(),
+            fault: None,
+        }
     }
 
     /// Publishes events. The timeline is ordered by numeric id, not by `created_at` (GitHub
@@ -43,9 +46,14 @@ impl Repo {
                 continue;
             }
             let created_at = data::created_at(&json);
-            self.events.push(StoredEvent { id, created_at, visible_since: now, json });
+            self.events.push(StoredEvent {
+                id,
+                created_at,
+                visible_since: now,
+                json,
+            });
         }
-        self.events.sort_by(|a, b| b.id.cmp(&a.id));
+        self.events.sort_by_key(|e| std::cmp::Reverse(e.id));
     }
 
     pub fn max_id(&self) -> Option<u64> {
@@ -53,7 +61,12 @@ impl Repo {
     }
 
     /// What the API shows: the `cap` newest events, optionally only those younger than `max_age`.
-    pub fn visible(&self, cap: usize, max_age: Option<Duration>, now: Timestamp) -> Vec<&StoredEvent> {
+    pub fn visible(
+        &self,
+        cap: usize,
+        max_age: Option<Duration>,
+        now: Timestamp,
+    ) -> Vec<&StoredEvent> {
         let oldest_allowed = max_age.map(|age| now.0 - age.as_secs() as i64);
         self.events
             .iter()
@@ -112,7 +125,10 @@ impl PageRequest {
 
     fn url(&self, base: &str, repo_id: u64, page: u32) -> String {
         if self.per_page_given {
-            format!("{base}/repositories/{repo_id}/events?per_page={}&page={page}", self.per_page)
+            format!(
+                "{base}/repositories/{repo_id}/events?per_page={}&page={page}",
+                self.per_page
+            )
         } else {
             format!("{base}/repositories/{repo_id}/events?page={page}")
         }
@@ -160,7 +176,9 @@ pub(crate) fn etag(path_and_query: &str, ids: &[u64]) -> String {
 pub(crate) fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
     let current = opaque(etag);
-    if_none_match.split(',').any(|candidate| candidate.trim() == "*" || opaque(candidate) == current)
+    if_none_match
+        .split(',')
+        .any(|candidate| candidate.trim() == "*" || opaque(candidate) == current)
 }
 
 #[cfg(test)]
@@ -190,8 +208,14 @@ mod tests {
         );
         let p3 = PageRequest::parse(Some("page=3"), 30);
         let l3 = p3.link_header(base, 7, 300).expect("links");
-        assert!(l3.starts_with("<http://h/repositories/7/events?page=4>; rel=\"next\""), "{l3}");
-        assert!(l3.ends_with("<http://h/repositories/7/events?page=2>; rel=\"prev\""), "{l3}");
+        assert!(
+            l3.starts_with("<http://h/repositories/7/events?page=4>; rel=\"next\""),
+            "{l3}"
+        );
+        assert!(
+            l3.ends_with("<http://h/repositories/7/events?page=2>; rel=\"prev\""),
+            "{l3}"
+        );
         assert_eq!(p1.link_header(base, 7, 100), None);
     }
 

@@ -1,0 +1,154 @@
+//! Running the real `ghpulse` binary against the fake GitHub server.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ghpulse");
+
+/// A scratch folder with a config file and a store path.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new(repos: &[&str]) -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let list = repos
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(
+            dir.path().join("repositories.toml"),
+            format!("# test watch list\nrepositories = [{list}]\nmax_repositories = 5\n"),
+        )
+        .expect("write config");
+        Workdir { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("repositories.toml")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("ghpulse.redb")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("ghpulse.log")
+    }
+
+    fn command(&self, api_url: &str, token: Option<&str>) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-c")
+            .arg(self.config())
+            .arg("-d")
+            .arg(self.store())
+            .arg("--api-url")
+            .arg(api_url);
+        for var in [
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "GHPULSE_CONFIG",
+            "GHPULSE_DATA",
+            "GHPULSE_LISTEN",
+            "GITHUB_API_URL",
+            "GHPULSE_API_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        if let Some(t) = token {
+            cmd.env("GITHUB_TOKEN", t);
+        }
+        cmd.env("GHPULSE_LOG", "ghpulse=debug");
+        cmd
+    }
+
+    /// Starts `ghpulse --headless`, its stderr appended to `log()`.
+    pub fn start(&self, api_url: &str, token: Option<&str>) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .expect("log file");
+        self.command(api_url, token)
+            .arg("--headless")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ghpulse")
+    }
+
+    /// Runs a one-shot subcommand (`stats --json`, `repos list`, …).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command("http://127.0.0.1:9", None)
+            .args(args)
+            .output()
+            .expect("run ghpulse")
+    }
+
+    pub fn stats_json(&self) -> serde_json::Value {
+        let out = self.run(&["stats", "--json"]);
+        assert!(
+            out.status.success(),
+            "stats failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stats --json is JSON")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+}
+
+/// SIGTERM, then wait for the exit status.
+pub fn stop(mut child: Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    wait_exit(&mut child, Duration::from_secs(15)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("ghpulse did not exit within 15 s of SIGTERM")
+    })
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Polls `check` until it holds or `limit` passes; panics with `what` and the log on time-out.
+pub async fn wait_for(
+    what: &str,
+    limit: Duration,
+    work: &Workdir,
+    mut check: impl FnMut() -> bool,
+) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for {what}\n--- ghpulse log ---\n{}",
+        work.log_text()
+    );
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
