@@ -289,3 +289,304 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::github::EventsPage;
+
+    /// Answers from a script, recording what was asked.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Answer>>,
+        asked: Mutex<Vec<(String, Option<String>)>>,
+    }
+
+    impl Transport for Scripted {
+        fn first_page_url(&self, repo: &RepoName) -> String {
+            format!("https://gh/repos/{repo}/events?per_page=100")
+        }
+        fn get(&self, url: &str, etag: Option<&str>) -> impl Future<Output = Answer> + Send {
+            self.asked
+                .lock()
+                .unwrap()
+                .push((url.to_string(), etag.map(str::to_string)));
+            let answer = self
+                .answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("an answer is scripted");
+            std::future::ready(answer)
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn meta(status: u16, remaining: u32) -> Option<ResponseMeta> {
+        Some(ResponseMeta {
+            status,
+            rate_limit: Some(RateLimit {
+                limit: 5000,
+                remaining,
+                used: 5000 - remaining,
+                reset_at: now() + TimeDelta::hours(1),
+            }),
+            poll_interval: Some(Duration::from_secs(60)),
+            ..Default::default()
+        })
+    }
+
+    /// A page of events with ids `ids`, one minute apart, newest first.
+    fn page(
+        ids: std::ops::RangeInclusive<u64>,
+        next: Option<&str>,
+        etag: &str,
+        remaining: u32,
+    ) -> Answer {
+        let events = ids
+            .rev()
+            .map(|id| {
+                let m = EventMeta {
+                    id,
+                    event_type: "PushEvent".into(),
+                    created_at: now() - TimeDelta::minutes(10_000 - id as i64),
+                    actor: "a".into(),
+                    action: None,
+                };
+                (m, format!("{{\"id\":\"{id}\"}}"))
+            })
+            .collect();
+        Answer {
+            meta: meta(200, remaining),
+            outcome: Outcome::Page(EventsPage {
+                events,
+                skipped: vec![],
+                next: next.map(str::to_string),
+                etag: Some(etag.into()),
+                final_url: "https://gh/repos/o/r/events?per_page=100".into(),
+            }),
+        }
+    }
+
+    fn failed(status: u16, e: FetchError) -> Answer {
+        Answer {
+            meta: meta(status, 4000),
+            outcome: Outcome::Failed(e),
+        }
+    }
+
+    async fn run(gh: &Scripted, store: &Store, state: RepoState) -> PollOutcome {
+        let input = PollInput {
+            repo: RepoName::parse("o/r").unwrap(),
+            state,
+            rate_limit: RateLimit::assumed(true, now()),
+            counters: RequestCounters::default(),
+            events_per_hour: 6.0,
+            max_events: 500,
+        };
+        poll(gh, store, input, now).await.unwrap()
+    }
+
+    fn script(answers: Vec<Answer>) -> Scripted {
+        Scripted {
+            answers: Mutex::new(answers.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_read_follows_links_up_to_300_events() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(
+                201..=300,
+                Some("https://gh/repositories/1/events?page=2"),
+                "W/\"p1\"",
+                4999,
+            ),
+            page(
+                101..=200,
+                Some("https://gh/repositories/1/events?page=3"),
+                "W/\"p2\"",
+                4998,
+            ),
+            page(
+                1..=100,
+                Some("https://gh/repositories/1/events?page=4"),
+                "W/\"p3\"",
+                4997,
+            ),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            (out.new_events, out.pages, out.gap.is_none()),
+            (300, 3, true)
+        );
+        let asked = gh.asked.lock().unwrap().clone();
+        assert_eq!(
+            asked[1].0, "https://gh/repositories/1/events?page=2",
+            "the Link target, as given"
+        );
+        assert!(asked.iter().all(|(_, etag)| etag.is_none()));
+        assert_eq!(out.state.etag.as_deref(), Some("W/\"p1\""), "page 1's ETag");
+        assert_eq!(
+            out.counters,
+            RequestCounters {
+                total: 3,
+                ok: 3,
+                ..Default::default()
+            }
+        );
+        assert_eq!(out.rate_limit.remaining, 4997);
+        assert_eq!(out.refreshed.unwrap().0.len(), 300);
+    }
+
+    #[tokio::test]
+    async fn paging_stops_at_a_stored_event_and_304_keeps_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        let gh = script(vec![
+            page(
+                31..=130,
+                Some("https://gh/repositories/1/events?page=2"),
+                "W/\"b\"",
+                4998,
+            ),
+            Answer {
+                meta: meta(304, 4998),
+                outcome: Outcome::NotModified,
+            },
+        ]);
+        let second = run(&gh, &store, first.state).await;
+        assert_eq!(
+            (second.new_events, second.pages),
+            (80, 1),
+            "page 1 held known events: no page 2"
+        );
+        assert_eq!(
+            gh.asked.lock().unwrap()[0].1.as_deref(),
+            Some("W/\"a\""),
+            "the stored ETag, verbatim"
+        );
+        let third = run(&gh, &store, second.state).await;
+        assert_eq!(
+            (third.new_events, third.state.etag.as_deref()),
+            (0, Some("W/\"b\""))
+        );
+        assert_eq!(third.counters.not_modified, 1);
+    }
+
+    #[tokio::test]
+    async fn a_poll_that_meets_no_stored_event_records_a_gap() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=10, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        assert!(first.gap.is_none(), "a first read is no gap");
+        let gh = script(vec![
+            page(501..=600, Some("https://gh/p2"), "W/\"b\"", 4998),
+            page(401..=500, Some("https://gh/p3"), "W/\"c\"", 4997),
+            page(301..=400, None, "W/\"d\"", 4996),
+        ]);
+        let out = run(&gh, &store, first.state).await;
+        let gap = out.gap.expect("gap recorded");
+        assert_eq!(
+            gap.from,
+            now() - TimeDelta::minutes(10_000 - 10),
+            "newest stored event"
+        );
+        assert_eq!(
+            gap.to,
+            now() - TimeDelta::minutes(10_000 - 301),
+            "oldest event seen"
+        );
+        assert_eq!(store.gaps("o/r").unwrap(), [gap]);
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_stops_paging() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 0)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!((out.pages, out.new_events), (1, 100));
+    }
+
+    #[tokio::test]
+    async fn an_error_mid_paging_keeps_what_arrived() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999),
+            failed(502, FetchError::Server(502)),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(out.new_events, 100);
+        assert_eq!(out.state.status, RepoStatus::Backoff);
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(30));
+        assert_eq!(
+            out.counters,
+            RequestCounters {
+                total: 2,
+                ok: 1,
+                errors: 1,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_answer_never_moves_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let prev = RepoState {
+            etag: Some("W/\"old\"".into()),
+            poll_interval_secs: Some(60),
+            ..Default::default()
+        };
+        let gh = script(vec![failed(
+            200,
+            FetchError::Malformed("not an array".into()),
+        )]);
+        let out = run(&gh, &store, prev).await;
+        assert_eq!(out.state.etag.as_deref(), Some("W/\"old\""));
+        assert_eq!(out.state.consecutive_errors, 1);
+        assert_eq!(
+            store.repo_state("o/r").unwrap().unwrap().etag.as_deref(),
+            Some("W/\"old\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn statuses_follow_the_error() {
+        for (answer, status) in [
+            (failed(404, FetchError::NotFound(404)), RepoStatus::NotFound),
+            (
+                failed(401, FetchError::Unauthorized),
+                RepoStatus::TokenRejected,
+            ),
+            (
+                failed(429, FetchError::RateLimited(429)),
+                RepoStatus::RateLimited,
+            ),
+            (
+                Answer {
+                    meta: None,
+                    outcome: Outcome::Failed(FetchError::Timeout),
+                },
+                RepoStatus::Backoff,
+            ),
+        ] {
+            let store = Store::in_memory().unwrap();
+            let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+            assert_eq!(out.state.status, status);
+            assert!(
+                out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),
+                "{status:?}"
+            );
+        }
+    }
+}

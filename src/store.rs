@@ -461,3 +461,176 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: u64, ty: &str, at: &str) -> (EventMeta, String) {
+        let meta = EventMeta {
+            id,
+            event_type: ty.into(),
+            created_at: at.parse().unwrap(),
+            actor: "someone".into(),
+            action: (ty == "IssuesEvent").then(|| "opened".to_string()),
+        };
+        (meta, format!("{{\"id\":\"{id}\"}}"))
+    }
+
+    fn record(store: &Store, repo: &str, events: &[(EventMeta, String)], etag: &str) -> u64 {
+        store
+            .record_poll(PollRecord {
+                repo_key: repo,
+                events,
+                gap: None,
+                state: RepoState {
+                    etag: Some(etag.into()),
+                    status: RepoStatus::Ok,
+                    ..RepoState::default()
+                },
+                rate_limit: None,
+                counters: RequestCounters {
+                    total: 1,
+                    ok: 1,
+                    ..Default::default()
+                },
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn events_are_deduplicated_and_ordered_like_e_of_r() {
+        let store = Store::in_memory().unwrap();
+        let batch = [
+            ev(3, "PushEvent", "2026-11-22T10:00:00Z"),
+            ev(5, "IssuesEvent", "2026-11-22T09:00:00Z"),
+            ev(4, "PushEvent", "2026-11-22T10:00:00Z"),
+        ];
+        assert_eq!(record(&store, "o/r", &batch, "W/\"1\""), 3);
+        assert_eq!(
+            record(&store, "o/r", &batch[..2], "W/\"2\""),
+            0,
+            "a repeated poll adds nothing"
+        );
+        let recent = store.recent_events("o/r", 10, None).unwrap();
+        assert_eq!(
+            recent.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [4, 3, 5],
+            "created_at desc, then id desc"
+        );
+        assert_eq!(recent[2].action.as_deref(), Some("opened"));
+        assert_eq!(
+            store
+                .recent_events("o/r", 10, Some("IssuesEvent"))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.known_ids("o/r", &[3, 6]).unwrap(), [true, false]);
+        assert_eq!(
+            store.known_ids("other/repo", &[3]).unwrap(),
+            [false],
+            "ids are per repository"
+        );
+        let state = store.repo_state("o/r").unwrap().unwrap();
+        assert_eq!(
+            (state.events_stored, state.etag.as_deref()),
+            (3, Some("W/\"2\""))
+        );
+        assert_eq!(
+            store.raw_event("o/r", 5).unwrap().as_deref(),
+            Some("{\"id\":\"5\"}")
+        );
+        assert_eq!(store.counters().unwrap().total, 1);
+    }
+
+    #[test]
+    fn pruning_removes_old_events_and_gaps_and_keeps_counts() {
+        let store = Store::in_memory().unwrap();
+        record(
+            &store,
+            "o/r",
+            &[
+                ev(1, "A", "2026-10-01T00:00:00Z"),
+                ev(2, "A", "2026-11-20T00:00:00Z"),
+            ],
+            "x",
+        );
+        let gap = Gap {
+            detected_at: "2026-10-02T00:00:00Z".parse().unwrap(),
+            from: "2026-10-01T00:00:00Z".parse().unwrap(),
+            to: "2026-10-01T12:00:00Z".parse().unwrap(),
+            estimated_missing: 3,
+        };
+        store
+            .record_poll(PollRecord {
+                repo_key: "o/r",
+                events: &[],
+                gap: Some(gap),
+                state: store.repo_state("o/r").unwrap().unwrap(),
+                rate_limit: None,
+                counters: RequestCounters::default(),
+            })
+            .unwrap();
+        assert_eq!(store.gaps("o/r").unwrap().len(), 1);
+        let removed = store
+            .prune("2026-10-23T00:00:00Z".parse().unwrap())
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 1);
+        assert_eq!(store.raw_event("o/r", 1).unwrap(), None);
+        assert!(store.gaps("o/r").unwrap().is_empty());
+        assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 1);
+    }
+
+    #[test]
+    fn counts_since_an_instant_by_type() {
+        let store = Store::in_memory().unwrap();
+        record(
+            &store,
+            "o/r",
+            &[
+                ev(1, "A", "2026-11-22T09:00:00Z"),
+                ev(2, "B", "2026-11-22T10:00:00Z"),
+                ev(3, "B", "2026-11-22T10:30:00Z"),
+            ],
+            "x",
+        );
+        let counts = store
+            .count_since("o/r", "2026-11-22T09:30:00Z".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [("B".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_file_store_is_exclusive_and_readable_alongside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/ghpulse.redb");
+        let writer = Store::open(&path).unwrap();
+        assert!(matches!(Store::open(&path), Err(StoreError::InUse(_))));
+        record(&writer, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+        let reader = Store::open_read_only(&path).unwrap();
+        assert_eq!(reader.recent_events("o/r", 10, None).unwrap().len(), 1);
+        assert!(matches!(
+            Store::open_read_only(&dir.path().join("none.redb")),
+            Err(StoreError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.redb");
+        std::fs::write(&path, "just some text, not a database").unwrap();
+        let err = Store::open(&path).err().expect("refused");
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "just some text, not a database",
+            "left untouched"
+        );
+    }
+}
