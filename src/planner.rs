@@ -214,3 +214,147 @@ impl Planner {
 fn to_delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RepoState;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn planner(names: &[&str]) -> Planner {
+        let repos = names
+            .iter()
+            .map(|n| {
+                let view = RepoView {
+                    name: RepoName::parse(n).unwrap(),
+                    state: RepoState {
+                        last_polled_at: Some(now() - TimeDelta::seconds(120)),
+                        poll_interval_secs: Some(60),
+                        ..Default::default()
+                    },
+                    recent: Arc::default(),
+                    gaps: Arc::default(),
+                };
+                Watched::new(view, false)
+            })
+            .collect();
+        Planner::new(
+            repos,
+            RateLimit::assumed(true, now()),
+            RequestCounters::default(),
+        )
+    }
+
+    fn outcome(
+        repo: &str,
+        error: Option<FetchError>,
+        state: RepoState,
+        rate_limit: RateLimit,
+    ) -> PollOutcome {
+        PollOutcome {
+            repo: RepoName::parse(repo).unwrap(),
+            state,
+            new_events: 0,
+            pages: 1,
+            rate_limit,
+            counters: RequestCounters::default(),
+            last_meta: None,
+            error,
+            gap: None,
+            skipped: vec![],
+            moved_to: None,
+            refreshed: None,
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_answer_pauses_every_repository() {
+        let mut p = planner(&["a/b", "c/d"]);
+        let until = now() + TimeDelta::seconds(90);
+        let state = RepoState {
+            backoff_until: Some(until),
+            status: RepoStatus::RateLimited,
+            ..Default::default()
+        };
+        p.apply(
+            outcome(
+                "a/b",
+                Some(FetchError::RateLimited(429)),
+                state,
+                RateLimit::assumed(true, now()),
+            ),
+            now(),
+        );
+        assert_eq!(p.fetcher_state, FetcherState::WaitingForRateLimit { until });
+        assert!(
+            p.due_times(now()).iter().all(|d| *d >= until),
+            "{:?}",
+            p.due_times(now())
+        );
+    }
+
+    #[test]
+    fn a_rejected_token_pauses_for_an_hour() {
+        let mut p = planner(&["a/b", "c/d"]);
+        p.apply(
+            outcome(
+                "a/b",
+                Some(FetchError::Unauthorized),
+                RepoState::default(),
+                RateLimit::assumed(true, now()),
+            ),
+            now(),
+        );
+        assert_eq!(p.fetcher_state, FetcherState::TokenRejected);
+        assert!(
+            p.due_times(now())
+                .iter()
+                .all(|d| *d >= now() + TimeDelta::hours(1))
+        );
+    }
+
+    #[test]
+    fn a_spent_budget_shows_as_waiting_and_waits_for_the_reset() {
+        let mut p = planner(&["a/b"]);
+        let reset_at = now() + TimeDelta::minutes(10);
+        let spent = RateLimit {
+            limit: 60,
+            remaining: 0,
+            used: 60,
+            reset_at,
+        };
+        let state = RepoState {
+            last_polled_at: Some(now()),
+            poll_interval_secs: Some(60),
+            status: RepoStatus::Ok,
+            ..Default::default()
+        };
+        p.apply(outcome("a/b", None, state, spent), now());
+        assert_eq!(
+            p.shown_state(now()),
+            FetcherState::WaitingForRateLimit { until: reset_at }
+        );
+        assert!(p.next_due(now()).unwrap().1 > reset_at);
+        assert_eq!(
+            p.shown_state(reset_at + TimeDelta::seconds(1)),
+            FetcherState::Live
+        );
+    }
+
+    #[test]
+    fn an_outcome_for_a_removed_repository_changes_only_the_figures() {
+        let mut p = planner(&["a/b"]);
+        let rl = RateLimit {
+            limit: 5000,
+            remaining: 4321,
+            used: 679,
+            reset_at: now() + TimeDelta::minutes(5),
+        };
+        p.apply(outcome("gone/repo", None, RepoState::default(), rl), now());
+        assert_eq!(p.rate_limit.remaining, 4321);
+        assert_eq!(p.repos.len(), 1);
+    }
+}

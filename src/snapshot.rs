@@ -138,3 +138,95 @@ pub fn repo_view(
         gaps: Arc::new(store.gaps(&key)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RepoState;
+
+    fn snapshot() -> Snapshot {
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let ev = |id, ty: &str, mins| EventMeta {
+            id,
+            event_type: ty.into(),
+            created_at: now - chrono::TimeDelta::minutes(mins),
+            actor: String::new(),
+            action: None,
+        };
+        let repo = |n: &str, recent: Vec<EventMeta>| RepoView {
+            name: RepoName::parse(n).unwrap(),
+            state: RepoState::default(),
+            recent: Arc::new(recent),
+            gaps: Arc::default(),
+        };
+        Snapshot {
+            taken_at: now,
+            config_path: "repositories.toml".into(),
+            window: Window::default(),
+            max_repositories: 5,
+            authenticated: false,
+            rate_limit: RateLimit::assumed(false, now),
+            requests: RequestCounters::default(),
+            fetcher: FetcherState::Live,
+            repos: vec![
+                repo(
+                    "z/last-by-name",
+                    vec![ev(3, "B", 1), ev(2, "A", 2), ev(1, "A", 3)],
+                ),
+                repo("a/first-by-name", vec![]),
+            ],
+        }
+    }
+
+    #[test]
+    fn queries_keep_config_order_and_filter() {
+        let s = snapshot();
+        let now = s.taken_at + chrono::TimeDelta::nanoseconds(1_500_000);
+        let all = s.stats(now, &StatsQuery::default());
+        assert_eq!(
+            all.generated_at.timestamp_subsec_nanos(),
+            1_000_000,
+            "truncated to the millisecond"
+        );
+        let names: Vec<_> = all.repositories.iter().map(|r| r.repo.as_str()).collect();
+        assert_eq!(
+            names,
+            ["z/last-by-name", "a/first-by-name"],
+            "config order, also when empty"
+        );
+        assert_eq!(
+            s.stats(
+                now,
+                &StatsQuery {
+                    limit: Some(1),
+                    ..Default::default()
+                }
+            )
+            .repositories
+            .len(),
+            1
+        );
+        let a = RepoName::parse("A/First-By-Name").unwrap();
+        let one = s.stats(
+            now,
+            &StatsQuery {
+                repo: Some(&a),
+                ..Default::default()
+            },
+        );
+        assert_eq!(one.repositories[0].repo, "a/first-by-name");
+        let typed = s.stats(
+            now,
+            &StatsQuery {
+                event_type: Some("A"),
+                ..Default::default()
+            },
+        );
+        assert_eq!(typed.repositories[0].events_in_window, 3);
+        assert_eq!(typed.repositories[0].event_types.len(), 1);
+        assert_eq!(
+            typed.repositories[0].event_types[0].avg_seconds_between,
+            Some(60.0)
+        );
+    }
+}
