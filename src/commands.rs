@@ -17,6 +17,14 @@ pub struct Failure {
     pub message: String,
 }
 
+/// Output errors; a reader that closed the pipe early (`ghpulse stats | head`) is no failure.
+fn written(r: std::io::Result<()>) -> Result<(), Failure> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Failure::other),
+    }
+}
+
 impl Failure {
     pub fn usage(message: impl ToString) -> Failure {
         Failure {
@@ -63,11 +71,10 @@ pub fn stats(
         },
     );
     if json {
-        serde_json::to_string_pretty(&report)
-            .map_err(Failure::other)
-            .and_then(|s| writeln!(out, "{s}").map_err(Failure::other))
+        let text = serde_json::to_string_pretty(&report).map_err(Failure::other)?;
+        written(writeln!(out, "{text}"))
     } else {
-        write_table(&report, out).map_err(Failure::other)
+        written(write_table(&report, out))
     }
 }
 
@@ -137,40 +144,37 @@ fn edit_failure(e: EditError) -> Failure {
 }
 
 pub fn repos_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
-    let w = |r: std::io::Result<()>| r.map_err(Failure::other);
     if config.repositories.is_empty() {
-        return w(writeln!(
+        return written(writeln!(
             out,
             "No repositories are watched ({}).",
             config.path.display()
         ));
     }
     for r in &config.repositories {
-        w(writeln!(out, "{r}"))?;
+        written(writeln!(out, "{r}"))?;
     }
     Ok(())
 }
 
 pub fn repos_add(config: &Config, repo: &str, out: &mut impl Write) -> Result<(), Failure> {
     let new = config::add_repository(&config.path, repo).map_err(edit_failure)?;
-    writeln!(
+    written(writeln!(
         out,
         "Added {} to {} ({} of {}).",
         repo.trim(),
         config.path.display(),
         new.repositories.len(),
         new.max_repositories
-    )
-    .map_err(Failure::other)
+    ))
 }
 
 pub fn repos_remove(config: &Config, repo: &str, out: &mut impl Write) -> Result<(), Failure> {
     config::remove_repository(&config.path, repo).map_err(edit_failure)?;
-    writeln!(
+    written(writeln!(
         out,
         "Removed {} from {}.",
         repo.trim(),
         config.path.display()
-    )
-    .map_err(Failure::other)
+    ))
 }
