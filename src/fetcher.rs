@@ -158,7 +158,7 @@ pub async fn poll(
         None
     };
 
-    let state = next_state(
+    let mut state = next_state(
         &input.state,
         now,
         last_meta.as_ref(),
@@ -188,6 +188,7 @@ pub async fn poll(
         Ok((added, refreshed))
     })
     .await?;
+    state.events_stored += new_events;
     Ok(PollOutcome {
         repo: input.repo,
         state,
@@ -445,6 +446,11 @@ mod tests {
         );
         assert_eq!(out.rate_limit.remaining, 4997);
         assert_eq!(out.refreshed.unwrap().0.len(), 300);
+        assert_eq!(
+            out.state.events_stored, 300,
+            "the view's count follows the store's"
+        );
+        assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 300);
     }
 
     #[tokio::test]

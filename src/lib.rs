@@ -16,6 +16,7 @@ pub mod logging;
 pub mod planner;
 pub mod ratelimit;
 pub mod repo;
+pub mod rest;
 pub mod scheduler;
 pub mod settings;
 pub mod shutdown;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use tokio::sync::watch;
@@ -10,6 +11,7 @@ use ghpulse::cli::{Cli, Command, ReposAction};
 use ghpulse::commands::{self, Failure};
 use ghpulse::engine::{self, EngineSettings};
 use ghpulse::github::Client;
+use ghpulse::rest::{self, ApiState};
 use ghpulse::settings::{self, Settings};
 use ghpulse::store::Store;
 
@@ -70,10 +72,23 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
                 client,
                 store,
             },
-            stop_rx,
+            stop_rx.clone(),
         )
         .await
         .map_err(Failure::other)?;
+        let rest = match settings.listen {
+            None => None,
+            Some(addr) => {
+                let state = ApiState {
+                    engine: handle.clone(),
+                    api_key: settings.api_key.as_deref().map(Arc::from),
+                };
+                let served = rest::spawn(addr, state, stop_rx.clone())
+                    .await
+                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
+                Some(served)
+            }
+        };
         tracing::info!(
             "watching {} repositories from {} (store {}, {})",
             settings.config.repositories.len(),
@@ -90,6 +105,9 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = fetcher.await;
+        if let Some(rest) = rest {
+            let _ = rest.await;
+        }
         Ok(())
     })
 }

@@ -1,0 +1,209 @@
+//! The REST listener: the figures of the published snapshot over HTTP, and watch-list changes
+//! through the engine's command channel. Handlers never wait on the fetcher or a redb write.
+
+mod error;
+mod events;
+mod metrics;
+mod repos;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::engine::EngineHandle;
+use crate::ratelimit::RequestCounters;
+use crate::snapshot::Snapshot;
+pub use error::{ApiError, ErrorBody};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: EngineHandle,
+    pub api_key: Option<Arc<str>>,
+}
+
+impl ApiState {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.engine.snapshots.borrow().clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ghpulse", description = "GitHub repository activity: per-type statistics of the watched repositories."),
+    modifiers(&BearerKey),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and the OpenAPI document generated from the same handlers.
+pub fn router(state: ApiState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(stats::api_stats))
+        .routes(routes!(stats::statistics))
+        .routes(routes!(repos::list, repos::add))
+        .routes(routes!(repos::remove))
+        .routes(routes!(repos::events))
+        .routes(routes!(events::count))
+        .routes(routes!(rate_limit))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(health))
+        .split_for_parts();
+    let api = Arc::new(api);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { Json(api.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here; see /openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_large_bodies))
+        .with_state(state)
+}
+
+/// A declared length over the limit is refused before anything reads the body; chunked
+/// bodies are capped by `DefaultBodyLimit` where they are read.
+async fn refuse_large_bodies(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {} KiB", MAX_BODY_BYTES / 1024),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Binds `addr` and serves until `shutdown` turns true. The bound address is logged (so a
+/// port of 0 can be found).
+pub async fn spawn(
+    addr: SocketAddr,
+    state: ApiState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!("REST API listening on http://{bound}");
+    let app = router(state);
+    Ok(tokio::spawn(async move {
+        let stop = async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::warn!("REST listener stopped: {e}");
+        }
+    }))
+}
+
+/// Changing endpoints need `Authorization: Bearer KEY` equal to `GHPULSE_API_KEY`.
+pub struct ApiKey;
+
+impl FromRequestParts<ApiState> for ApiKey {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let Some(key) = &state.api_key else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "changes are disabled: no GHPULSE_API_KEY is configured",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
+            Ok(ApiKey)
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong API key (Authorization: Bearer KEY)",
+            ))
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RateLimitBody {
+    pub authenticated: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    pub used: u32,
+    pub reset_at: DateTime<Utc>,
+    pub requests: RequestCounters,
+}
+
+/// GitHub's rate-limit figures as last reported, and ghpulse's requests by outcome.
+#[utoipa::path(get, path = "/api/rate-limit", responses((status = 200, body = RateLimitBody)))]
+async fn rate_limit(State(state): State<ApiState>) -> Json<RateLimitBody> {
+    let s = state.snapshot();
+    let rl = s.rate_limit.at(Utc::now());
+    Json(RateLimitBody {
+        authenticated: s.authenticated,
+        limit: rl.limit,
+        remaining: rl.remaining,
+        used: rl.used,
+        reset_at: rl.reset_at,
+        requests: s.requests,
+    })
+}

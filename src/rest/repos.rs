@@ -1,0 +1,189 @@
+//! The watch list: list, add, remove (through the engine, like the dashboard's keys), and a
+//! repository's stored events.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use super::{ApiKey, ApiState};
+use crate::config::EditError;
+use crate::repo::RepoName;
+use crate::snapshot::RepoView;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RepoEntry {
+    pub repo: String,
+    /// pending, ok, not_found, token_rejected, backoff or rate_limited.
+    pub status: String,
+    pub events_stored: u64,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl From<&RepoView> for RepoEntry {
+    fn from(v: &RepoView) -> Self {
+        RepoEntry {
+            repo: v.name.to_string(),
+            status: v.state.status.as_str().to_string(),
+            events_stored: v.state.events_stored,
+            last_polled_at: v.state.last_polled_at,
+            next_poll_at: v.state.next_poll_at,
+            last_error: v.state.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddRepo {
+    /// `owner/name`
+    pub repo: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventEntry {
+    /// GitHub's event id (a string, as GitHub writes it).
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub action: Option<String>,
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsParams {
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// How many, newest first: 1..=1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
+}
+
+/// The watched repositories with their polling state.
+#[utoipa::path(get, path = "/api/repos", responses((status = 200, body = Vec<RepoEntry>)))]
+pub async fn list(State(state): State<ApiState>) -> Json<Vec<RepoEntry>> {
+    Json(state.snapshot().repos.iter().map(RepoEntry::from).collect())
+}
+
+fn edit_error(e: EditError) -> ApiError {
+    let status = match &e {
+        EditError::InvalidName(_) => StatusCode::BAD_REQUEST,
+        EditError::Duplicate(_) => StatusCode::CONFLICT,
+        EditError::OverLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        EditError::NotWatched(_) => StatusCode::NOT_FOUND,
+        // The config file itself is broken or unwritable: nothing the request could fix.
+        EditError::Config(_) | EditError::Io { .. } => StatusCode::CONFLICT,
+    };
+    ApiError::new(status, e.to_string())
+}
+
+/// Watch a repository: the config file is edited in place and polling starts at once.
+#[utoipa::path(post, path = "/api/repos", request_body = AddRepo, security(("api_key" = [])), responses(
+    (status = 201, body = RepoEntry),
+    (status = 400, body = ErrorBody, description = "malformed body or repository name"),
+    (status = 401, body = ErrorBody, description = "missing or wrong API key"),
+    (status = 403, body = ErrorBody, description = "no API key configured"),
+    (status = 409, body = ErrorBody, description = "already watched"),
+    (status = 413, body = ErrorBody, description = "body over 64 KiB"),
+    (status = 422, body = ErrorBody, description = "max_repositories reached"),
+))]
+pub async fn add(
+    State(state): State<ApiState>,
+    _key: ApiKey,
+    ApiJson(body): ApiJson<AddRepo>,
+) -> Result<(StatusCode, Json<RepoEntry>), ApiError> {
+    let name = state.engine.add(body.repo).await.map_err(edit_error)?;
+    let snapshot = state.snapshot();
+    let entry = snapshot
+        .repo(&name)
+        .map(RepoEntry::from)
+        .unwrap_or_else(|| RepoEntry {
+            repo: name.to_string(),
+            status: "pending".into(),
+            events_stored: 0,
+            last_polled_at: None,
+            next_poll_at: None,
+            last_error: None,
+        });
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+fn watched(state: &ApiState, owner: &str, name: &str) -> Result<RepoName, ApiError> {
+    let repo = RepoName::parse(&format!("{owner}/{name}"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match state.snapshot().repo(&repo) {
+        Some(v) => Ok(v.name.clone()),
+        None => Err(ApiError::not_found(format!("{repo} is not watched"))),
+    }
+}
+
+/// Stop watching a repository (its stored events are kept until retention prunes them).
+#[utoipa::path(delete, path = "/api/repos/{owner}/{name}", security(("api_key" = [])),
+    params(("owner" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 400, body = ErrorBody, description = "malformed name"),
+        (status = 401, body = ErrorBody, description = "missing or wrong API key"),
+        (status = 403, body = ErrorBody, description = "no API key configured"),
+        (status = 404, body = ErrorBody, description = "not watched"),
+    ))]
+pub async fn remove(
+    State(state): State<ApiState>,
+    _key: ApiKey,
+    ApiPath((owner, name)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let repo = watched(&state, &owner, &name)?;
+    state
+        .engine
+        .remove(repo.to_string())
+        .await
+        .map_err(edit_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A repository's stored events, newest first.
+#[utoipa::path(get, path = "/api/repos/{owner}/{name}/events",
+    params(("owner" = String, Path), ("name" = String, Path), EventsParams),
+    responses(
+        (status = 200, body = Vec<EventEntry>),
+        (status = 400, body = ErrorBody, description = "malformed name or limit out of range"),
+        (status = 404, body = ErrorBody, description = "not watched"),
+    ))]
+pub async fn events(
+    State(state): State<ApiState>,
+    ApiPath((owner, name)): ApiPath<(String, String)>,
+    ApiQuery(p): ApiQuery<EventsParams>,
+) -> Result<Json<Vec<EventEntry>>, ApiError> {
+    let repo = watched(&state, &owner, &name)?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be from 1 to 1000"));
+    }
+    let store = state.engine.store.clone();
+    let events = tokio::task::spawn_blocking(move || {
+        store.recent_events(&repo.key(), limit as usize, p.event_type.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventEntry {
+                id: e.id.to_string(),
+                event_type: e.event_type,
+                action: e.action,
+                actor: e.actor,
+                created_at: e.created_at,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,93 @@
+//! `GET /api/stats` and its older name `GET /statistics`.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::ApiState;
+use super::error::{ApiError, ApiQuery, ErrorBody};
+use crate::repo::RepoName;
+use crate::snapshot::StatsQuery;
+use crate::stats::StatsReport;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// Only this watched repository, `owner/name`.
+    repo: Option<String>,
+    /// List only this event type (the counts of the window still cover every type).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// Keep the first N repositories in config order, 1..=max_repositories.
+    #[param(minimum = 1)]
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitParams {
+    /// Keep the first N repositories in config order, 1..=max_repositories.
+    #[param(minimum = 1)]
+    limit: Option<u64>,
+}
+
+/// The statistics of SPEC section 3 as of `generated_at`.
+#[utoipa::path(get, path = "/api/stats", params(StatsParams), responses(
+    (status = 200, body = StatsReport),
+    (status = 400, body = ErrorBody, description = "malformed repo or limit out of range"),
+    (status = 404, body = ErrorBody, description = "repo not watched"),
+))]
+pub async fn api_stats(
+    State(state): State<ApiState>,
+    ApiQuery(p): ApiQuery<StatsParams>,
+) -> Result<Json<StatsReport>, ApiError> {
+    report(&state, p.repo.as_deref(), p.event_type.as_deref(), p.limit)
+}
+
+/// The same body as `/api/stats?limit=N`, for clients of older tools.
+#[utoipa::path(get, path = "/statistics", params(LimitParams), responses(
+    (status = 200, body = StatsReport),
+    (status = 400, body = ErrorBody, description = "limit out of range"),
+))]
+pub async fn statistics(
+    State(state): State<ApiState>,
+    ApiQuery(p): ApiQuery<LimitParams>,
+) -> Result<Json<StatsReport>, ApiError> {
+    report(&state, None, None, p.limit)
+}
+
+fn report(
+    state: &ApiState,
+    repo: Option<&str>,
+    event_type: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Json<StatsReport>, ApiError> {
+    let snapshot = state.snapshot();
+    let max = snapshot.max_repositories as u64;
+    if let Some(n) = limit
+        && !(1..=max).contains(&n)
+    {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {max}"
+        )));
+    }
+    let repo = match repo {
+        None => None,
+        Some(r) => {
+            let name = RepoName::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if snapshot.repo(&name).is_none() {
+                return Err(ApiError::not_found(format!("{name} is not watched")));
+            }
+            Some(name)
+        }
+    };
+    let query = StatsQuery {
+        repo: repo.as_ref(),
+        event_type,
+        limit: limit.map(|n| n as usize),
+    };
+    Ok(Json(snapshot.stats(Utc::now(), &query)))
+}
