@@ -69,12 +69,25 @@ impl Workdir {
 
     /// Starts `ghpulse --headless`, its stderr appended to `log()`.
     pub fn start(&self, api_url: &str, token: Option<&str>) -> Child {
+        self.start_with(api_url, token, &[], &[])
+    }
+
+    /// Same, with more arguments and environment variables.
+    pub fn start_with(
+        &self,
+        api_url: &str,
+        token: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log())
             .expect("log file");
         self.command(api_url, token)
+            .args(args)
+            .envs(env.iter().copied())
             .arg("--headless")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
