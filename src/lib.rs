@@ -23,3 +23,4 @@ pub mod shutdown;
 pub mod snapshot;
 pub mod stats;
 pub mod store;
+pub mod tui;

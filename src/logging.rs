@@ -17,3 +17,14 @@ pub fn to_stderr() {
         .with_target(false)
         .try_init();
 }
+
+/// Into the dashboard's log pane (tui-logger); nothing reaches stdout while the dashboard is up.
+pub fn to_dashboard() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tui_logger::set_default_level(tui_logger::LevelFilter::Debug);
+    let _ = tracing_subscriber::registry()
+        .with(filter())
+        .with(tui_logger::TuiTracingSubscriberLayer)
+        .try_init();
+}

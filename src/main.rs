@@ -61,6 +61,8 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
     runtime.block_on(async move {
         if headless {
             ghpulse::logging::to_stderr();
+        } else {
+            ghpulse::logging::to_dashboard();
         }
         let store = Store::open(&settings.data_path).map_err(Failure::other)?;
         let client =
@@ -100,8 +102,15 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
                 "unauthenticated: 60 requests/hour"
             }
         );
-        let _ = &handle;
-        ghpulse::shutdown::signal().await;
+        if headless {
+            ghpulse::shutdown::signal().await;
+        } else {
+            // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
+            tokio::select! {
+                shown = ghpulse::tui::run(handle.clone()) => shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?,
+                _ = ghpulse::shutdown::signal() => {}
+            }
+        }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = fetcher.await;

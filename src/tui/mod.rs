@@ -1,0 +1,118 @@
+//! The dashboard: a thin view over the engine. It draws the latest snapshot and sends the
+//! user's changes as engine commands. It redraws on input, new data, resize and a 1 Hz tick
+//! (for countdowns) — never in a busy loop.
+
+pub mod app;
+pub mod keys;
+pub mod theme;
+pub mod ui;
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::engine::{Command, EngineHandle};
+use app::{App, Effect};
+use theme::Theme;
+
+/// Runs until the user quits. The terminal is restored on every way out, a panic included.
+pub async fn run(engine: EngineHandle) -> std::io::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let _restore = Restore;
+    install_panic_hook();
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    event_loop(&mut terminal, engine).await
+}
+
+/// Puts the terminal back however `run` ends: return, error, or its future being dropped
+/// (SIGTERM).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// ratatui's hook (installed by `try_init`) restores the screen; mouse capture is ours to undo.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    engine: EngineHandle,
+) -> std::io::Result<()> {
+    let theme = Theme::from_env();
+    let mut app = App::default();
+    let mut input = EventStream::new();
+    let mut snapshots = engine.snapshots.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (reply_tx, mut replies) = mpsc::unbounded_channel::<Result<String, String>>();
+    // Each pass draws once, then sleeps until input, new data, an engine reply or the tick.
+    loop {
+        // Log lines wait in tui-logger's buffer until a frame shows them.
+        tui_logger::move_events();
+        let snapshot = snapshots.borrow().clone();
+        app.on_snapshot(&snapshot);
+        let _ = crossterm::queue!(std::io::stdout(), BeginSynchronizedUpdate);
+        let mut drawn = ui::Drawn::default();
+        terminal.draw(|frame| drawn = ui::render(frame, &app, &snapshot, Utc::now(), &theme))?;
+        let _ = crossterm::queue!(std::io::stdout(), EndSynchronizedUpdate);
+        let _ = std::io::stdout().flush();
+        app.repo_rows = drawn.repo_rows;
+        app.stats_rows = drawn.stats_rows;
+        tokio::select! {
+            event = input.next() => {
+                let snapshot = snapshots.borrow().clone();
+                let effect = match event {
+                    Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => app.on_key(key, &snapshot),
+                    Some(Ok(Event::Mouse(m))) => { app.on_mouse(m, &snapshot); Effect::None }
+                    Some(Ok(_)) => Effect::None,
+                    // The terminal is gone: nothing more to show.
+                    Some(Err(_)) | None => Effect::Quit,
+                };
+                match effect {
+                    Effect::None => {}
+                    Effect::Quit => return Ok(()),
+                    Effect::Add(name) => {
+                        app.select_when_listed = Some(name.clone());
+                        let (engine, tx) = (engine.clone(), reply_tx.clone());
+                        tokio::spawn(async move {
+                            let reply = engine.add(name.to_string()).await.map(|n| format!("added {n}; polling it now")).map_err(|e| e.to_string());
+                            let _ = tx.send(reply);
+                        });
+                    }
+                    Effect::Remove(name) => {
+                        let (engine, tx) = (engine.clone(), reply_tx.clone());
+                        tokio::spawn(async move {
+                            let reply = engine.remove(name.to_string()).await.map(|n| format!("removed {n}")).map_err(|e| e.to_string());
+                            let _ = tx.send(reply);
+                        });
+                    }
+                    Effect::PollNow(repo) => {
+                        let _ = engine.commands.try_send(Command::PollNow { repo });
+                    }
+                }
+            }
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+            }
+            Some(reply) = replies.recv() => app.on_reply(reply),
+            _ = tick.tick() => {}
+        }
+    }
+}
