@@ -1,0 +1,240 @@
+//! End-to-end: the real binary's dashboard in a tmux pseudo-terminal, driven by keys against
+//! the fake GitHub server, read back with capture-pane.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fake_github::{FakeGithub, Options, data};
+use support::Workdir;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "dash"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "dash", k]);
+        }
+    }
+
+    fn text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "dash", "-l", text]);
+    }
+
+    async fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux (.ci/run installs it)"
+        );
+        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
+        return;
+    }
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 2,
+        ..Options::default()
+    })
+    .await;
+    for (name, ago, span) in [
+        ("sferik/rails_admin", 4, 60),
+        ("praw-dev/praw", 7, 100),
+        ("github/gitignore", 11, 140),
+    ] {
+        let repo = data::fixture_repo(name).unwrap();
+        let mut events = data::load_events(repo.file_stem);
+        data::rescale(
+            &mut events,
+            std::time::SystemTime::now() - Duration::from_secs(ago * 60),
+            300,
+            Duration::from_secs(span * 3600),
+        );
+        gh.add_repo(repo.full_name, repo.id, events);
+    }
+    let work = Workdir::new(&["sferik/rails_admin", "praw-dev/praw"]);
+    let tmux = Tmux {
+        socket: format!("ghpulse-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        support::BIN,
+        work.config().display(),
+        work.store().display(),
+        gh.url()
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "dash",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+
+    // Data appears: both repositories polled, the first one's statistics listed.
+    let screen = tmux
+        .wait_for("both repositories with figures", |s| {
+            s.contains("Event type") && s.matches(" ok ").count() >= 2
+        })
+        .await;
+    assert!(
+        screen.contains("● live") && screen.contains("authenticated"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("sferik/rails_admin") && screen.contains("praw-dev/praw"),
+        "{screen}"
+    );
+
+    // `a`, a duplicate is refused as typed, then a new name is added and selected.
+    tmux.keys(&["a"]);
+    tmux.text("praw-dev/PRAW");
+    tmux.wait_for("the duplicate refused", |s| {
+        s.contains("praw-dev/PRAW is already watched")
+    })
+    .await;
+    tmux.keys(&["C-u"]);
+    tmux.text("github/gitignore");
+    tmux.wait_for("the name accepted", |s| {
+        s.contains("Enter adds github/gitignore")
+    })
+    .await;
+    tmux.keys(&["Enter"]);
+    let screen = tmux
+        .wait_for("gitignore added, polled and selected", |s| {
+            s.contains("added github/gitignore")
+                && s.contains("┌ github/gitignore")
+                && s.contains("Event type")
+        })
+        .await;
+    assert!(screen.contains("Repositories 3/5"), "{screen}");
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    assert!(
+        config.contains("\"github/gitignore\"") && config.starts_with("# test watch list\n"),
+        "{config}"
+    );
+
+    // `d` asks, `y` removes it from the screen and the file.
+    tmux.keys(&["d"]);
+    tmux.wait_for("the confirmation", |s| {
+        s.contains("Stop watching github/gitignore?")
+    })
+    .await;
+    tmux.keys(&["y"]);
+    let screen = tmux
+        .wait_for("gitignore removed", |s| {
+            s.contains("removed github/gitignore")
+        })
+        .await;
+    assert!(
+        screen.contains("Repositories 2/5") && !screen.contains("│github/gitignore"),
+        "{screen}"
+    );
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    assert!(
+        !config.contains("github/gitignore") && config.starts_with("# test watch list\n"),
+        "{config}"
+    );
+
+    // Help is drawn from the key table; any key closes it.
+    tmux.keys(&["?"]);
+    tmux.wait_for("help", |s| {
+        s.contains("this help") && s.contains("poll the selected repository now")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("this help"))
+        .await;
+
+    // The table shows the figures `ghpulse stats` computes (the first repository is selected).
+    tmux.keys(&["k", "k"]);
+    let screen = tmux
+        .wait_for("rails_admin selected", |s| {
+            s.contains("┌ sferik/rails_admin")
+        })
+        .await;
+    let out = work.run(&["stats", "--json", "--repo", "sferik/rails_admin"]);
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats --json");
+    for t in stats["repositories"][0]["event_types"].as_array().unwrap() {
+        let row = screen
+            .lines()
+            .find(|l| l.starts_with(&format!("│{} ", t["event_type"].as_str().unwrap())))
+            .unwrap_or_else(|| panic!("{t} on screen:\n{screen}"));
+        let count: u64 = row
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(count, t["count"].as_u64().unwrap(), "{row}");
+    }
+
+    // `q` quits with status 0 and gives the terminal back.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
+    let modes = tmux.cmd(&[
+        "display-message",
+        "-p",
+        "-t",
+        "dash",
+        "#{alternate_on} #{mouse_any_flag}",
+    ]);
+    assert_eq!(
+        modes.trim(),
+        "0 0",
+        "alternate screen and mouse reporting are off after exit"
+    );
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
