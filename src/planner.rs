@@ -64,6 +64,9 @@ impl Planner {
 
     /// When each repository is due, in watch-list order.
     pub fn due_times(&self, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        // A 304 is free only with a token; GitHub's limit tells which case this is.
+        let economy_interval = (self.rate_limit.limit <= scheduler::UNAUTHENTICATED_LIMIT)
+            .then_some(scheduler::UNAUTHENTICATED_MIN_INTERVAL);
         let timings: Vec<RepoTiming> = self
             .repos
             .iter()
@@ -76,6 +79,7 @@ impl Planner {
                 RepoTiming {
                     last_polled_at: s.last_polled_at,
                     poll_interval: Duration::from_secs(s.poll_interval_secs.unwrap_or(60)),
+                    economy_interval,
                     not_before,
                     events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
                     urgent: w.urgent,
