@@ -31,7 +31,13 @@ fn main() {
     let mut rows = Vec::new();
     for scenario in sim::scenarios() {
         for auth in [true, false] {
-            match rt.block_on(sim::run_row(&scenario, auth, hours, seed, TimeDelta::hours(1))) {
+            match rt.block_on(sim::run_row(
+                &scenario,
+                auth,
+                hours,
+                seed,
+                TimeDelta::hours(1),
+            )) {
                 Ok(row) => rows.push(row),
                 Err(e) => {
                     eprintln!("economy: {e}");
@@ -62,7 +68,11 @@ fn main() {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {:.2} | {:.1}x |",
             r.scenario,
-            if r.authenticated { "token 5000/h" } else { "none 60/h" },
+            if r.authenticated {
+                "token 5000/h"
+            } else {
+                "none 60/h"
+            },
             r.events,
             g.sent,
             g.counted,

@@ -339,7 +339,7 @@ mod tests {
             actor: String::new(),
             action: None,
         };
-        let burst: Vec<_> = (0..30).map(|m| ev(m)).collect();
+        let burst: Vec<_> = (0..30).map(ev).collect();
         assert_eq!(events_per_hour(&burst, t0()), 10.0);
         let spread: Vec<_> = (0..48).map(|i| ev(60 * 4 + i * 20)).collect();
         assert_eq!(events_per_hour(&spread, t0()), 2.0);

@@ -184,7 +184,7 @@ mod tests {
     }
 
     fn sorted(mut v: Vec<EventMeta>) -> Vec<EventMeta> {
-        v.sort_by(|a, b| b.order_key().cmp(&a.order_key()));
+        v.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
         v
     }
 

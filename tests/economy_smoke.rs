@@ -10,10 +10,7 @@ use chrono::TimeDelta;
 
 fn check(authenticated: bool, window: TimeDelta) {
     if !sim::data_dir().is_dir() {
-        eprintln!(
-            "skipped: no event data at {}",
-            sim::data_dir().display()
-        );
+        eprintln!("skipped: no event data at {}", sim::data_dir().display());
         return;
     }
     let rt = tokio::runtime::Builder::new_current_thread()

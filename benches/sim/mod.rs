@@ -38,7 +38,12 @@ pub const HISTORY_HOURS: i64 = 48;
 /// `$GHPULSE_EVENTS_DATA`.
 pub fn data_dir() -> PathBuf {
     std::env::var_os("GHPULSE_EVENTS_DATA").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/github-events")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/github-events"
+            ))
+        },
         PathBuf::from,
     )
 }
@@ -395,12 +400,11 @@ impl GitHubModel {
         let Some((repo, page)) = self.route(url) else {
             panic!("the model got a URL no client should build: {url}");
         };
-        if page == 1 {
-            if let Some(prev) = st.last_page1.insert(repo, now)
-                && now - prev < TimeDelta::seconds(POLL_INTERVAL_SECS)
-            {
-                st.violations.faster_than_poll_interval += 1;
-            }
+        if page == 1
+            && let Some(prev) = st.last_page1.insert(repo, now)
+            && now - prev < TimeDelta::seconds(POLL_INTERVAL_SECS)
+        {
+            st.violations.faster_than_poll_interval += 1;
         }
         let rate = |used: u32, limit: u32| RateLimit {
             limit,
@@ -500,7 +504,11 @@ impl Transport for GitHubModel {
         )
     }
 
-    fn get(&self, url: &str, etag: Option<&str>) -> impl std::future::Future<Output = Answer> + Send {
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Answer> + Send {
         std::future::ready(self.answer(url, etag))
     }
 }
@@ -518,7 +526,11 @@ struct Arrivals {
 impl Arrivals {
     fn new(world: &World) -> Arrivals {
         Arrivals {
-            stored_at: world.repos.iter().map(|r| vec![None; r.events.len()]).collect(),
+            stored_at: world
+                .repos
+                .iter()
+                .map(|r| vec![None; r.events.len()])
+                .collect(),
             first_open: vec![0; world.repos.len()],
         }
     }
@@ -609,7 +621,11 @@ impl ClientReport {
 
 /// ghpulse: the engine's Planner and `fetcher::poll`, exactly as `engine.rs` drives them, with
 /// the simulated clock in place of `Utc::now`.
-pub async fn run_ghpulse(world: Arc<World>, authenticated: bool, window: TimeDelta) -> ClientReport {
+pub async fn run_ghpulse(
+    world: Arc<World>,
+    authenticated: bool,
+    window: TimeDelta,
+) -> ClientReport {
     let clock = Clock::new(world.start);
     let model = GitHubModel::with_window(world.clone(), clock.clone(), authenticated, window);
     let store = Store::in_memory().expect("in-memory store");
