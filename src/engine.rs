@@ -120,7 +120,7 @@ pub async fn start(
         config,
         client,
         store: store.clone(),
-        planner: Planner::new(repos, initial.rate_limit, initial.requests),
+        planner: Planner::new(repos, authenticated, initial.rate_limit, initial.requests),
         publish,
     };
     engine.publish_snapshot();

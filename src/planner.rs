@@ -36,6 +36,8 @@ impl Watched {
 
 pub struct Planner {
     pub repos: Vec<Watched>,
+    /// With a token a 304 is free; without one every answer counts, so polls are rationed.
+    pub authenticated: bool,
     pub rate_limit: RateLimit,
     pub counters: RequestCounters,
     pub fetcher_state: FetcherState,
@@ -44,9 +46,15 @@ pub struct Planner {
 }
 
 impl Planner {
-    pub fn new(repos: Vec<Watched>, rate_limit: RateLimit, counters: RequestCounters) -> Planner {
+    pub fn new(
+        repos: Vec<Watched>,
+        authenticated: bool,
+        rate_limit: RateLimit,
+        counters: RequestCounters,
+    ) -> Planner {
         Planner {
             repos,
+            authenticated,
             rate_limit,
             counters,
             fetcher_state: FetcherState::Starting,
@@ -64,6 +72,8 @@ impl Planner {
 
     /// When each repository is due, in watch-list order.
     pub fn due_times(&self, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let economy_interval =
+            (!self.authenticated).then_some(scheduler::UNAUTHENTICATED_MIN_INTERVAL);
         let timings: Vec<RepoTiming> = self
             .repos
             .iter()
@@ -76,6 +86,7 @@ impl Planner {
                 RepoTiming {
                     last_polled_at: s.last_polled_at,
                     poll_interval: Duration::from_secs(s.poll_interval_secs.unwrap_or(60)),
+                    economy_interval,
                     not_before,
                     events_per_hour: scheduler::events_per_hour(&w.view.recent, now),
                     urgent: w.urgent,
@@ -243,6 +254,7 @@ mod tests {
             .collect();
         Planner::new(
             repos,
+            true,
             RateLimit::assumed(true, now()),
             RequestCounters::default(),
         )

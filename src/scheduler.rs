@@ -21,12 +21,21 @@ pub const RESET_MARGIN: TimeDelta = TimeDelta::seconds(2);
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(30 * 60);
 pub const NOT_FOUND_RETRY: Duration = Duration::from_secs(60 * 60);
 pub const TOKEN_REJECTED_RETRY: Duration = Duration::from_secs(60 * 60);
+/// Without a token every answer counts, a `304` too, and the 60 requests an hour are shared
+/// by every client behind the same IP: no repository is polled more often than every four
+/// minutes (a quarter of the budget), whatever budget is left. A busy repository then costs
+/// 15 requests an hour instead of the naive poller's 180; the rest of the budget goes to the
+/// other repositories.
+pub const UNAUTHENTICATED_MIN_INTERVAL: Duration = Duration::from_secs(240);
 
 /// What the schedule needs to know of one repository.
 #[derive(Clone, Debug)]
 pub struct RepoTiming {
     pub last_polled_at: Option<DateTime<Utc>>,
     pub poll_interval: Duration,
+    /// A longer shortest gap chosen for economy (see `UNAUTHENTICATED_MIN_INTERVAL`); an
+    /// urgent poll ignores it, never `poll_interval`.
+    pub economy_interval: Option<Duration>,
     /// Set by backoff after errors, a 404 or a rejected token.
     pub not_before: Option<DateTime<Utc>>,
     pub events_per_hour: f64,
@@ -60,15 +69,23 @@ pub fn due_times(now: DateTime<Utc>, repos: &[RepoTiming], budget: Budget) -> Ve
             let Some(last) = r.last_polled_at else {
                 return r.not_before.unwrap_or(now).max(now);
             };
-            let interval = if r.urgent || rate <= 0.0 {
+            let interval = if r.urgent {
                 r.poll_interval.as_secs_f64()
+            } else if rate <= 0.0 {
+                shortest_gap(r).as_secs_f64()
             } else {
-                (1.0 / rate).max(r.poll_interval.as_secs_f64())
+                (1.0 / rate).max(shortest_gap(r).as_secs_f64())
             };
             let due = last + TimeDelta::milliseconds((interval * 1000.0).round() as i64);
             r.not_before.map_or(due, |nb| due.max(nb))
         })
         .collect()
+}
+
+/// The shortest gap between two scheduled polls of a repository.
+fn shortest_gap(r: &RepoTiming) -> Duration {
+    r.economy_interval
+        .map_or(r.poll_interval, |e| e.max(r.poll_interval))
 }
 
 /// The earliest instant a repository may be polled whatever the budget.
@@ -83,7 +100,7 @@ fn earliest_allowed(r: &RepoTiming) -> Option<DateTime<Utc>> {
 }
 
 /// Water-filling: polls per second for each repository, proportional to √rate, capped at
-/// one per poll interval, summing to at most `total`.
+/// one per shortest gap, summing to at most `total`.
 fn share(total: f64, repos: &[RepoTiming]) -> Vec<f64> {
     let weights: Vec<f64> = repos
         .iter()
@@ -91,7 +108,7 @@ fn share(total: f64, repos: &[RepoTiming]) -> Vec<f64> {
         .collect();
     let caps: Vec<f64> = repos
         .iter()
-        .map(|r| 1.0 / r.poll_interval.as_secs_f64().max(1.0))
+        .map(|r| 1.0 / shortest_gap(r).as_secs_f64().max(1.0))
         .collect();
     let mut rates = vec![0.0; repos.len()];
     let mut open: Vec<usize> = (0..repos.len()).collect();
@@ -171,6 +188,7 @@ mod tests {
         RepoTiming {
             last_polled_at: last_secs_ago.map(|s| t0() - TimeDelta::seconds(s)),
             poll_interval: DEFAULT_POLL_INTERVAL,
+            economy_interval: None,
             not_before: None,
             events_per_hour: rate,
             urgent: false,
@@ -252,6 +270,26 @@ mod tests {
                 "{remaining}: {planned}"
             );
         }
+    }
+
+    #[test]
+    fn without_a_token_no_repository_is_polled_faster_than_the_economy_interval() {
+        // A full unauthenticated budget for one busy repository: one poll per 240 s, not 60 s;
+        // the budget it leaves goes to the others.
+        let mut busy = repo(500.0, Some(0));
+        busy.economy_interval = Some(UNAUTHENTICATED_MIN_INTERVAL);
+        let due = due_times(t0(), &[busy.clone()], budget(60, 3600));
+        assert_eq!(due, [t0() + TimeDelta::seconds(240)]);
+        let mut quiet = repo(1.0, Some(0));
+        quiet.economy_interval = Some(UNAUTHENTICATED_MIN_INTERVAL);
+        let rates = share(60.0 / 3600.0, &[busy.clone(), quiet]);
+        let per_hour: Vec<f64> = rates.iter().map(|r| r * 3600.0).collect();
+        assert!((per_hour[0] - 15.0).abs() < 1e-6, "{per_hour:?}");
+        assert!((per_hour[1] - 15.0).abs() < 1e-6, "{per_hour:?}");
+        // A poll the user asked for waits only for the poll interval.
+        busy.urgent = true;
+        let due = due_times(t0(), &[busy], budget(60, 3600));
+        assert_eq!(due, [t0() + TimeDelta::seconds(60)]);
     }
 
     #[test]
