@@ -87,11 +87,15 @@ pub fn add_prompt(frame: &mut Frame, area: Rect, input: &str, snapshot: &Snapsho
         ]),
         verdict,
         Line::from(Span::styled(
+            // The file name only: a long path would wrap out of the pop-up.
             format!(
-                " {} of {} watched; written to {}",
+                " {} of {} watched; saved to {}",
                 snapshot.repos.len(),
                 snapshot.max_repositories,
-                snapshot.config_path.display()
+                snapshot.config_path.file_name().map_or_else(
+                    || snapshot.config_path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
             ),
             theme.dim(),
         )),

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Real PNG captures of the running dashboard: ghpulse in an xterm on a virtual X display,
+# against the fake GitHub server (live mode), driven with tmux send-keys, captured with
+# ImageMagick's `import`. Needs: xvfb xterm imagemagick fonts-dejavu-core tmux (Debian).
+# Usage: screenshots/capture.sh   (writes screenshots/main.png, help.png, add.png)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=screenshots
+for tool in Xvfb xterm import xwininfo tmux; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install xvfb xterm imagemagick x11-utils tmux fonts-dejavu-core" >&2; exit 2; }
+done
+cargo build --release --workspace --quiet
+work=$(mktemp -d)
+display=:77
+sock=ghpulse-shots-$$
+cleanup() {
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  kill "${xterm_pid:-}" "${xvfb_pid:-}" "${fake_pid:-}" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+target/release/fake-github --poll-interval 5 --live > "$work/fake.out" 2> "$work/fake.err" &
+fake_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/fake.out" && break; sleep 0.2; done
+url=$(sed -n 's/^listening on //p' "$work/fake.out")
+
+cat > "$work/repositories.toml" <<TOML
+# Repositories to watch, "owner/name". At most max_repositories.
+repositories = [
+  "sigmavirus24/github3.py",
+  "sferik/rails_admin",
+  "praw-dev/praw",
+  "github/gitignore",
+]
+max_repositories = 5
+TOML
+
+Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp > /dev/null 2>&1 &
+xvfb_pid=$!
+sleep 1
+tmux -L "$sock" -f /dev/null new-session -d -s shots -x 120 -y 36 \
+  "env -u GH_TOKEN GITHUB_TOKEN=demo target/release/ghpulse -c $work/repositories.toml -d $work/ghpulse.redb --api-url $url"
+tmux -L "$sock" set -g status off
+DISPLAY=$display xterm -geometry 120x36+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1d1f21' -fg '#e0e0e0' \
+  -title ghpulse -e tmux -L "$sock" attach -t shots &
+xterm_pid=$!
+sleep 8   # first reads, a few live events
+
+window=$(DISPLAY=$display xwininfo -root -tree | awk '/"ghpulse"/ {print $1; exit}')
+shot() { DISPLAY=$display import -window "$window" "$out/$1.png"; echo "wrote $out/$1.png"; }
+
+shot main
+tmux -L "$sock" send-keys -t shots '?'; sleep 1; shot help
+# Pauses between keys: Escape followed at once by a key reads as Alt+key.
+tmux -L "$sock" send-keys -t shots Escape; sleep 0.5
+tmux -L "$sock" send-keys -t shots a; sleep 0.5
+tmux -L "$sock" send-keys -t shots -l 'praw-dev/PRAW'; sleep 1; shot add
+tmux -L "$sock" send-keys -t shots Escape; sleep 0.5; tmux -L "$sock" send-keys -t shots q
