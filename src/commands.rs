@@ -138,7 +138,7 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
 
 fn edit_failure(e: EditError) -> Failure {
     match e {
-        EditError::Io { .. } => Failure::other(e),
+        EditError::Io { .. } | EditError::Stopped => Failure::other(e),
         _ => Failure::usage(e),
     }
 }

@@ -65,6 +65,8 @@ pub enum EditError {
     NotWatched(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("ghpulse is shutting down")]
+    Stopped,
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,

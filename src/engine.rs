@@ -60,12 +60,11 @@ impl EngineHandle {
         cmd: Command,
         rx: oneshot::Receiver<Result<RepoName, EditError>>,
     ) -> Result<RepoName, EditError> {
-        let stopped = || EditError::Io {
-            path: PathBuf::new(),
-            source: std::io::Error::other("ghpulse is shutting down"),
-        };
-        self.commands.send(cmd).await.map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| EditError::Stopped)?;
+        rx.await.map_err(|_| EditError::Stopped)?
     }
 }
 

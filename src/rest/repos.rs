@@ -81,6 +81,7 @@ fn edit_error(e: EditError) -> ApiError {
         EditError::NotWatched(_) => StatusCode::NOT_FOUND,
         // The config file itself is broken or unwritable: nothing the request could fix.
         EditError::Config(_) | EditError::Io { .. } => StatusCode::CONFLICT,
+        EditError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
     };
     ApiError::new(status, e.to_string())
 }
