@@ -307,8 +307,8 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        fn first_page_url(&self, repo: &RepoName) -> String {
-            format!("https://gh/repos/{repo}/events?per_page=100")
+        fn api_url(&self) -> &str {
+            "https://gh"
         }
         fn get(&self, url: &str, etag: Option<&str>) -> impl Future<Output = Answer> + Send {
             self.asked

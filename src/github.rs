@@ -95,7 +95,18 @@ pub struct Answer {
 
 /// Where pages come from: GitHub over HTTP, or a model of it in a simulation.
 pub trait Transport: Send + Sync + 'static {
-    fn first_page_url(&self, repo: &RepoName) -> String;
+    /// The API root, e.g. `https://api.github.com`, without a trailing slash.
+    fn api_url(&self) -> &str;
+
+    fn first_page_url(&self, repo: &RepoName) -> String {
+        format!(
+            "{}/repos/{}/{}/events?per_page=100",
+            self.api_url(),
+            repo.owner(),
+            repo.name()
+        )
+    }
+
     fn get(
         &self,
         url: &str,
@@ -104,13 +115,8 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 impl Transport for Client {
-    fn first_page_url(&self, repo: &RepoName) -> String {
-        format!(
-            "{}/repos/{}/{}/events?per_page=100",
-            self.api_url,
-            repo.owner(),
-            repo.name()
-        )
+    fn api_url(&self) -> &str {
+        &self.api_url
     }
 
     fn get(

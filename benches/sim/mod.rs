@@ -491,12 +491,8 @@ fn page_etag(page: usize, items: &[&SimEvent]) -> String {
 }
 
 impl Transport for GitHubModel {
-    fn first_page_url(&self, repo: &RepoName) -> String {
-        format!(
-            "{API}/repos/{}/{}/events?per_page=100",
-            repo.owner(),
-            repo.name()
-        )
+    fn api_url(&self) -> &str {
+        API
     }
 
     fn get(
