@@ -451,9 +451,29 @@ async fn changes_need_the_key_and_edit_the_config_like_the_dashboard() {
         assert!(v["error"].is_string());
     }
     let big = format!(r#"{{"repo": "{}"}}"#, "a".repeat(70 * 1024));
-    let (s, v, _) = post(Some(KEY), &big).await;
-    assert_eq!(s, 413, "{v}");
-    assert!(v["error"].is_string());
+    let raw = r
+        .http
+        .post(format!("{}/api/repos", r.base))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 413);
+    assert_eq!(
+        raw.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "the unread body ends the connection"
+    );
+    // Several in a row: a connection left half-read must never be reused for the next request.
+    for _ in 0..5 {
+        let (s, v, _) = post(Some(KEY), &big).await;
+        assert_eq!(s, 413, "{v}");
+        assert!(v["error"].is_string());
+        assert_eq!(r.get("/health").await.0, 200);
+    }
 
     // The new repository is polled at once, and the 404 one shows its error.
     wait_for(

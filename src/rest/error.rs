@@ -38,13 +38,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let too_large = self.status == StatusCode::PAYLOAD_TOO_LARGE;
+        let mut response = (
             self.status,
             axum::Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if too_large {
+            // The rest of the body is never read, so this connection cannot carry another
+            // request: say so, or a client may reuse it and find it closed.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 
