@@ -201,25 +201,32 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
 
     // The table shows the figures `ghpulse stats` computes (the first repository is selected).
     tmux.keys(&["k", "k"]);
-    let screen = tmux
-        .wait_for("rails_admin selected", |s| {
-            s.contains("┌ sferik/rails_admin")
-        })
-        .await;
     let out = work.run(&["stats", "--json", "--repo", "sferik/rails_admin"]);
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats --json");
-    for t in stats["repositories"][0]["event_types"].as_array().unwrap() {
-        let row = screen
-            .lines()
-            .find(|l| l.starts_with(&format!("│{} ", t["event_type"].as_str().unwrap())))
-            .unwrap_or_else(|| panic!("{t} on screen:\n{screen}"));
-        let count: u64 = row
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        assert_eq!(count, t["count"].as_u64().unwrap(), "{row}");
-    }
+    let expected: Vec<(String, u64)> = stats["repositories"][0]["event_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["event_type"].as_str().unwrap().to_string(),
+                t["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(expected.len() >= 5, "{stats}");
+    // Waits for the whole frame: a screen read mid-redraw may still show the previous one.
+    tmux.wait_for("rails_admin's table, equal to `ghpulse stats`", |screen| {
+        screen.contains("┌ sferik/rails_admin")
+            && expected.iter().all(|(ty, count)| {
+                screen.lines().any(|l| {
+                    let mut cells = l.trim_start_matches('│').split_whitespace();
+                    cells.next() == Some(ty.as_str())
+                        && cells.next().and_then(|c| c.parse::<u64>().ok()) == Some(*count)
+                })
+            })
+    })
+    .await;
 
     // `q` quits with status 0 and gives the terminal back.
     tmux.keys(&["q"]);

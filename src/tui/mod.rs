@@ -7,7 +7,7 @@ pub mod keys;
 pub mod theme;
 pub mod ui;
 
-use std::io::Write;
+use std::io::{BufWriter, Stdout, Write};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,13 +16,28 @@ use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
 use crate::engine::{Command, EngineHandle};
 use app::{App, Effect};
 use theme::Theme;
 
+/// Stdout is line-buffered and a frame has no newlines: without a buffer of our own a frame
+/// would reach the terminal in pieces, and a slow link would show half-drawn screens. Each
+/// frame is written whole, inside a synchronized update, with one flush.
+type Screen = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+const FRAME_BUFFER: usize = 256 * 1024;
+
 /// Runs until the user quits. The terminal is restored on every way out, a panic included.
 pub async fn run(engine: EngineHandle) -> std::io::Result<()> {
-    let mut terminal = ratatui::try_init()?;
+    // ratatui's init enters raw mode and the alternate screen and installs the panic hook that
+    // leaves them; the frames themselves go through our own buffer (see `Screen`).
+    drop(ratatui::try_init()?);
+    let mut terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        FRAME_BUFFER,
+        std::io::stdout(),
+    )))?;
     let _restore = Restore;
     install_panic_hook();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
@@ -49,10 +64,7 @@ fn install_panic_hook() {
     }));
 }
 
-async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
-    engine: EngineHandle,
-) -> std::io::Result<()> {
+async fn event_loop(terminal: &mut Screen, engine: EngineHandle) -> std::io::Result<()> {
     let theme = Theme::from_env();
     let mut app = App::default();
     let mut input = EventStream::new();
@@ -66,11 +78,11 @@ async fn event_loop(
         tui_logger::move_events();
         let snapshot = snapshots.borrow().clone();
         app.on_snapshot(&snapshot);
-        let _ = crossterm::queue!(std::io::stdout(), BeginSynchronizedUpdate);
+        let _ = crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate);
         let mut drawn = ui::Drawn::default();
         terminal.draw(|frame| drawn = ui::render(frame, &app, &snapshot, Utc::now(), &theme))?;
-        let _ = crossterm::queue!(std::io::stdout(), EndSynchronizedUpdate);
-        let _ = std::io::stdout().flush();
+        let _ = crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate);
+        terminal.backend_mut().flush()?;
         app.repo_rows = drawn.repo_rows;
         app.stats_rows = drawn.stats_rows;
         tokio::select! {
