@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
         config file and shows a live dashboard (or, with --headless or when stdout is not a \
         terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM).\n\n\
         Token: GITHUB_TOKEN, else GH_TOKEN (none: unauthenticated, 60 requests/hour).\n\
-        REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).",
+        REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\
+        Log filter: GHPULSE_LOG (tracing syntax, default ghpulse=info).",
     after_help = "Exit codes: 0 clean exit, 2 bad usage or bad config, 1 any other failure."
 )]
 pub struct Cli {
