@@ -45,6 +45,15 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
     }
 }
 
+/// prometheus-client writes label values as given; repository names are safe by validation,
+/// but event types are free strings from GitHub and must not break the text format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
     let report = snapshot.stats(Utc::now(), &StatsQuery::default());
     let mut registry = Registry::with_prefix("ghpulse");
@@ -55,7 +64,7 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
     let partial = Family::<RepoLabels, Gauge>::default();
     for r in &report.repositories {
         let repo = RepoLabels {
-            repo: r.repo.clone(),
+            repo: label(&r.repo),
         };
         in_window
             .get_or_create(&repo)
@@ -63,8 +72,8 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
         partial.get_or_create(&repo).set(i64::from(r.partial));
         for t in &r.event_types {
             let labels = TypeLabels {
-                repo: r.repo.clone(),
-                event_type: t.event_type.clone(),
+                repo: label(&r.repo),
+                event_type: label(&t.event_type),
             };
             count.get_or_create(&labels).set(t.count as i64);
             // A type seen once has no average; it is left out rather than reported as 0.
@@ -133,4 +142,62 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     encode(&mut out, &registry)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Window;
+    use crate::event::EventMeta;
+    use crate::ratelimit::{RateLimit, RequestCounters};
+    use crate::repo::RepoName;
+    use crate::snapshot::{FetcherState, RepoView};
+
+    #[test]
+    fn odd_event_types_cannot_break_the_text_format() {
+        let now = Utc::now();
+        let hostile = "Odd\"Type\\\nEvent";
+        let ev = |id, mins| EventMeta {
+            id,
+            event_type: hostile.into(),
+            created_at: now - chrono::TimeDelta::minutes(mins),
+            actor: String::new(),
+            action: None,
+        };
+        let snapshot = Snapshot {
+            taken_at: now,
+            config_path: "repositories.toml".into(),
+            window: Window::default(),
+            max_repositories: 5,
+            authenticated: true,
+            rate_limit: RateLimit::assumed(true, now),
+            requests: RequestCounters::default(),
+            fetcher: FetcherState::Live,
+            repos: vec![RepoView {
+                name: RepoName::parse("o/r").unwrap(),
+                state: Default::default(),
+                recent: Arc::new(vec![ev(2, 1), ev(1, 3)]),
+                gaps: Arc::default(),
+            }],
+        };
+        let text = render(&snapshot).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("ghpulse_events_in_window_by_type"))
+            .expect(&text);
+        assert_eq!(
+            line,
+            r#"ghpulse_events_in_window_by_type{repo="o/r",event_type="Odd\"Type\\\nEvent"} 2"#
+        );
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        assert!(
+            scrape
+                .samples
+                .iter()
+                .any(|s| s.metric == "ghpulse_avg_seconds_between_events")
+        );
+    }
 }
