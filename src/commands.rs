@@ -158,7 +158,9 @@ pub fn repos_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
 }
 
 pub fn repos_add(config: &Config, repo: &str, out: &mut impl Write) -> Result<(), Failure> {
-    let new = config::add_repository(&config.path, repo).map_err(edit_failure)?;
+    let new = config::add_repository(&config.path, repo)
+        .map_err(edit_failure)?
+        .config;
     written(writeln!(
         out,
         "Added {} to {} ({} of {}).",

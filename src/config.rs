@@ -329,8 +329,15 @@ fn line_of(text: &str, offset: usize) -> usize {
 const NEW_FILE_HEADER: &str =
     "# Repositories to watch, \"owner/name\". At most max_repositories.\n";
 
-/// Adds a repository to the file, keeping everything else as it was. Returns the new config.
-pub fn add_repository(path: &Path, input: &str) -> Result<Config, EditError> {
+/// A watch-list change as made: the new config and the repository it added or removed.
+#[derive(Debug)]
+pub struct Edited {
+    pub config: Config,
+    pub repo: RepoName,
+}
+
+/// Adds a repository to the file, keeping everything else as it was.
+pub fn add_repository(path: &Path, input: &str) -> Result<Edited, EditError> {
     let name = RepoName::parse(input)?;
     let current = Config::load(path)?;
     if current.repositories.contains(&name) {
@@ -339,23 +346,25 @@ pub fn add_repository(path: &Path, input: &str) -> Result<Config, EditError> {
     if current.repositories.len() >= current.max_repositories {
         return Err(EditError::OverLimit(current.max_repositories));
     }
-    edit(path, &current, |array| {
+    let config = edit(path, &current, |array| {
         let decor = array.iter().last().map(|v| v.decor().clone());
         array.push(name.as_str());
         if let (Some(decor), Some(last)) = (decor, array.iter_mut().last()) {
             *last.decor_mut() = decor;
         }
-    })
+    })?;
+    Ok(Edited { config, repo: name })
 }
 
 /// Removes a repository (matched without case) from the file.
-pub fn remove_repository(path: &Path, input: &str) -> Result<Config, EditError> {
+pub fn remove_repository(path: &Path, input: &str) -> Result<Edited, EditError> {
     let current = Config::load(path)?;
     let name = RepoName::parse(input).map_err(|_| EditError::NotWatched(input.to_string()))?;
-    if !current.repositories.contains(&name) {
+    // As the file spells it.
+    let Some(listed) = current.repositories.iter().find(|r| **r == name).cloned() else {
         return Err(EditError::NotWatched(name.to_string()));
-    }
-    edit(path, &current, |array| {
+    };
+    let config = edit(path, &current, |array| {
         array.retain(|v| v.as_str().and_then(|s| RepoName::parse(s).ok()).as_ref() != Some(&name));
         let multiline = array.iter().any(|v| {
             v.decor()
@@ -366,6 +375,10 @@ pub fn remove_repository(path: &Path, input: &str) -> Result<Config, EditError> 
         if !multiline {
             array.fmt();
         }
+    })?;
+    Ok(Edited {
+        config,
+        repo: listed,
     })
 }
 
@@ -515,7 +528,7 @@ api_url = "https://api.github.com"
         let original = "# watched\nrepositories = [\n  \"a/b\", # first\n  \"c/d\",\n]\nmax_repositories = 3 # small\n";
         std::fs::write(&path, original).unwrap();
 
-        let c = add_repository(&path, "e/f").unwrap();
+        let c = add_repository(&path, "e/f").unwrap().config;
         assert_eq!(c.repositories.len(), 3);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -540,7 +553,11 @@ api_url = "https://api.github.com"
             Err(EditError::InvalidName(_))
         ));
 
-        remove_repository(&path, "C/D").unwrap();
+        assert_eq!(
+            remove_repository(&path, "C/D").unwrap().repo.as_str(),
+            "c/d",
+            "named as listed"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("c/d") && text.contains("# first"), "{text}");
         assert!(matches!(

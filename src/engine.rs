@@ -1,12 +1,11 @@
 //! The fetcher loop: schedule -> poll -> store -> publish a snapshot, and the one place where
 //! commands from the dashboard and the REST API change the watch list.
 
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
@@ -75,7 +74,6 @@ pub struct EngineSettings {
 }
 
 struct Engine {
-    config_path: PathBuf,
     config: Config,
     client: Client,
     store: Store,
@@ -115,7 +113,6 @@ pub async fn start(
         .map(|view| Watched::new(view, false))
         .collect();
     let mut engine = Engine {
-        config_path: config.path.clone(),
         config,
         client,
         store: store.clone(),
@@ -144,7 +141,7 @@ impl Engine {
         let mut next_prune = tokio::time::Instant::now();
         loop {
             let next = if in_flight.is_none() {
-                self.next_due(Utc::now())
+                self.planner.next_due(Utc::now())
             } else {
                 None
             };
@@ -182,10 +179,6 @@ impl Engine {
             }
         }
         info!("fetcher stopped; the store is up to date");
-    }
-
-    fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
-        self.planner.next_due(now)
     }
 
     fn start_poll(&mut self, i: usize) -> PollFuture {
@@ -226,22 +219,15 @@ impl Engine {
     /// Applies a config edit, then makes the watch list follow the file.
     async fn edit(
         &mut self,
-        change: impl FnOnce(&std::path::Path) -> Result<Config, EditError> + Send + 'static,
+        change: impl FnOnce(&std::path::Path) -> Result<config::Edited, EditError> + Send + 'static,
     ) -> Result<RepoName, EditError> {
-        let before: Vec<RepoName> = self.config.repositories.clone();
-        let path = self.config_path.clone();
-        let config = tokio::task::spawn_blocking(move || change(&path))
+        let path = self.config.path.clone();
+        let config::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
             .await
             .map_err(|e| EditError::Io {
-                path: self.config_path.clone(),
+                path: self.config.path.clone(),
                 source: std::io::Error::other(e),
             })??;
-        let changed = config
-            .repositories
-            .iter()
-            .find(|r| !before.contains(r))
-            .or_else(|| before.iter().find(|r| !config.repositories.contains(r)))
-            .cloned();
         let mut repos = Vec::with_capacity(config.repositories.len());
         for name in &config.repositories {
             if let Some(pos) = self.planner.position(name) {
@@ -275,10 +261,7 @@ impl Engine {
         self.planner.repos = repos;
         self.config = config;
         self.publish_snapshot();
-        changed.ok_or_else(|| EditError::Io {
-            path: self.config_path.clone(),
-            source: std::io::Error::other("the config did not change"),
-        })
+        Ok(repo)
     }
 
     async fn prune(&mut self) {
@@ -326,10 +309,10 @@ impl Engine {
         let p = &self.planner;
         let snapshot = Snapshot {
             taken_at: now,
-            config_path: self.config_path.clone(),
+            config_path: self.config.path.clone(),
             window: self.config.window,
             max_repositories: self.config.max_repositories,
-            authenticated: self.client.authenticated(),
+            authenticated: p.authenticated,
             rate_limit: p.rate_limit.at(now),
             requests: p.counters,
             fetcher: p.shown_state(now),
