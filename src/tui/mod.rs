@@ -11,7 +11,9 @@ use std::io::{BufWriter, Stdout, Write};
 use std::time::Duration;
 
 use chrono::Utc;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyEventKind};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyEventKind, MouseEventKind,
+};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -72,24 +74,35 @@ async fn event_loop(terminal: &mut Screen, engine: EngineHandle) -> std::io::Res
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<Result<String, String>>();
-    // Each pass draws once, then sleeps until input, new data, an engine reply or the tick.
+    // Each pass draws, then sleeps until input, new data, an engine reply or the tick. Input
+    // that changes nothing (mouse motion, key releases) draws no frame.
+    let mut redraw = true;
     loop {
-        // Log lines wait in tui-logger's buffer until a frame shows them.
-        tui_logger::move_events();
-        let snapshot = snapshots.borrow().clone();
-        app.on_snapshot(&snapshot);
-        let _ = crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate);
-        let mut drawn = ui::Drawn::default();
-        terminal.draw(|frame| drawn = ui::render(frame, &app, &snapshot, Utc::now(), &theme))?;
-        let _ = crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate);
-        terminal.backend_mut().flush()?;
-        app.repo_rows = drawn.repo_rows;
-        app.stats_rows = drawn.stats_rows;
+        if redraw {
+            // Log lines wait in tui-logger's buffer until a frame shows them.
+            tui_logger::move_events();
+            let snapshot = snapshots.borrow().clone();
+            app.on_snapshot(&snapshot);
+            let _ = crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate);
+            let mut drawn = ui::Drawn::default();
+            terminal
+                .draw(|frame| drawn = ui::render(frame, &app, &snapshot, Utc::now(), &theme))?;
+            let _ = crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate);
+            terminal.backend_mut().flush()?;
+            app.repo_rows = drawn.repo_rows;
+            app.stats_rows = drawn.stats_rows;
+        }
+        redraw = true;
         tokio::select! {
             event = input.next() => {
                 let snapshot = snapshots.borrow().clone();
                 let effect = match event {
                     Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => app.on_key(key, &snapshot),
+                    Some(Ok(Event::Key(_))) => { redraw = false; Effect::None }
+                    Some(Ok(Event::Mouse(m))) if matches!(m.kind, MouseEventKind::Moved | MouseEventKind::Drag(_)) => {
+                        redraw = false;
+                        Effect::None
+                    }
                     Some(Ok(Event::Mouse(m))) => { app.on_mouse(m, &snapshot); Effect::None }
                     Some(Ok(_)) => Effect::None,
                     // The terminal is gone: nothing more to show.
