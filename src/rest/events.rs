@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
-use crate::repo::RepoName;
 
 /// At most the 30 days GitHub keeps.
 const MAX_OFFSET_MINUTES: u64 = 30 * 24 * 60;
@@ -52,13 +51,7 @@ pub async fn count(
     }
     let snapshot = state.snapshot();
     let keys: Vec<String> = match p.repo {
-        Some(r) => {
-            let name = RepoName::parse(&r).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let view = snapshot
-                .repo(&name)
-                .ok_or_else(|| ApiError::not_found(format!("{name} is not watched")))?;
-            vec![view.name.key()]
-        }
+        Some(r) => vec![super::watched(&snapshot, &r)?.key()],
         None => snapshot.repos.iter().map(|v| v.name.key()).collect(),
     };
     let since = Utc::now() - TimeDelta::minutes(offset as i64);

@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 
 use crate::engine::EngineHandle;
 use crate::ratelimit::RequestCounters;
+use crate::repo::RepoName;
 use crate::snapshot::Snapshot;
 pub use error::{ApiError, ErrorBody};
 
@@ -41,6 +42,16 @@ pub struct ApiState {
 impl ApiState {
     fn snapshot(&self) -> Arc<Snapshot> {
         self.engine.snapshots.borrow().clone()
+    }
+}
+
+/// A repository named in a request, as the watch list spells it: 400 when the name is
+/// malformed, 404 when it is not watched.
+fn watched(snapshot: &Snapshot, input: &str) -> Result<RepoName, ApiError> {
+    let name = RepoName::parse(input).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match snapshot.repo(&name) {
+        Some(view) => Ok(view.name.clone()),
+        None => Err(ApiError::not_found(format!("{name} is not watched"))),
     }
 }
 
@@ -77,11 +88,17 @@ pub fn router(state: ApiState) -> Router {
         .routes(routes!(metrics::metrics))
         .routes(routes!(health))
         .split_for_parts();
-    let api = Arc::new(api);
+    // Generated once: the document only changes with the code.
+    let api = api
+        .to_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     router
         .route(
             "/openapi.json",
-            axum::routing::get(move || async move { Json(api.as_ref().clone()) }),
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], api) }
+            }),
         )
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::{ApiKey, ApiState};
 use crate::config::EditError;
-use crate::repo::RepoName;
 use crate::snapshot::RepoView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -117,15 +116,6 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
-fn watched(state: &ApiState, owner: &str, name: &str) -> Result<RepoName, ApiError> {
-    let repo = RepoName::parse(&format!("{owner}/{name}"))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    match state.snapshot().repo(&repo) {
-        Some(v) => Ok(v.name.clone()),
-        None => Err(ApiError::not_found(format!("{repo} is not watched"))),
-    }
-}
-
 /// Stop watching a repository (its stored events are kept until retention prunes them).
 #[utoipa::path(delete, path = "/api/repos/{owner}/{name}", security(("api_key" = [])),
     params(("owner" = String, Path), ("name" = String, Path)),
@@ -141,7 +131,7 @@ pub async fn remove(
     _key: ApiKey,
     ApiPath((owner, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = watched(&state, &owner, &name)?;
+    let repo = super::watched(&state.snapshot(), &format!("{owner}/{name}"))?;
     state
         .engine
         .remove(repo.to_string())
@@ -163,7 +153,7 @@ pub async fn events(
     ApiPath((owner, name)): ApiPath<(String, String)>,
     ApiQuery(p): ApiQuery<EventsParams>,
 ) -> Result<Json<Vec<EventEntry>>, ApiError> {
-    let repo = watched(&state, &owner, &name)?;
+    let repo = super::watched(&state.snapshot(), &format!("{owner}/{name}"))?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be from 1 to 1000"));

@@ -8,7 +8,6 @@ use utoipa::IntoParams;
 
 use super::ApiState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
-use crate::repo::RepoName;
 use crate::snapshot::StatsQuery;
 use crate::stats::StatsReport;
 
@@ -74,16 +73,7 @@ fn report(
             "limit must be from 1 to {max}"
         )));
     }
-    let repo = match repo {
-        None => None,
-        Some(r) => {
-            let name = RepoName::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            if snapshot.repo(&name).is_none() {
-                return Err(ApiError::not_found(format!("{name} is not watched")));
-            }
-            Some(name)
-        }
-    };
+    let repo = repo.map(|r| super::watched(&snapshot, r)).transpose()?;
     let query = StatsQuery {
         repo: repo.as_ref(),
         event_type,
