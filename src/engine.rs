@@ -81,8 +81,7 @@ struct Engine {
     publish: watch::Sender<Arc<Snapshot>>,
 }
 
-type PollFuture =
-    Pin<Box<dyn std::future::Future<Output = Result<PollOutcome, StoreError>> + Send>>;
+type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
 
 /// Loads the stored state, publishes a first snapshot and spawns the loop. The loop ends when
 /// `shutdown` turns true, after the poll in flight (if any) has been committed.
@@ -187,11 +186,8 @@ impl Engine {
         Box::pin(async move { fetcher::poll(&client, &store, input, Utc::now).await })
     }
 
-    fn apply(&mut self, result: Result<PollOutcome, StoreError>) {
-        match result {
-            Ok(outcome) => self.planner.apply(outcome, Utc::now()),
-            Err(e) => warn!("could not record a poll: {e}"),
-        }
+    fn apply(&mut self, outcome: PollOutcome) {
+        self.planner.apply(outcome, Utc::now());
         self.publish_snapshot();
     }
 

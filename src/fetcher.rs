@@ -6,12 +6,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::EventMeta;
-use crate::github::{Answer, FetchError, Outcome, ResponseMeta, Transport};
+use crate::github::{self, Answer, FetchError, Outcome, ResponseMeta, Transport};
 use crate::ratelimit::{RateLimit, RequestCounters};
 use crate::repo::RepoName;
 use crate::scheduler::{self, DEFAULT_POLL_INTERVAL};
 use crate::stats::Gap;
-use crate::store::{PollRecord, RepoState, RepoStatus, Store, StoreError};
+use crate::store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError};
 
 /// GitHub keeps at most this many events of a repository's timeline.
 pub const TIMELINE_CAP: usize = 300;
@@ -47,161 +47,287 @@ pub struct PollOutcome {
     pub refreshed: Option<(Vec<EventMeta>, Vec<Gap>)>,
 }
 
+/// Reads a repository's new events and commits them with the poll's state in one
+/// transaction. Never fails: a store error is the poll's error, backed off like any other.
 pub async fn poll(
     client: &impl Transport,
     store: &Store,
     input: PollInput,
     clock: impl Fn() -> DateTime<Utc>,
-) -> Result<PollOutcome, StoreError> {
+) -> PollOutcome {
+    let mut read = match read_pages(client, store, &input).await {
+        Ok(read) => read,
+        Err(e) => Pages::failed_in_store(e, input.rate_limit.clone(), input.counters),
+    };
+    let now = clock();
+    let gap = match (&read.error, read.interrupted) {
+        (None, false) => find_gap(store, &input, &read, now).await,
+        _ => None,
+    };
+    let mut state = next_state(
+        &input.state,
+        now,
+        read.last_meta.as_ref(),
+        read.error.as_ref(),
+        read.new_etag.take(),
+        read.not_modified,
+    );
+    state.read_on = if read.interrupted {
+        // Keep the first interruption's point: events up to it are still unread.
+        Some(input.state.read_on.unwrap_or(ReadOn {
+            before_id: read.before_id,
+        }))
+    } else if read.pages_read > 0 {
+        None
+    } else {
+        input.state.read_on
+    };
+    let committed = blocking(store, {
+        let (key, max_events) = (input.repo.key(), input.max_events);
+        let events = std::mem::take(&mut read.collected);
+        let (gap, state, rate_limit, counters) = (
+            gap.clone(),
+            state.clone(),
+            read.rate_limit.clone(),
+            read.counters,
+        );
+        move |s| {
+            let changed_gaps = gap.is_some();
+            let added = s.record_poll(PollRecord {
+                repo_key: &key,
+                events: &events,
+                gap,
+                state,
+                rate_limit: Some(rate_limit),
+                counters,
+            })?;
+            let refreshed = if added > 0 || changed_gaps {
+                Some((s.recent_events(&key, max_events, None)?, s.gaps(&key)?))
+            } else {
+                None
+            };
+            Ok((added, refreshed))
+        }
+    })
+    .await;
+    let (new_events, refreshed, gap) = match committed {
+        Ok((added, refreshed)) => (added, refreshed, gap),
+        Err(e) => {
+            // Nothing of this poll was kept, so the next one must read the same pages again:
+            // the previous ETag and read-on point stay, and the failure backs off.
+            let error = FetchError::Store(e.to_string());
+            state = next_state(&input.state, now, None, Some(&error), None, false);
+            state.read_on = input.state.read_on;
+            read.error = Some(error);
+            (0, None, None)
+        }
+    };
+    state.events_stored += new_events;
+    PollOutcome {
+        repo: input.repo,
+        state,
+        new_events,
+        pages: read.requests,
+        rate_limit: read.rate_limit,
+        counters: read.counters,
+        last_meta: read.last_meta,
+        error: read.error,
+        gap,
+        skipped: read.skipped,
+        moved_to: read.moved_to,
+        refreshed,
+    }
+}
+
+/// What the pages of one poll brought, before anything is committed.
+struct Pages {
+    collected: Vec<(EventMeta, String)>,
+    skipped: Vec<String>,
+    /// Requests sent; `pages_read` of them brought a page of events.
+    requests: u32,
+    pages_read: u32,
+    /// A page held an event read by an earlier poll: nothing older is new.
+    reached_known: bool,
+    /// Pages were read but the rest was not (an error or a spent budget after page 1).
+    interrupted: bool,
+    /// The newest event id stored before this poll (or before the interrupted poll it resumes).
+    before_id: Option<u64>,
+    new_etag: Option<String>,
+    not_modified: bool,
+    error: Option<FetchError>,
+    last_meta: Option<ResponseMeta>,
+    moved_to: Option<String>,
+    rate_limit: RateLimit,
+    counters: RequestCounters,
+}
+
+impl Pages {
+    fn failed_in_store(e: StoreError, rate_limit: RateLimit, counters: RequestCounters) -> Pages {
+        Pages {
+            collected: Vec::new(),
+            skipped: Vec::new(),
+            requests: 0,
+            pages_read: 0,
+            reached_known: false,
+            interrupted: false,
+            before_id: None,
+            new_etag: None,
+            not_modified: false,
+            error: Some(FetchError::Store(e.to_string())),
+            last_meta: None,
+            moved_to: None,
+            rate_limit,
+            counters,
+        }
+    }
+}
+
+/// Page 1 (with the ETag unless an interrupted poll is being resumed), then further pages
+/// until one holds an event read before, 300 events, the end of the timeline, an error or a
+/// spent budget. `Link` targets off the API's origin are refused, never requested.
+async fn read_pages(
+    client: &impl Transport,
+    store: &Store,
+    input: &PollInput,
+) -> Result<Pages, StoreError> {
     let key = input.repo.key();
     let first_url = client.first_page_url(&input.repo);
-    let mut rate_limit = input.rate_limit;
-    let mut counters = input.counters;
-    let mut collected: Vec<(EventMeta, String)> = Vec::new();
-    let mut skipped = Vec::new();
-    let mut found_known = false;
-    let mut new_etag = None;
-    let mut not_modified = false;
-    let mut error = None;
-    let mut last_meta;
-    let mut moved_to = None;
-    let mut pages = 0;
+    let before_id = match input.state.read_on {
+        Some(r) => r.before_id,
+        None => {
+            blocking(store, {
+                let key = key.clone();
+                move |s| s.newest_id(&key)
+            })
+            .await?
+        }
+    };
+    let mut read = Pages {
+        collected: Vec::new(),
+        skipped: Vec::new(),
+        requests: 0,
+        pages_read: 0,
+        reached_known: false,
+        interrupted: false,
+        before_id,
+        new_etag: None,
+        not_modified: false,
+        error: None,
+        last_meta: None,
+        moved_to: None,
+        rate_limit: input.rate_limit.clone(),
+        counters: input.counters,
+    };
+    let mut seen = 0;
     let mut url = first_url.clone();
-
     loop {
-        let etag = if pages == 0 {
-            input.state.etag.as_deref()
-        } else {
-            None
+        let etag = match (read.pages_read, input.state.read_on) {
+            (0, None) => input.state.etag.as_deref(),
+            _ => None,
         };
         let Answer { meta, outcome } = client.get(&url, etag).await;
-        pages += 1;
-        counters.total += 1;
+        read.requests += 1;
+        read.counters.total += 1;
         if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
-            rate_limit = rl;
+            read.rate_limit = rl;
         }
-        last_meta = meta;
+        read.last_meta = meta;
         let page = match outcome {
             Outcome::NotModified => {
-                counters.not_modified += 1;
-                not_modified = true;
+                read.counters.not_modified += 1;
+                read.not_modified = true;
                 break;
             }
             Outcome::Failed(e) => {
                 if matches!(e, FetchError::RateLimited(_)) {
-                    counters.rate_limited += 1;
+                    read.counters.rate_limited += 1;
                 } else {
-                    counters.errors += 1;
+                    read.counters.errors += 1;
                 }
-                error = Some(e);
+                read.interrupted = read.pages_read > 0;
+                read.error = Some(e);
                 break;
             }
             Outcome::Page(p) => p,
         };
-        counters.ok += 1;
-        if pages == 1 {
-            new_etag = page.etag.clone();
+        read.counters.ok += 1;
+        read.pages_read += 1;
+        if read.pages_read == 1 {
+            read.new_etag = page.etag.clone();
             if page.final_url != first_url {
-                moved_to = Some(page.final_url.clone());
+                read.moved_to = Some(page.final_url.clone());
             }
         }
-        skipped.extend(page.skipped);
+        read.skipped.extend(page.skipped);
+        seen += page.events.len();
+        read.reached_known = page
+            .events
+            .iter()
+            .any(|(e, _)| before_id.is_some_and(|b| e.id <= b));
         let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
         let known = blocking(store, {
             let key = key.clone();
             move |s| s.known_ids(&key, &ids)
         })
         .await?;
-        found_known = known.iter().any(|&k| k);
-        collected.extend(
+        read.collected.extend(
             page.events
                 .into_iter()
                 .zip(known)
                 .filter(|(_, k)| !k)
                 .map(|(e, _)| e),
         );
-        let budget_left = rate_limit.remaining > 0;
-        match page.next {
-            Some(next) if !found_known && collected.len() < TIMELINE_CAP && budget_left => {
-                url = next
-            }
-            _ => break,
+        let Some(next) = page.next else { break };
+        if read.reached_known || seen >= TIMELINE_CAP {
+            break;
         }
+        if read.rate_limit.remaining == 0 {
+            read.interrupted = true;
+            break;
+        }
+        if !github::same_origin(&next, client.api_url()) {
+            // Never sent: the token must not reach another host, nor its answer the store.
+            read.interrupted = true;
+            read.error = Some(FetchError::ForeignOrigin(github::origin_of(&next)));
+            break;
+        }
+        url = next;
     }
+    Ok(read)
+}
 
-    let now = clock();
-    let gap = if !found_known && !not_modified && !collected.is_empty() {
-        let newest_stored = blocking(store, {
-            let key = key.clone();
-            move |s| s.recent_events(&key, 1, None)
-        })
-        .await?
-        .into_iter()
-        .next();
-        newest_stored
-            .filter(|e| e.created_at > now - TimeDelta::days(TIMELINE_DAYS))
-            .map(|newest| {
-                let oldest_seen = collected
-                    .iter()
-                    .map(|(e, _)| e.created_at)
-                    .min()
-                    .unwrap_or(newest.created_at);
-                let hours = (oldest_seen - newest.created_at).num_seconds().max(0) as f64 / 3600.0;
-                Gap {
-                    detected_at: now,
-                    from: newest.created_at,
-                    to: oldest_seen.max(newest.created_at),
-                    estimated_missing: (hours * input.events_per_hour).ceil().max(1.0) as u64,
-                }
-            })
-    } else {
-        None
-    };
-
-    let mut state = next_state(
-        &input.state,
-        now,
-        last_meta.as_ref(),
-        error.as_ref(),
-        new_etag,
-        not_modified,
-    );
-    let record_events = collected;
-    let outcome_state = state.clone();
-    let gap_for_store = gap.clone();
-    let (rl, ctr, max_events) = (rate_limit.clone(), counters, input.max_events);
-    let (new_events, refreshed) = blocking(store, move |s| {
-        let changed_gaps = gap_for_store.is_some();
-        let added = s.record_poll(PollRecord {
-            repo_key: &key,
-            events: &record_events,
-            gap: gap_for_store,
-            state: outcome_state,
-            rate_limit: Some(rl),
-            counters: ctr,
-        })?;
-        let refreshed = if added > 0 || changed_gaps {
-            Some((s.recent_events(&key, max_events, None)?, s.gaps(&key)?))
-        } else {
-            None
-        };
-        Ok((added, refreshed))
-    })
-    .await?;
-    state.events_stored += new_events;
-    Ok(PollOutcome {
-        repo: input.repo,
-        state,
-        new_events,
-        pages,
-        rate_limit,
-        counters,
-        last_meta,
-        error,
-        gap,
-        skipped,
-        moved_to,
-        refreshed,
+/// A completed poll that met no event read before, while the store had events of R young
+/// enough to still be in the timeline: events between them may be missing.
+async fn find_gap(
+    store: &Store,
+    input: &PollInput,
+    read: &Pages,
+    now: DateTime<Utc>,
+) -> Option<Gap> {
+    if read.reached_known || read.not_modified || read.collected.is_empty() {
+        return None;
+    }
+    let before_id = read.before_id?;
+    let key = input.repo.key();
+    let newest_before = blocking(store, move |s| s.event_created_at(&key, before_id))
+        .await
+        .ok()
+        .flatten()?;
+    if newest_before <= now - TimeDelta::days(TIMELINE_DAYS) {
+        return None;
+    }
+    let oldest_seen = read
+        .collected
+        .iter()
+        .map(|(e, _)| e.created_at)
+        .min()
+        .unwrap_or(newest_before);
+    let hours = (oldest_seen - newest_before).num_seconds().max(0) as f64 / 3600.0;
+    Some(Gap {
+        detected_at: now,
+        from: newest_before,
+        to: oldest_seen.max(newest_before),
+        estimated_missing: (hours * input.events_per_hour).ceil().max(1.0) as u64,
     })
 }
 
@@ -249,6 +375,7 @@ fn next_state(
                             .map(|r| scheduler::Budget {
                                 remaining: r.remaining,
                                 reset_at: r.reset_at,
+                                limit: r.limit,
                             });
                     let until = scheduler::rate_limited_until(
                         now,
@@ -360,7 +487,11 @@ mod tests {
                     actor: "a".into(),
                     action: None,
                 };
-                (m, format!("{{\"id\":\"{id}\"}}"))
+                let raw = format!(
+                    "{{\"id\":\"{id}\",\"created_at\":\"{}\"}}",
+                    m.created_at.to_rfc3339()
+                );
+                (m, raw)
             })
             .collect();
         Answer {
@@ -391,7 +522,7 @@ mod tests {
             events_per_hour: 6.0,
             max_events: 500,
         };
-        poll(gh, store, input, now).await.unwrap()
+        poll(gh, store, input, now).await
     }
 
     fn script(answers: Vec<Answer>) -> Scripted {

@@ -16,6 +16,28 @@ const USER_AGENT: &str = concat!("ghpulse/", env!("CARGO_PKG_VERSION"));
 /// A page of 100 events is well under 1 MiB; anything far larger is not an events page.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_REDIRECTS: usize = 10;
+
+/// Why a redirect was refused; found again in reqwest's error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin ({0})")]
+struct ForeignRedirect(String);
+
+/// Whether `url` has the scheme, host and port of `api_url` (the only place the token goes).
+pub fn same_origin(url: &str, api_url: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(api_url)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
+/// `scheme://host:port` of a URL, for messages: never its path or query.
+pub fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => "an unreadable URL".into(),
+    }
+}
 
 /// A GitHub token. Its `Debug` and `Display` never show it, so no log line can leak it.
 #[derive(Clone)]
@@ -77,6 +99,12 @@ pub enum FetchError {
     Network(String),
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// A `Link` or a redirect pointed off the API's origin: not followed, the token stays home.
+    #[error("refused to follow a link to another origin ({0})")]
+    ForeignOrigin(String),
+    /// The poll's events could not be committed (disk full, I/O error).
+    #[error("{0}")]
+    Store(String),
 }
 
 #[derive(Debug)]
@@ -137,15 +165,32 @@ pub struct Client {
 
 impl Client {
     pub fn new(api_url: &str, token: Option<Token>) -> Result<Client, String> {
+        let api_url = api_url.trim_end_matches('/').to_string();
+        let home = reqwest::Url::parse(&api_url)
+            .map_err(|e| format!("API URL {api_url:?}: {e}"))?
+            .origin();
+        // Renamed repositories redirect within the API; anything else is refused before a
+        // request (and the token) leaves for it.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.url().origin() != home {
+                let to = origin_of(attempt.url().as_str());
+                attempt.error(ForeignRedirect(to))
+            } else if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
+            .redirect(redirects)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
             http,
-            api_url: api_url.trim_end_matches('/').to_string(),
+            api_url,
             token,
         })
     }
@@ -156,6 +201,12 @@ impl Client {
 
     /// Sends one GET. `etag` makes it conditional; later pages are fetched without one.
     async fn send(&self, url: String, etag: Option<String>) -> Answer {
+        if !same_origin(&url, &self.api_url) {
+            return Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::ForeignOrigin(origin_of(&url))),
+            };
+        }
         let mut req = self
             .http
             .get(&url)
@@ -199,7 +250,7 @@ async fn read_outcome(resp: reqwest::Response, meta: &ResponseMeta) -> Outcome {
             Ok((events, skipped)) => Outcome::Page(EventsPage {
                 events,
                 skipped,
-                next: next_link(&headers),
+                next: next_link(&headers, &final_url),
                 etag: headers
                     .get(header::ETAG)
                     .and_then(|v| v.to_str().ok())
@@ -250,6 +301,13 @@ fn transport_error(e: &reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout;
     }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(ForeignRedirect(to)) = c.downcast_ref::<ForeignRedirect>() {
+            return FetchError::ForeignOrigin(to.clone());
+        }
+        cause = c.source();
+    }
     // reqwest's top-level message is generic ("error sending request"); the cause is below it.
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -296,12 +354,24 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+fn header_date(headers: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
+    httpdate::parse_http_date(headers.get(name)?.to_str().ok()?.trim()).ok()
+}
+
+/// `Retry-After` is seconds or an HTTP date (RFC 9110 10.2.3); a date is read in the
+/// server's clock, like the rate-limit reset.
+fn retry_after(headers: &HeaderMap, clock_skew: chrono::TimeDelta) -> Option<Duration> {
+    if let Some(secs) = header_u64(headers, "retry-after") {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::<Utc>::from(header_date(headers, "retry-after")?) - clock_skew;
+    Some((at - Utc::now()).to_std().unwrap_or_default())
+}
+
 pub fn response_meta(status: u16, headers: &HeaderMap) -> ResponseMeta {
-    let clock_skew = headers
-        .get(header::DATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
-        .map(|d| d.with_timezone(&Utc) - Utc::now());
+    let now = Utc::now();
+    let clock_skew =
+        header_date(headers, header::DATE.as_str()).map(|d| DateTime::<Utc>::from(d) - now);
     let rate_limit = match (
         header_u64(headers, "x-ratelimit-limit"),
         header_u64(headers, "x-ratelimit-remaining"),
@@ -324,26 +394,23 @@ pub fn response_meta(status: u16, headers: &HeaderMap) -> ResponseMeta {
         status,
         rate_limit,
         poll_interval: header_u64(headers, "x-poll-interval").map(Duration::from_secs),
-        retry_after: header_u64(headers, "retry-after").map(Duration::from_secs),
+        retry_after: retry_after(headers, clock_skew.unwrap_or_default()),
         clock_skew,
     }
 }
 
-/// The `rel="next"` target of a `Link` header, used exactly as given.
-pub fn next_link(headers: &HeaderMap) -> Option<String> {
+/// The `rel="next"` target of a `Link` header, used as given (a relative reference is
+/// resolved against the URL that answered).
+pub fn next_link(headers: &HeaderMap, base: &str) -> Option<String> {
     headers
         .get_all(header::LINK)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|value| {
-            value.split(',').find_map(|part| {
-                let (target, params) = part.split_once(';')?;
-                let is_next = params
-                    .split(';')
-                    .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
-                let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-                is_next.then(|| url.to_string())
-            })
+        .filter_map(|v| parse_link_header::parse_with_rel(v).ok())
+        .find_map(|links| links.get("next").map(|l| l.raw_uri.clone()))
+        .and_then(|raw| {
+            let base = reqwest::Url::parse(base).ok()?;
+            Some(base.join(&raw).ok()?.to_string())
         })
 }
 
@@ -358,8 +425,9 @@ mod tests {
         h.insert(header::LINK, HeaderValue::from_static(
             "<https://api.github.com/repositories/810796/events?page=3&per_page=100>; rel=\"next\", <https://api.github.com/repositories/810796/events?page=3&per_page=100>; rel=\"last\", <https://api.github.com/repositories/810796/events?page=1&per_page=100>; rel=\"first\"",
         ));
+        let base = "https://api.github.com/repos/o/r/events?per_page=100";
         assert_eq!(
-            next_link(&h).as_deref(),
+            next_link(&h, base).as_deref(),
             Some("https://api.github.com/repositories/810796/events?page=3&per_page=100")
         );
         h.insert(
@@ -368,7 +436,16 @@ mod tests {
                 "<https://x/events?page=1>; rel=\"first\", <https://x/events?page=2>; rel=\"prev\"",
             ),
         );
-        assert_eq!(next_link(&h), None);
+        assert_eq!(next_link(&h, base), None);
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static("</repositories/1/events?page=2>; rel=\"next\""),
+        );
+        assert_eq!(
+            next_link(&h, base).as_deref(),
+            Some("https://api.github.com/repositories/1/events?page=2"),
+            "a relative reference resolves against the answering URL"
+        );
     }
 
     #[test]
@@ -411,6 +488,43 @@ mod tests {
             parse_events(b"[{\"id\":"),
             Err(FetchError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let mut h = HeaderMap::new();
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let wait = response_meta(403, &h).retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let api = "https://api.github.com";
+        assert!(same_origin(
+            "https://api.github.com/repositories/1/events?page=2",
+            api
+        ));
+        assert!(same_origin("https://API.github.com:443/x", api));
+        for other in [
+            "https://evil.example/repositories/1/events",
+            "http://api.github.com/x",
+            "https://api.github.com:8443/x",
+            "https://api.github.com.evil.example/x",
+            "https://user@evil.example/x",
+            "not a url",
+        ] {
+            assert!(!same_origin(other, api), "{other}");
+        }
+        assert_eq!(
+            origin_of("https://evil.example:8080/p?token=x"),
+            "https://evil.example:8080"
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl Planner {
         Budget {
             remaining: rl.remaining,
             reset_at: rl.reset_at,
+            limit: rl.limit,
         }
     }
 

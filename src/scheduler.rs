@@ -48,6 +48,8 @@ pub struct RepoTiming {
 pub struct Budget {
     pub remaining: u32,
     pub reset_at: DateTime<Utc>,
+    /// What the next window grants: a plan past the reset is made with it.
+    pub limit: u32,
 }
 
 /// The instant each repository is due, in the order given.
@@ -60,26 +62,37 @@ pub fn due_times(now: DateTime<Utc>, repos: &[RepoTiming], budget: Budget) -> Ve
             .collect();
     }
     let until_reset = (budget.reset_at - now).num_milliseconds().max(1000) as f64 / 1000.0;
-    let polls_per_second = f64::from(budget.remaining) / until_reset;
-    let rates = share(polls_per_second, repos);
+    let now_rates = share(f64::from(budget.remaining) / until_reset, repos);
+    // A scarce budget can push a poll past the reset; from then on the next window's budget
+    // applies, so the poll is planned with it (and never later than the scarce plan).
+    let fresh_rates = share(f64::from(budget.limit) / 3600.0, repos);
+    let after_reset = budget.reset_at + RESET_MARGIN;
     repos
         .iter()
-        .zip(rates)
-        .map(|(r, rate)| {
+        .zip(now_rates.into_iter().zip(fresh_rates))
+        .map(|(r, (rate, fresh))| {
             let Some(last) = r.last_polled_at else {
                 return r.not_before.unwrap_or(now).max(now);
             };
-            let interval = if r.urgent {
-                r.poll_interval.as_secs_f64()
-            } else if rate <= 0.0 {
-                shortest_gap(r).as_secs_f64()
-            } else {
-                (1.0 / rate).max(shortest_gap(r).as_secs_f64())
-            };
-            let due = last + TimeDelta::milliseconds((interval * 1000.0).round() as i64);
+            let mut due = last + interval(r, rate);
+            if due > after_reset {
+                due = due.min((last + interval(r, fresh)).max(after_reset));
+            }
             r.not_before.map_or(due, |nb| due.max(nb))
         })
         .collect()
+}
+
+/// The gap after the last poll for a share of `rate` polls per second.
+fn interval(r: &RepoTiming, rate: f64) -> TimeDelta {
+    let secs = if r.urgent {
+        r.poll_interval.as_secs_f64()
+    } else if rate <= 0.0 {
+        shortest_gap(r).as_secs_f64()
+    } else {
+        (1.0 / rate).max(shortest_gap(r).as_secs_f64())
+    };
+    TimeDelta::milliseconds((secs * 1000.0).round() as i64)
 }
 
 /// The shortest gap between two scheduled polls of a repository.
@@ -147,14 +160,14 @@ pub fn events_per_hour(newest_first: &[EventMeta], now: DateTime<Utc>) -> f64 {
 }
 
 /// Wait after the n-th consecutive failure (n >= 1): exponential from one minute, at most 30
-/// minutes, with "equal jitter" so that clients do not retry in step; never under the poll
-/// interval. `unit` is a random number in [0, 1).
+/// minutes, with up to half again of jitter so that clients do not retry in step; never under
+/// one minute nor the poll interval. `unit` is a random number in [0, 1).
 pub fn error_backoff(consecutive_errors: u32, poll_interval: Duration, unit: f64) -> Duration {
     let exp = consecutive_errors.saturating_sub(1).min(16);
-    let full = Duration::from_secs(60)
-        .saturating_mul(1 << exp)
+    let base = Duration::from_secs(60).saturating_mul(1 << exp);
+    let jittered = base
+        .mul_f64(1.0 + 0.5 * unit.clamp(0.0, 1.0))
         .min(MAX_ERROR_BACKOFF);
-    let jittered = full.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0));
     jittered.max(poll_interval)
 }
 
@@ -199,6 +212,7 @@ mod tests {
         Budget {
             remaining,
             reset_at: t0() + TimeDelta::seconds(secs_to_reset),
+            limit: 60,
         }
     }
 
@@ -307,8 +321,48 @@ mod tests {
         );
         let slow = Duration::from_secs(120);
         assert_eq!(error_backoff(1, slow, 0.0), slow);
-        assert_eq!(error_backoff(3, slow, 0.999_999).as_secs(), 239);
-        assert_eq!(error_backoff(40, slow, 0.0), Duration::from_secs(15 * 60));
+        assert_eq!(error_backoff(3, slow, 0.999_999).as_secs(), 359);
+        assert_eq!(error_backoff(40, slow, 0.0), MAX_ERROR_BACKOFF);
+    }
+
+    #[test]
+    fn error_backoff_starts_at_a_minute_whatever_the_jitter() {
+        let fast = Duration::from_secs(1);
+        for n in 1..=40 {
+            for unit in [0.0, 0.25, 0.5, 0.999_999] {
+                let wait = error_backoff(n, fast, unit);
+                assert!(wait >= Duration::from_secs(60), "{n} {unit}: {wait:?}");
+                assert!(wait <= MAX_ERROR_BACKOFF, "{n} {unit}: {wait:?}");
+            }
+        }
+        assert!(error_backoff(1, fast, 0.999_999) < Duration::from_secs(90));
+    }
+
+    #[test]
+    fn a_scarce_budget_plans_past_the_reset_with_the_next_window() {
+        // 8 requests an hour, 4 left, the reset in 50 minutes, five quiet repositories polled
+        // just now: the 4 left would space them 62.5 minutes apart, 12.5 minutes past the
+        // reset. The new window's 8 requests give each a poll every 37.5 minutes, which has
+        // passed by the reset: each is due at the reset.
+        let repos: Vec<_> = (0..5).map(|_| repo(0.1, Some(0))).collect();
+        let b = Budget {
+            remaining: 4,
+            reset_at: t0() + TimeDelta::minutes(50),
+            limit: 8,
+        };
+        for due in due_times(t0(), &repos, b) {
+            assert_eq!(due, b.reset_at + RESET_MARGIN);
+        }
+        // A plentiful next window does not pull a poll before the reset.
+        let b = Budget { limit: 5000, ..b };
+        for due in due_times(t0(), &repos, b) {
+            assert_eq!(due, b.reset_at + RESET_MARGIN);
+        }
+        // With budget enough before the reset, nothing changes.
+        let plenty = Budget { remaining: 60, ..b };
+        for due in due_times(t0(), &repos, plenty) {
+            assert!(due < b.reset_at, "{due}");
+        }
     }
 
     #[test]

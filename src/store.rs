@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use redb::{
@@ -40,26 +40,63 @@ pub enum StoreError {
     NotAStore { path: PathBuf, reason: String },
     #[error("the store {} does not exist yet; run ghpulse once to create it", .0.display())]
     Missing(PathBuf),
+    /// A write or read of the file failed (disk full, I/O error): polling backs off and the
+    /// store is reopened at the next write.
+    #[error("store: {}", if *disk_full { "disk full" } else { message.as_str() })]
+    Io { disk_full: bool, message: String },
+    #[error("the store {} is damaged ({reason}); move it aside (ghpulse then starts a new one) or restore a backup", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    #[error("store: damaged data ({0})")]
+    Corrupted(String),
     #[error("store error: {0}")]
     Db(String),
 }
 
-macro_rules! from_redb {
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) => StoreError::Io {
+                disk_full: matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ),
+                message: io.to_string(),
+            },
+            redb::Error::PreviousIo => StoreError::Io {
+                disk_full: false,
+                message: "an earlier write failed; the store is reopened".into(),
+            },
+            redb::Error::Corrupted(why) => StoreError::Corrupted(why),
+            other => StoreError::Db(other.to_string()),
+        }
+    }
+}
+
+macro_rules! via_redb_error {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+            fn from(e: $t) -> Self { StoreError::from(redb::Error::from(e)) }
         }
     )*};
 }
-from_redb!(
-    redb::Error,
+via_redb_error!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError,
-    serde_json::Error,
-    std::io::Error
+    redb::CommitError
 );
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::from(redb::Error::Io(e))
+    }
+}
 
 /// What ghpulse remembers about polling one repository.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -76,6 +113,17 @@ pub struct RepoState {
     pub last_error: Option<String>,
     pub consecutive_errors: u32,
     pub events_stored: u64,
+    /// Set while a poll that stopped after page 1 (an error, a spent budget) has left events
+    /// unread: the next polls send no ETag and read on until they reach this point.
+    pub read_on: Option<ReadOn>,
+}
+
+/// Where an interrupted poll's reading must reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadOn {
+    /// The newest event id stored before the interrupted poll; `None` when there was none,
+    /// so reading goes on to the end of the timeline.
+    pub before_id: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,8 +165,16 @@ pub struct PollRecord<'a> {
 
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Db>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
+    /// How the database is opened again after a failed write: redb answers every call after
+    /// an I/O error with `PreviousIo` until the file is reopened.
+    reopen: Box<dyn Fn() -> Result<Db, StoreError> + Send + Sync>,
+    /// `None` between a failed write and the next successful reopen.
+    db: RwLock<Option<Arc<Db>>>,
 }
 
 enum Db {
@@ -127,48 +183,96 @@ enum Db {
 }
 
 impl Store {
-    /// Opens the store for writing, creating it (and its folder) on first use.
+    /// Opens the store for writing, creating it (and its folder) on first use. A store that
+    /// fails redb's integrity check (checksums of every page) is refused, never read.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create(path)
-            .map_err(|e| open_error(path, e))?;
-        let store = Store {
-            db: Arc::new(Db::Writer(db)),
-            path: path.to_path_buf(),
-        };
-        store.check_or_init_schema()?;
-        Ok(store)
+        let owned = path.to_path_buf();
+        Store::from_opener(path, move || {
+            let db = Database::builder()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .create(&owned)
+                .map_err(|e| open_error(&owned, e))?;
+            Ok(Db::Writer(db))
+        })
+    }
+
+    /// A store on any redb backend, reopened through `make` after a failed write: tests use it
+    /// to make writes fail (disk full, I/O errors) without root.
+    pub fn with_backend<B: redb::StorageBackend>(
+        name: &str,
+        make: impl Fn() -> B + Send + Sync + 'static,
+    ) -> Result<Store, StoreError> {
+        let path = PathBuf::from(name);
+        let shown = path.clone();
+        Store::from_opener(&path, move || {
+            let db = Database::builder()
+                .create_with_backend(make())
+                .map_err(|e| open_error(&shown, e))?;
+            Ok(Db::Writer(db))
+        })
     }
 
     /// A store in memory, for simulations and tests that need no file.
     pub fn in_memory() -> Result<Store, StoreError> {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+        Store::with_backend(":memory:", redb::backends::InMemoryBackend::new)
+    }
+
+    fn from_opener(
+        path: &Path,
+        reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
+    ) -> Result<Store, StoreError> {
+        let mut db = reopen()?;
+        if let Db::Writer(d) = &mut db {
+            check_integrity(path, d)?;
+        }
         let store = Store {
-            db: Arc::new(Db::Writer(db)),
-            path: PathBuf::from(":memory:"),
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                reopen: Box::new(reopen),
+                db: RwLock::new(Some(Arc::new(db))),
+            }),
         };
         store.check_or_init_schema()?;
         Ok(store)
     }
 
-    /// Opens an existing store for reading only, beside a running ghpulse that writes to it.
+    /// Opens an existing store for reading, beside a running ghpulse that writes to it.
+    ///
+    /// A store left by a crash needs redb's repair, which a read-only open cannot do: when no
+    /// ghpulse holds the file, it is opened for writing once (repaired and checked), then read.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let db = redb::Builder::new()
+        // No writer running: check every page first, so a damaged file is refused instead of
+        // read into wrong figures (or a panic inside redb).
+        match Database::builder()
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open_read_only(path)
-            .map_err(|e| open_error(path, e))?;
+            .open(path)
+        {
+            Ok(mut db) => {
+                check_integrity(path, &mut db)?;
+                drop(db);
+            }
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {}
+            Err(e) => return Err(open_error(path, e)),
+        }
+        let owned = path.to_path_buf();
         let store = Store {
-            db: Arc::new(Db::Reader(db)),
-            path: path.to_path_buf(),
+            inner: Arc::new(Inner {
+                path: owned.clone(),
+                reopen: Box::new(move || {
+                    redb::Builder::new()
+                        .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                        .open_read_only(&owned)
+                        .map(Db::Reader)
+                        .map_err(|e| open_error(&owned, e))
+                }),
+                db: RwLock::new(None),
+            }),
         };
         let found = store.read_meta("schema_version")?;
         match found.as_deref() {
@@ -185,35 +289,71 @@ impl Store {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
-    fn writer(&self) -> Result<&Database, StoreError> {
-        match &*self.db {
-            Db::Writer(db) => Ok(db),
-            Db::Reader(_) => Err(StoreError::Db("the store was opened read-only".into())),
+    /// The open database, reopened first if a write failed since.
+    fn db(&self) -> Result<Arc<Db>, StoreError> {
+        if let Some(db) = self.lock_read().as_ref() {
+            return Ok(db.clone());
         }
+        let mut slot = self.lock_write();
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        let db = Arc::new((self.inner.reopen)()?);
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    fn lock_read(&self) -> std::sync::RwLockReadGuard<'_, Option<Arc<Db>>> {
+        self.inner.db.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Db>>> {
+        self.inner.db.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a write transaction. After an I/O error redb refuses every later call, so the
+    /// database is dropped here and reopened by the next call: once the disk has room again,
+    /// writes resume without a restart.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.db()?;
+        let result = (|| {
+            let Db::Writer(writer) = &*db else {
+                return Err(StoreError::Db("the store was opened read-only".into()));
+            };
+            let txn = writer.begin_write()?;
+            let value = f(&txn)?;
+            txn.commit()?;
+            Ok(value)
+        })();
+        if let Err(StoreError::Io { .. }) = &result {
+            drop(db);
+            *self.lock_write() = None;
+        }
+        result
     }
 
     fn read(&self) -> Result<ReadTransaction, StoreError> {
-        Ok(match &*self.db {
+        Ok(match &*self.db()? {
             Db::Writer(db) => db.begin_read()?,
             Db::Reader(db) => db.begin_read()?,
         })
     }
 
     fn check_or_init_schema(&self) -> Result<(), StoreError> {
-        let txn = self.writer()?.begin_write()?;
-        {
+        let path = self.inner.path.clone();
+        self.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value().to_string());
             match found {
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
                 Some(v) => {
-                    return Err(StoreError::Schema {
-                        path: self.path.clone(),
-                        found: v,
-                    });
+                    return Err(StoreError::Schema { path, found: v });
                 }
                 None => {
                     // A redb file with tables but no version was written by something else.
@@ -222,7 +362,7 @@ impl Store {
                         .any(|t| redb::TableHandle::name(&t) != "meta");
                     if foreign {
                         return Err(StoreError::NotAStore {
-                            path: self.path.clone(),
+                            path,
                             reason: "it holds tables ghpulse did not write".into(),
                         });
                     }
@@ -233,9 +373,8 @@ impl Store {
             txn.open_table(EVENTS)?;
             txn.open_table(BY_TIME)?;
             txn.open_table(GAPS)?;
-        }
-        txn.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn read_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -282,6 +421,20 @@ impl Store {
         ids.iter()
             .map(|&id| Ok(table.get((repo_key, id))?.is_some()))
             .collect()
+    }
+
+    /// The largest event id stored for a repository: ids grow with publication, so every
+    /// event GitHub lists after it in a timeline was read before.
+    pub fn newest_id(&self, repo_key: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        let newest = table
+            .range((repo_key, 0)..=(repo_key, u64::MAX))?
+            .next_back();
+        Ok(match newest {
+            Some(row) => Some(row?.0.value().1),
+            None => None,
+        })
     }
 
     /// The newest `limit` events of a repository in E(R)'s order, optionally of one type.
@@ -342,6 +495,22 @@ impl Store {
         Ok(table.get((repo_key, id))?.map(|v| v.value().to_string()))
     }
 
+    /// When a stored event was created, from its raw JSON.
+    pub fn event_created_at(
+        &self,
+        repo_key: &str,
+        id: u64,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        #[derive(Deserialize)]
+        struct CreatedAt {
+            created_at: DateTime<Utc>,
+        }
+        Ok(match self.raw_event(repo_key, id)? {
+            Some(raw) => Some(serde_json::from_str::<CreatedAt>(&raw)?.created_at),
+            None => None,
+        })
+    }
+
     pub fn gaps(&self, repo_key: &str) -> Result<Vec<Gap>, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(GAPS)?;
@@ -354,9 +523,8 @@ impl Store {
     /// Commits one poll. Events already stored are skipped, so a repeated poll duplicates nothing.
     /// Returns how many events were new.
     pub fn record_poll(&self, rec: PollRecord<'_>) -> Result<u64, StoreError> {
-        let txn = self.writer()?.begin_write()?;
-        let mut added = 0;
-        {
+        self.write(|txn| {
+            let mut added = 0;
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
             for (meta, raw) in rec.events {
@@ -396,18 +564,16 @@ impl Store {
                 meta.insert("rate_limit", serde_json::to_string(rl)?.as_str())?;
             }
             meta.insert("counters", serde_json::to_string(&rec.counters)?.as_str())?;
-        }
-        txn.commit()?;
-        Ok(added)
+            Ok(added)
+        })
     }
 
     /// Deletes events created before `cutoff` and gaps that ended before it. Returns the number
     /// of events removed.
     pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff_ms = cutoff.timestamp_millis();
-        let txn = self.writer()?.begin_write()?;
-        let mut removed_total = 0;
-        {
+        self.write(|txn| {
+            let mut removed_total = 0;
             let mut repos = txn.open_table(REPOS)?;
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
@@ -442,15 +608,35 @@ impl Store {
                 }
                 removed_total += old.len() as u64;
             }
+            Ok(removed_total)
+        })
+    }
+}
+
+/// redb's own integrity check: every page's checksum, repairing what a crash left.
+fn check_integrity(path: &Path, db: &mut Database) -> Result<(), StoreError> {
+    match db.check_integrity() {
+        Ok(_) => Ok(()),
+        Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason))) => {
+            Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                reason,
+            })
         }
-        txn.commit()?;
-        Ok(removed_total)
+        Err(e) => Err(open_error(path, e)),
     }
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_path_buf()),
+        // Not a redb file at all is invalid data; other I/O errors (permissions, a full disk)
+        // say nothing about the file's content.
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() != std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::from(redb::Error::Io(io))
+        }
         redb::DatabaseError::UpgradeRequired(v) => StoreError::Schema {
             path: path.to_path_buf(),
             found: format!("redb file format {v}"),
