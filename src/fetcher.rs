@@ -677,6 +677,103 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_poll_cut_after_page_1_is_read_on_by_the_next_whatever_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        // 250 new events (51..=300): page 1 arrives, page 2 fails.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
+            failed(500, FetchError::Server(500)),
+        ]);
+        let cut = run(&gh, &store, first.state).await;
+        assert_eq!(cut.new_events, 100);
+        assert!(cut.gap.is_none(), "an interrupted poll proves no gap");
+        assert_eq!(
+            cut.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+        // The next poll sends no ETag (a 304 would hide the unread pages) and reads on past
+        // the events the cut poll stored, down to event 50.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
+            page(101..=200, Some("https://gh/p3"), "W/\"c\"", 4996),
+            page(1..=100, None, "W/\"d\"", 4995),
+        ]);
+        let resumed = run(&gh, &store, cut.state).await;
+        assert_eq!(gh.asked.lock().unwrap()[0].1, None, "no If-None-Match");
+        assert_eq!((resumed.new_events, resumed.pages), (150, 3));
+        assert!(resumed.gap.is_none());
+        assert_eq!(resumed.state.read_on, None, "done: back to ETags");
+        assert_eq!(resumed.state.etag.as_deref(), Some("W/\"b\""));
+        assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 300);
+    }
+
+    #[tokio::test]
+    async fn a_cut_that_fails_again_on_page_1_keeps_its_point() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
+            failed(429, FetchError::RateLimited(429)),
+        ]);
+        let cut = run(&gh, &store, first.state).await;
+        let gh = script(vec![failed(502, FetchError::Server(502))]);
+        let again = run(&gh, &store, cut.state).await;
+        assert_eq!(
+            again.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+        // Cut a second time on page 2: still the first cut's point, not event 300.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
+            failed(200, FetchError::Malformed("truncated".into())),
+        ]);
+        let twice = run(&gh, &store, again.state).await;
+        assert_eq!(
+            twice.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_mid_paging_is_a_cut_too() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 0)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(out.state.read_on, Some(ReadOn { before_id: None }));
+    }
+
+    #[tokio::test]
+    async fn a_link_to_another_origin_is_never_requested() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(
+            101..=200,
+            Some("https://elsewhere.example/repositories/1/events?page=2"),
+            "W/\"a\"",
+            4999,
+        )]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(gh.asked.lock().unwrap().len(), 1, "page 2 never requested");
+        assert_eq!(
+            out.error,
+            Some(FetchError::ForeignOrigin(
+                "https://elsewhere.example".into()
+            ))
+        );
+        assert_eq!(out.state.status, RepoStatus::Backoff);
+        assert_eq!(out.new_events, 100, "page 1 came from the API and is kept");
+        assert_eq!(out.state.read_on, Some(ReadOn { before_id: None }));
+    }
+
+    #[tokio::test]
     async fn a_broken_answer_never_moves_the_etag() {
         let store = Store::in_memory().unwrap();
         let prev = RepoState {

@@ -102,14 +102,37 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
                 "unauthenticated: 60 requests/hour"
             }
         );
-        if headless {
-            ghpulse::shutdown::signal().await;
+        // The fetcher is the point of the process: if it dies, say why and exit 1 so a
+        // supervisor restarts ghpulse, rather than serve stale figures half alive.
+        let mut fetcher = fetcher;
+        let died = if headless {
+            tokio::select! {
+                _ = ghpulse::shutdown::signal() => None,
+                ended = &mut fetcher => Some(ended),
+            }
         } else {
             // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
             tokio::select! {
-                shown = ghpulse::tui::run(handle.clone()) => shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?,
-                _ = ghpulse::shutdown::signal() => {}
+                shown = ghpulse::tui::run(handle.clone()) => {
+                    shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
+                    None
+                }
+                _ = ghpulse::shutdown::signal() => None,
+                ended = &mut fetcher => Some(ended),
             }
+        };
+        if let Some(ended) = died {
+            let why = match ended {
+                Ok(()) => "it stopped".to_string(),
+                Err(e) => match e.try_into_panic() {
+                    Ok(payload) => panic_message(payload.as_ref()),
+                    Err(e) => e.to_string(),
+                },
+            };
+            let _ = stop_tx.send(true);
+            return Err(Failure::other(format!(
+                "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
+            )));
         }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -119,4 +142,12 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         }
         Ok(())
     })
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }

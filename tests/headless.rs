@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use fake_github::{FakeGithub, Fault, Options, data};
 use serde_json::Value;
+use support::figures::expected_figures;
 use support::{Workdir, stop, wait_for};
 
 const TOKEN: Option<&str> = Some("test-token");
@@ -33,59 +34,6 @@ fn serve(gh: &FakeGithub, stem: &str, newest_minutes_ago: u64, span_hours: u64) 
     );
     gh.add_repo(repo.full_name, repo.id, events.clone());
     events
-}
-
-/// SPEC section 3 computed here, independently of ghpulse's code: E(R) from the events the API
-/// showed, the window, and per type count / mean / median gap / last time, in milliseconds.
-/// Per type: count, mean gap and median gap (both doubled, in ms), last time (ms).
-type Expected = BTreeMap<String, (u64, Option<i64>, Option<i64>, i64)>;
-
-fn expected_figures(shown: &[Value], generated_at: DateTime<Utc>) -> (u64, Expected) {
-    let mut events: Vec<(i64, u64, String)> = shown
-        .iter()
-        .map(|e| {
-            let t: DateTime<Utc> = e["created_at"].as_str().unwrap().parse().unwrap();
-            (
-                t.timestamp_millis(),
-                e["id"].as_str().unwrap().parse::<u64>().unwrap(),
-                e["type"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    events.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
-    events.dedup_by_key(|e| e.1);
-    let cutoff = generated_at.timestamp_millis() - 7 * 24 * 3600 * 1000;
-    let window: Vec<_> = events
-        .into_iter()
-        .take(500)
-        .filter(|e| e.0 > cutoff)
-        .collect();
-    let mut by_type: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (t, _, ty) in &window {
-        by_type.entry(ty.clone()).or_default().push(*t);
-    }
-    let figures = by_type
-        .into_iter()
-        .map(|(ty, mut ts)| {
-            ts.sort();
-            let n = ts.len();
-            let mut gaps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-            gaps.sort();
-            // Twice the values, to keep half-milliseconds exact.
-            let avg2 =
-                (n > 1).then(|| (2 * (ts[n - 1] - ts[0]) + (n as i64 - 1) / 2) / (n as i64 - 1));
-            let med2 = (n > 1).then(|| {
-                let k = gaps.len();
-                if k % 2 == 1 {
-                    2 * gaps[k / 2]
-                } else {
-                    gaps[k / 2 - 1] + gaps[k / 2]
-                }
-            });
-            (ty, (n as u64, avg2, med2, ts[n - 1]))
-        })
-        .collect();
-    (window.len() as u64, figures)
 }
 
 fn shown_events(gh: &FakeGithub, all: &[Value], repo: &str) -> Vec<Value> {

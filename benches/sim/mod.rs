@@ -651,9 +651,7 @@ pub async fn run_ghpulse(
         clock.advance_to(at);
         let input = planner.poll_input(i, clock.now(), &win);
         let c = clock.clone();
-        let outcome = fetcher::poll(&model, &store, input, move || c.now())
-            .await
-            .expect("store");
+        let outcome = fetcher::poll(&model, &store, input, move || c.now()).await;
         let now = clock.now();
         report.gaps_recorded += u64::from(outcome.gap.is_some());
         planner.apply(outcome, now);

@@ -105,6 +105,16 @@ pub enum Fault {
     /// `Location: {base}/repositories/{id}/events?{query}`; the new name and the id URL serve it.
     /// Recorded in [`FakeGithub::renames`]; `set_fault(old, None)` makes the old name serve again.
     RenamedTo(String),
+    /// Answers normally, but `link: rel="next"` (and the other rels) point at this base URL,
+    /// another origin, instead of the server's own.
+    ForeignLink(String),
+    /// `302` with `Location: {base}/repositories/{id}/events?{query}` on another origin.
+    RedirectTo(String),
+    /// `200` declaring the whole body's `content-length`, sending half of it, then closing the
+    /// connection (a proxy or GitHub's edge dropping mid-answer).
+    TruncatedClose,
+    /// `200` whose body arrives in small pieces spread over this long.
+    Trickle(Duration),
 }
 
 /// One request as received, with the answer's status.
@@ -282,6 +292,23 @@ impl FakeGithub {
                     repo.fault = other;
                 }
             }
+        }
+    }
+
+    /// Sets or clears a fault of one page (1-based) of a repository; it applies over the
+    /// repository's own fault. A fault on page 2 or 3 hits a poll half-way through its paging.
+    ///
+    /// Panics if the repository is unknown.
+    pub fn set_page_fault(&self, full_name: &str, page: u32, fault: Option<Fault>) {
+        let mut world = self.shared.world();
+        let id = world
+            .resolve(full_name)
+            .unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
+        if let Some(repo) = world.repos.get_mut(&id) {
+            match fault {
+                Some(f) => repo.page_faults.insert(page, f),
+                None => repo.page_faults.remove(&page),
+            };
         }
     }
 

@@ -158,10 +158,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     // GitHub would; the lock is not held while sleeping.
     let delay = {
         let world = shared.world();
+        let page = PageRequest::parse(incoming.query.as_deref(), shared.opts.default_per_page).page;
         world
             .route_id(&route)
-            .and_then(|id| match world.repos.get(&id)?.fault {
-                Some(Fault::Slow(d)) => Some(d),
+            .and_then(|id| match world.repos.get(&id)?.fault_on(page) {
+                Some(Fault::Slow(d)) => Some(*d),
                 _ => None,
             })
     };
@@ -357,8 +358,19 @@ struct Reply {
     headers: Vec<(&'static str, String)>,
     content_type: Option<&'static str>,
     body: Vec<u8>,
+    delivery: Delivery,
     /// Whether it lowers `x-ratelimit-remaining`.
     counted: bool,
+}
+
+/// How the body goes out.
+#[derive(Clone, Copy)]
+enum Delivery {
+    Whole,
+    /// Half, then the connection is closed, though `content-length` promised all.
+    CutHalfway,
+    /// In pieces over this long.
+    Trickle(Duration),
 }
 
 impl Reply {
@@ -369,6 +381,7 @@ impl Reply {
             headers: Vec::new(),
             content_type: Some("application/json; charset=utf-8"),
             body,
+            delivery: Delivery::Whole,
             counted: true,
         }
     }
@@ -398,7 +411,33 @@ impl Reply {
     }
 
     fn into_response(self, log: bool) -> Response {
-        let mut response = Response::new(Body::from(self.body));
+        let length = self.body.len();
+        let body = match self.delivery {
+            Delivery::Whole => Body::from(self.body),
+            Delivery::CutHalfway => {
+                let half = self.body[..length / 2].to_vec();
+                let pieces: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+                    Ok(half),
+                    Err(std::io::Error::other("fake-github: connection cut")),
+                ];
+                Body::from_stream(futures_util::stream::iter(pieces))
+            }
+            Delivery::Trickle(over) => {
+                const PIECES: usize = 20;
+                let step = length.div_ceil(PIECES).max(1);
+                let pause = over / PIECES as u32;
+                let chunks: Vec<Vec<u8>> = self.body.chunks(step).map(<[u8]>::to_vec).collect();
+                Body::from_stream(futures_util::stream::unfold(
+                    chunks.into_iter(),
+                    move |mut rest| async move {
+                        let next = rest.next()?;
+                        tokio::time::sleep(pause).await;
+                        Some((Ok::<_, std::io::Error>(next), rest))
+                    },
+                ))
+            }
+        };
+        let mut response = Response::new(body);
         *response.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers: &mut HeaderMap = response.headers_mut();
@@ -406,6 +445,12 @@ impl Reply {
             headers.insert(
                 axum::http::header::CONTENT_TYPE,
                 HeaderValue::from_static(ct),
+            );
+        }
+        if !matches!(self.delivery, Delivery::Whole) {
+            headers.insert(
+                axum::http::header::CONTENT_LENGTH,
+                HeaderValue::from(length),
             );
         }
         for (name, value) in self.headers {
@@ -585,7 +630,8 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
     let Some(repo) = world.repos.get(&id) else {
         return Reply::not_found();
     };
-    match &repo.fault {
+    let fault = repo.fault_on(ctx.page.page).cloned();
+    match &fault {
         Some(Fault::NotFound) => return Reply::not_found(),
         Some(Fault::Gone) => return Reply::error(410, "Repository access blocked", EVENTS_DOCS),
         Some(Fault::Unauthorized) => {
@@ -601,6 +647,17 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         }
         Some(Fault::SecondaryRateLimitForbidden { retry_after_secs }) => {
             return secondary_limit(403, *retry_after_secs);
+        }
+        Some(Fault::RedirectTo(elsewhere)) => {
+            let query = ctx
+                .incoming
+                .query
+                .as_deref()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            let location = format!("{elsewhere}/repositories/{id}/events{query}");
+            return Reply::json(302, &json!({"message": "Found", "url": location}))
+                .header("location", location);
         }
         _ => {}
     }
@@ -645,13 +702,17 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         headers.push(("last-modified", newest.to_http_date()));
     }
     headers.push(("x-poll-interval", poll_interval.to_string()));
-    if let Some(link) = ctx.page.link_header(base, id, visible.len()) {
+    let link_base = match &fault {
+        Some(Fault::ForeignLink(elsewhere)) => elsewhere.as_str(),
+        _ => base.as_str(),
+    };
+    if let Some(link) = ctx.page.link_header(link_base, id, visible.len()) {
         headers.push(("link", link));
     }
     let page_json: Vec<&Value> = on_page.iter().map(|e| &e.json).collect();
     let body = serde_json::to_vec(&page_json).unwrap_or_else(|_| b"[]".to_vec());
 
-    let mut reply = match &repo.fault {
+    let mut reply = match &fault {
         Some(Fault::Malformed) => {
             Reply::json(200, &json!({"oops": true, "message": "not an array"}))
         }
@@ -673,6 +734,7 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                     headers: Vec::new(),
                     content_type: None,
                     body: Vec::new(),
+                    delivery: Delivery::Whole,
                     // GitHub does not charge an authenticated client for "nothing new".
                     counted: !ctx.authenticated,
                 }
@@ -681,6 +743,12 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
             }
         }
     };
+    // A page that is cut or trickles is otherwise an ordinary answer (304s included).
+    match (&fault, reply.status) {
+        (Some(Fault::TruncatedClose), 200) => reply.delivery = Delivery::CutHalfway,
+        (Some(Fault::Trickle(over)), 200) => reply.delivery = Delivery::Trickle(*over),
+        _ => {}
+    }
     reply.headers.extend(headers);
     reply
 }
@@ -703,6 +771,7 @@ fn server_error(code: u16) -> Reply {
             headers: Vec::new(),
             content_type: Some("text/html; charset=utf-8"),
             body: html.into_bytes(),
+            delivery: Delivery::Whole,
             counted: true,
         }
     } else {

@@ -25,14 +25,22 @@ pub(crate) struct Repo {
     /// are visible, like GitHub's 300-event timeline.
     pub events: Vec<StoredEvent>,
     pub fault: Option<Fault>,
+    /// Faults of one page only (1-based), over `fault`.
+    pub page_faults: std::collections::HashMap<u32, Fault>,
 }
 
 impl Repo {
+    /// The fault that applies to a request for `page`.
+    pub fn fault_on(&self, page: u32) -> Option<&Fault> {
+        self.page_faults.get(&page).or(self.fault.as_ref())
+    }
+
     pub fn new(full_name: &str) -> Self {
         Repo {
             full_name: full_name.to_string(),
             events: Vec::new(),
             fault: None,
+            page_faults: Default::default(),
         }
     }
 
