@@ -17,7 +17,20 @@ use ghpulse::store::Store;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = if cli.command.is_some() {
+        // One-shot commands read files others may have damaged: whatever a library does with
+        // them, the user gets one line and exit 1, never a panic's backtrace.
+        std::panic::set_hook(Box::new(|_| {}));
+        std::panic::catch_unwind(|| run(cli)).unwrap_or_else(|payload| {
+            Err(Failure::other(format!(
+                "internal error: {}",
+                panic_message(payload.as_ref())
+            )))
+        })
+    } else {
+        run(cli)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("ghpulse: {}", f.message);

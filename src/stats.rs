@@ -74,7 +74,11 @@ pub fn window<'a>(events: &'a [EventMeta], now: DateTime<Utc>, w: &Window) -> &'
             .all(|p| p[0].order_key() >= p[1].order_key())
     );
     let newest = &events[..events.len().min(w.max_events)];
-    let oldest_allowed = now - TimeDelta::from_std(w.max_age).unwrap_or(TimeDelta::MAX);
+    // An age beyond what a date can hold (config refuses them, but never panic) is no limit.
+    let oldest_allowed = TimeDelta::from_std(w.max_age)
+        .ok()
+        .and_then(|age| now.checked_sub_signed(age))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     // Newest first, so the events inside the age limit form a prefix.
     let inside = newest.partition_point(|e| e.created_at > oldest_allowed);
     &newest[..inside]
@@ -192,6 +196,21 @@ mod tests {
 
     fn stats(events: &[EventMeta], gaps: &[Gap], w: Window) -> RepoStats {
         repo_stats("o/r", events, gaps, t(NOW), &w, None)
+    }
+
+    #[test]
+    fn an_age_beyond_any_date_is_no_limit_not_a_panic() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "1990-01-01T00:00:00Z"),
+            ev(2, "PushEvent", "2026-11-22T11:00:00Z"),
+        ]);
+        for secs in [u64::MAX, 300_000 * 365 * 86_400] {
+            let w = Window {
+                max_age: std::time::Duration::from_secs(secs),
+                ..Window::default()
+            };
+            assert_eq!(stats(&e, &[], w).events_in_window, 2, "{secs}");
+        }
     }
 
     #[test]

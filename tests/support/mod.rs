@@ -167,3 +167,34 @@ pub async fn wait_for(
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A running ghpulse that is killed when dropped: a failing test must not leave it polling.
+pub struct Running(Option<Child>);
+
+impl Running {
+    pub fn new(child: Child) -> Running {
+        Running(Some(child))
+    }
+
+    /// SIGTERM and the exit status (see [`stop`]).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        stop(self.0.take().expect("running"))
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

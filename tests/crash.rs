@@ -1,0 +1,186 @@
+//! Crashes and damaged stores: `kill -9` at random moments loses and duplicates nothing and
+//! leaves a store that `ghpulse stats` reads at once; a store with random bytes written into it
+//! is read exactly or refused with a clear message, never read into wrong figures or a panic.
+//!
+//! `GHPULSE_CRASH_RUNS=200 cargo test --test crash` kills more often than the default.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use fake_github::{FakeGithub, Fault, Options, data};
+use serde_json::Value;
+use support::figures::assert_figures;
+use support::{Running, Workdir, wait_for};
+
+const TOKEN: Option<&str> = Some("test-token");
+const REPOS: [&str; 2] = ["busy/one", "quiet/two"];
+
+fn crash_runs() -> usize {
+    std::env::var("GHPULSE_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+}
+
+fn publish(gh: &FakeGithub, repo: &str, repo_id: u64, n: usize) -> Vec<Value> {
+    let mut events: Vec<Value> = data::load_events("praw-dev__praw")
+        .into_iter()
+        .cycle()
+        .take(n)
+        .collect();
+    data::renumber(&mut events, gh.next_event_id().max(10_000_000_000));
+    data::retarget(&mut events, repo, repo_id);
+    data::rescale(
+        &mut events,
+        SystemTime::now() - Duration::from_secs(60),
+        n,
+        Duration::from_secs(6 * 3600),
+    );
+    events
+}
+
+fn stored_ids(work: &Workdir, repo: &str) -> Vec<u64> {
+    let store = ghpulse::store::Store::open_read_only(&work.store()).expect("store opens");
+    let mut ids: Vec<u64> = store
+        .recent_events(repo, 100_000, None)
+        .expect("read")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn ids(events: &[Value]) -> Vec<u64> {
+    let set: BTreeSet<u64> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    set.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        auth_limit: 1_000_000,
+        ..Options::default()
+    })
+    .await;
+    let mut published: Vec<Vec<Value>> = Vec::new();
+    for (i, repo) in REPOS.iter().enumerate() {
+        let events = publish(&gh, repo, i as u64 + 1, 120);
+        gh.add_repo(repo, i as u64 + 1, events.clone());
+        published.push(events);
+    }
+    let work = Workdir::new(&REPOS);
+    // Slow answers put many kills inside a request or a commit.
+    gh.set_fault(REPOS[0], Some(Fault::Slow(Duration::from_millis(150))));
+    for run in 0..crash_runs() {
+        // New events on the busy repository before each life: some lives read them, some die
+        // first; pages of up to 100 (150 new events need two).
+        let fresh = publish(&gh, REPOS[0], 1, 40 + 37 * (run % 4));
+        gh.push_events(REPOS[0], fresh.clone());
+        published[0].extend(fresh);
+        let child = Running::new(work.start(&gh.url(), TOKEN));
+        std::thread::sleep(Duration::from_millis(fastrand::u64(200..2500)));
+        child.kill();
+        // The store a crash left is read at once, without a running ghpulse to repair it.
+        let out = work.run(&["stats", "--json"]);
+        assert!(
+            out.status.success(),
+            "run {run}: stats after kill -9: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ids = stored_ids(&work, REPOS[0]);
+        let mut dedup = ids.clone();
+        dedup.dedup();
+        assert_eq!(dedup, ids, "run {run}: no duplicates");
+    }
+    gh.set_fault(REPOS[0], None);
+    let child = Running::new(work.start(&gh.url(), TOKEN));
+    wait_for(
+        "every published event stored",
+        Duration::from_secs(120),
+        &work,
+        || {
+            REPOS
+                .iter()
+                .zip(&published)
+                .all(|(r, p)| stored_ids(&work, r) == ids(p))
+        },
+    )
+    .await;
+    assert!(child.stop().success());
+    let stats = work.stats_json();
+    let generated_at = stats["generated_at"].as_str().unwrap().parse().unwrap();
+    for (entry, events) in stats["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&published)
+    {
+        assert_eq!(entry["partial"], false);
+        assert_figures(entry, events, generated_at);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    for (i, repo) in REPOS.iter().enumerate() {
+        let events = publish(&gh, repo, i as u64 + 1, 200);
+        gh.add_repo(repo, i as u64 + 1, events);
+    }
+    let work = Workdir::new(&REPOS);
+    let child = Running::new(work.start(&gh.url(), TOKEN));
+    wait_for("both read", Duration::from_secs(60), &work, || {
+        std::fs::metadata(work.store()).is_ok()
+            && REPOS
+                .iter()
+                .all(|r| stored_ids(&work, r).len() == gh.timeline_ids(r).len())
+    })
+    .await;
+    assert!(child.stop().success());
+    let clean = std::fs::read(work.store()).unwrap();
+    let expected = work.stats_json()["repositories"].clone();
+
+    let runs = crash_runs().max(12);
+    let (mut exact, mut refused) = (0, 0);
+    for run in 0..runs {
+        let mut bytes = clean.clone();
+        let at = fastrand::usize(..bytes.len() - 200);
+        for b in &mut bytes[at..at + 200] {
+            *b = fastrand::u8(..);
+        }
+        std::fs::write(work.store(), &bytes).unwrap();
+        let out = work.run(&["stats", "--json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                let got: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+                assert_eq!(
+                    got["repositories"], expected,
+                    "run {run}: bytes {at}..+200 changed the figures without a word"
+                );
+                exact += 1;
+            }
+            Some(1) => {
+                assert!(
+                    stderr.contains(&work.store().display().to_string()),
+                    "run {run}: the message names the store: {stderr}"
+                );
+                assert!(!stderr.contains("panicked"), "run {run}: {stderr}");
+                refused += 1;
+            }
+            other => panic!("run {run}: bytes {at}..+200: exit {other:?}: {stderr}"),
+        }
+    }
+    eprintln!("{runs} damaged stores: {exact} read exactly, {refused} refused");
+}
