@@ -55,10 +55,7 @@ pub async fn poll(
     input: PollInput,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> PollOutcome {
-    let mut read = match read_pages(client, store, &input).await {
-        Ok(read) => read,
-        Err(e) => Pages::failed_in_store(e, input.rate_limit.clone(), input.counters),
-    };
+    let mut read = read_pages(client, store, &input).await;
     let now = clock();
     let gap = match (&read.error, read.interrupted) {
         (None, false) => find_gap(store, &input, &read, now).await,
@@ -162,7 +159,7 @@ struct Pages {
 }
 
 impl Pages {
-    fn failed_in_store(e: StoreError, rate_limit: RateLimit, counters: RequestCounters) -> Pages {
+    fn new(before_id: Option<u64>, input: &PollInput) -> Pages {
         Pages {
             collected: Vec::new(),
             skipped: Vec::new(),
@@ -170,53 +167,44 @@ impl Pages {
             pages_read: 0,
             reached_known: false,
             interrupted: false,
-            before_id: None,
+            before_id,
             new_etag: None,
             not_modified: false,
-            error: Some(FetchError::Store(e.to_string())),
+            error: None,
             last_meta: None,
             moved_to: None,
-            rate_limit,
-            counters,
+            rate_limit: input.rate_limit.clone(),
+            counters: input.counters,
         }
+    }
+
+    /// Ends the reading on an error; the pages read so far are kept and the rest is owed.
+    fn fail(&mut self, error: FetchError) {
+        self.interrupted = self.pages_read > 0;
+        self.error = Some(error);
     }
 }
 
 /// Page 1 (with the ETag unless an interrupted poll is being resumed), then further pages
 /// until one holds an event read before, 300 events, the end of the timeline, an error or a
 /// spent budget. `Link` targets off the API's origin are refused, never requested.
-async fn read_pages(
-    client: &impl Transport,
-    store: &Store,
-    input: &PollInput,
-) -> Result<Pages, StoreError> {
+async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -> Pages {
     let key = input.repo.key();
     let first_url = client.first_page_url(&input.repo);
     let before_id = match input.state.read_on {
-        Some(r) => r.before_id,
+        Some(r) => Ok(r.before_id),
         None => {
-            blocking(store, {
-                let key = key.clone();
-                move |s| s.newest_id(&key)
-            })
-            .await?
+            let key = key.clone();
+            blocking(store, move |s| s.newest_id(&key)).await
         }
     };
-    let mut read = Pages {
-        collected: Vec::new(),
-        skipped: Vec::new(),
-        requests: 0,
-        pages_read: 0,
-        reached_known: false,
-        interrupted: false,
-        before_id,
-        new_etag: None,
-        not_modified: false,
-        error: None,
-        last_meta: None,
-        moved_to: None,
-        rate_limit: input.rate_limit.clone(),
-        counters: input.counters,
+    let mut read = match before_id {
+        Ok(before_id) => Pages::new(before_id, input),
+        Err(e) => {
+            let mut read = Pages::new(None, input);
+            read.fail(FetchError::Store(e.to_string()));
+            return read;
+        }
     };
     let mut seen = 0;
     let mut url = first_url.clone();
@@ -244,13 +232,24 @@ async fn read_pages(
                 } else {
                     read.counters.errors += 1;
                 }
-                read.interrupted = read.pages_read > 0;
-                read.error = Some(e);
+                read.fail(e);
                 break;
             }
             Outcome::Page(p) => p,
         };
         read.counters.ok += 1;
+        let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
+        let known = {
+            let key = key.clone();
+            blocking(store, move |s| s.known_ids(&key, &ids)).await
+        };
+        let known = match known {
+            Ok(known) => known,
+            Err(e) => {
+                read.fail(FetchError::Store(e.to_string()));
+                break;
+            }
+        };
         read.pages_read += 1;
         if read.pages_read == 1 {
             read.new_etag = page.etag.clone();
@@ -263,13 +262,7 @@ async fn read_pages(
         read.reached_known = page
             .events
             .iter()
-            .any(|(e, _)| before_id.is_some_and(|b| e.id <= b));
-        let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
-        let known = blocking(store, {
-            let key = key.clone();
-            move |s| s.known_ids(&key, &ids)
-        })
-        .await?;
+            .any(|(e, _)| before_id_reached(read.before_id, e.id));
         read.collected.extend(
             page.events
                 .into_iter()
@@ -287,13 +280,18 @@ async fn read_pages(
         }
         if !github::same_origin(&next, client.api_url()) {
             // Never sent: the token must not reach another host, nor its answer the store.
-            read.interrupted = true;
-            read.error = Some(FetchError::ForeignOrigin(github::origin_of(&next)));
+            read.fail(FetchError::ForeignOrigin(github::origin_of(&next)));
             break;
         }
         url = next;
     }
-    Ok(read)
+    read
+}
+
+/// Whether an event of a timeline was published no later than the newest one stored before:
+/// ids grow with publication, so everything listed after it was read before.
+fn before_id_reached(before_id: Option<u64>, id: u64) -> bool {
+    before_id.is_some_and(|b| id <= b)
 }
 
 /// A completed poll that met no event read before, while the store had events of R young

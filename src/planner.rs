@@ -97,12 +97,14 @@ impl Planner {
         scheduler::due_times(now, &timings, self.budget(now))
     }
 
-    /// The repository to poll next and when.
+    /// The repository to poll next and when. Ties (every overdue repository is due when a
+    /// pause ends) go to the one polled least recently, so a repository that keeps failing
+    /// early in the list cannot starve the others.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
         self.due_times(now)
             .into_iter()
             .enumerate()
-            .min_by_key(|(_, d)| *d)
+            .min_by_key(|&(i, due)| (due, self.repos[i].view.state.last_polled_at))
     }
 
     pub fn poll_input(&mut self, i: usize, now: DateTime<Utc>, window: &Window) -> PollInput {
@@ -307,6 +309,22 @@ mod tests {
             "{:?}",
             p.due_times(now())
         );
+    }
+
+    #[test]
+    fn when_a_pause_ends_the_least_recently_polled_goes_first() {
+        // Every repository is overdue, so all are due the instant the pause ends: the one
+        // polled longest ago goes first, not the first in the list.
+        let mut p = planner(&["a/b", "c/d", "e/f"]);
+        for (w, ago) in p.repos.iter_mut().zip([5, 300, 60]) {
+            w.view.state.last_polled_at = Some(now() - TimeDelta::seconds(ago));
+        }
+        p.paused_until = Some(now() + TimeDelta::seconds(1));
+        let (i, at) = p.next_due(now()).unwrap();
+        assert_eq!((i, at), (1, now() + TimeDelta::seconds(1)));
+        p.repos[1].view.state.last_polled_at = Some(now());
+        p.repos[0].view.state.last_polled_at = Some(now() - TimeDelta::seconds(70));
+        assert_eq!(p.next_due(now()).unwrap().0, 0);
     }
 
     #[test]
