@@ -18,6 +18,9 @@ use crate::stats::Gap;
 
 /// Bumped whenever a table's layout changes; a store of another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
+/// How long opening for writing waits for a reader's integrity check (`ghpulse stats`) before
+/// it takes the file for another ghpulse.
+const IN_USE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const REPOS: TableDefinition<&str, &str> = TableDefinition::new("repos");
@@ -190,13 +193,28 @@ impl Store {
             std::fs::create_dir_all(dir)?;
         }
         let owned = path.to_path_buf();
-        Store::from_opener(path, move || {
-            let db = Database::builder()
-                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                .create(&owned)
-                .map_err(|e| open_error(&owned, e))?;
-            Ok(Db::Writer(db))
-        })
+        let open = move || {
+            guarded(&owned, || {
+                let mut db = Database::builder()
+                    .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                    .create(&owned)
+                    .map_err(|e| open_error(&owned, e))?;
+                check_integrity(&owned, &mut db)?;
+                Ok(Db::Writer(db))
+            })
+        };
+        // `ghpulse stats` holds the file for the moment of its integrity check when no ghpulse
+        // runs: a ghpulse starting then waits for it instead of calling it a second instance.
+        let started = std::time::Instant::now();
+        loop {
+            match open() {
+                Err(StoreError::InUse(_)) if started.elapsed() < IN_USE_PATIENCE => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+                Ok(db) => return Store::from_db(path, db, open),
+            }
+        }
     }
 
     /// A store on any redb backend, reopened through `make` after a failed write: tests use it
@@ -224,10 +242,15 @@ impl Store {
         path: &Path,
         reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
     ) -> Result<Store, StoreError> {
-        let mut db = reopen()?;
-        if let Db::Writer(d) = &mut db {
-            check_integrity(path, d)?;
-        }
+        let db = reopen()?;
+        Store::from_db(path, db, reopen)
+    }
+
+    fn from_db(
+        path: &Path,
+        db: Db,
+        reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
+    ) -> Result<Store, StoreError> {
         let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -249,27 +272,28 @@ impl Store {
         }
         // No writer running: check every page first, so a damaged file is refused instead of
         // read into wrong figures (or a panic inside redb).
-        match Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open(path)
-        {
-            Ok(mut db) => {
-                check_integrity(path, &mut db)?;
-                drop(db);
+        guarded(path, || {
+            match Database::builder()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .open(path)
+            {
+                Ok(mut db) => check_integrity(path, &mut db),
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => Ok(()),
+                Err(e) => Err(open_error(path, e)),
             }
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {}
-            Err(e) => return Err(open_error(path, e)),
-        }
+        })?;
         let owned = path.to_path_buf();
         let store = Store {
             inner: Arc::new(Inner {
                 path: owned.clone(),
                 reopen: Box::new(move || {
-                    redb::Builder::new()
-                        .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                        .open_read_only(&owned)
-                        .map(Db::Reader)
-                        .map_err(|e| open_error(&owned, e))
+                    guarded(&owned, || {
+                        redb::Builder::new()
+                            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                            .open_read_only(&owned)
+                            .map(Db::Reader)
+                            .map_err(|e| open_error(&owned, e))
+                    })
                 }),
                 db: RwLock::new(None),
             }),
@@ -613,7 +637,9 @@ impl Store {
     }
 }
 
-/// redb's own integrity check: every page's checksum, repairing what a crash left.
+/// redb's own integrity check: every page's checksum, repairing what a crash left. A damaged
+/// file can trip an assertion inside redb (debug builds panic where release builds return
+/// `Corrupted`): either way the store is called damaged, by name.
 fn check_integrity(path: &Path, db: &mut Database) -> Result<(), StoreError> {
     match db.check_integrity() {
         Ok(_) => Ok(()),
@@ -625,6 +651,23 @@ fn check_integrity(path: &Path, db: &mut Database) -> Result<(), StoreError> {
         }
         Err(e) => Err(open_error(path, e)),
     }
+}
+
+/// Runs redb's opening of a file. A damaged file can trip an assertion inside redb (debug
+/// builds panic where release builds return `Corrupted`): either way the store is called
+/// damaged, by name, instead of taking the process down.
+fn guarded<T>(path: &Path, open: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unreadable pages".into());
+        Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            reason,
+        })
+    })
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
