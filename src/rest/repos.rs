@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::{ApiKey, ApiState};
-use crate::config::EditError;
+use crate::config_edit::EditError;
 use crate::snapshot::RepoView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
