@@ -309,8 +309,7 @@ fn no_color_means_no_colour_but_colour_otherwise() {
 fn a_config_file_not_in_force() {
     let mut s = with_data();
     s.config_error = Some(
-        "repositories.toml:3: repositories[1]: \"not a repo\" is not of the form owner/name"
-            .into(),
+        "repositories.toml:3: repositories[1]: \"not a repo\" is not of the form owner/name".into(),
     );
     check("config_error", &App::default(), &s);
 }
