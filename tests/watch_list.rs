@@ -308,6 +308,58 @@ async fn a_running_ghpulse_follows_its_config_file() {
         e.is_none() && n == ["sferik/rails_admin", "github3py/github3.py"]
     })
     .await;
+
+    // Window settings apply at once; a new listen address waits for a restart, and says so.
+    std::fs::write(
+        work.config(),
+        format!(
+            "{}\n[window]\nmax_events = 50\n[server]\nlisten = \"127.0.0.1:9\"\n",
+            valid.replace("  \"github/gitignore\",\n", "")
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    loop {
+        let stats: Value = api
+            .http
+            .get(format!("{}/api/stats", api.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["window"]["max_events"] == 50 {
+            assert_eq!(stats["repositories"][0]["events_in_window"], 50, "{stats}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{stats}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    assert!(
+        work.log_text()
+            .contains("[server] listen changed: it takes effect when ghpulse restarts"),
+        "{}",
+        work.log_text()
+    );
+
+    // The header is in the OpenAPI document.
+    let doc: Value = api
+        .http
+        .get(format!("{}/openapi.json", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["paths"]["/api/repos"]["get"]["responses"]["200"]["headers"]["x-config-error"]
+            .is_object(),
+        "{}",
+        doc["paths"]["/api/repos"]["get"]
+    );
     assert!(stop(child).success());
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
