@@ -307,6 +307,7 @@ fn splice_add(text: &str, name: &RepoName) -> Result<String, String> {
         }
     });
     let new = format!("{quote}{name}{quote}");
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut edits = Vec::new();
     match a.entries.len().checked_sub(1) {
         None => {
@@ -319,7 +320,7 @@ fn splice_add(text: &str, name: &RepoName) -> Result<String, String> {
                     .lines()
                     .find(|l| l.trim_start().starts_with('#'))
                     .map_or("  ", |l| &l[..l.len() - l.trim_start().len()]);
-                edits.push((close_line..close_line, format!("{indent}{new},\n")));
+                edits.push((close_line..close_line, format!("{indent}{new},{eol}")));
             } else {
                 edits.push((a.open + 1..a.close, new));
             }
@@ -330,10 +331,10 @@ fn splice_add(text: &str, name: &RepoName) -> Result<String, String> {
             let trailing_comma = a.comma_in(a.after(last)).is_some();
             let next_line = a.line_end(e.end) + 1;
             if trailing_comma {
-                edits.push((next_line..next_line, format!("{indent}{new},\n")));
+                edits.push((next_line..next_line, format!("{indent}{new},{eol}")));
             } else {
                 edits.push((e.end..e.end, ",".into()));
-                edits.push((next_line..next_line, format!("{indent}{new}\n")));
+                edits.push((next_line..next_line, format!("{indent}{new}{eol}")));
             }
         }
         Some(last) => {
@@ -548,6 +549,36 @@ mod tests {
             "repositories = [ \"a/b\" ]  # mine\n",
             Remove("a/b"),
             "repositories = []  # mine\n",
+        ),
+        (
+            "remove the first entry (no trailing comma)",
+            "repositories = [\n  \"a/one\",  # first\n  \"b/two\"  # second\n]\n",
+            Remove("a/one"),
+            "repositories = [\n  \"b/two\"  # second\n]\n",
+        ),
+        (
+            "remove the middle entry (no trailing comma)",
+            "repositories = [\n  \"a/one\",  # first\n  \"b/two\",  # second\n  \"c/three\"  # third\n]\n",
+            Remove("b/two"),
+            "repositories = [\n  \"a/one\",  # first\n  \"c/three\"  # third\n]\n",
+        ),
+        (
+            "two entries on one line: only the one named goes",
+            "repositories = [\n  \"a/b\", \"c/d\",  # pair\n  \"e/f\",\n]\n",
+            Remove("c/d"),
+            "repositories = [\n  \"a/b\",  # pair\n  \"e/f\",\n]\n",
+        ),
+        (
+            "Windows line ends stay Windows line ends",
+            "repositories = [\r\n  \"a/one\",  # first\r\n]\r\n",
+            Add("b/two"),
+            "repositories = [\r\n  \"a/one\",  # first\r\n  \"b/two\",\r\n]\r\n",
+        ),
+        (
+            "Windows line ends: remove",
+            "repositories = [\r\n  # one\r\n  \"a/one\",  # first\r\n  \"b/two\",\r\n]\r\n",
+            Remove("a/one"),
+            "repositories = [\r\n  \"b/two\",\r\n]\r\n",
         ),
         (
             "the rest of the file is untouched",
