@@ -701,4 +701,124 @@ mod tests {
         });
         assert_eq!(Config::load(&path).unwrap().repositories.len(), 16);
     }
+
+    /// One entry of a generated multi-line list: comment lines above it, a comment on its line,
+    /// a blank line before it.
+    #[derive(Clone, Debug)]
+    struct Entry {
+        above: usize,
+        trailing: bool,
+        blank_before: bool,
+    }
+
+    fn entry_line(i: usize, e: &Entry, comma: bool) -> String {
+        let comma = if comma { "," } else { "" };
+        let trailing = if e.trailing {
+            format!("  # t{i}")
+        } else {
+            String::new()
+        };
+        format!("  \"o/r{i}\"{comma}{trailing}")
+    }
+
+    fn list_text(entries: &[Entry], trailing_comma: bool) -> String {
+        let mut text = String::from("# head\nrepositories = [  # open\n");
+        for (i, e) in entries.iter().enumerate() {
+            if e.blank_before {
+                text.push('\n');
+            }
+            for j in 0..e.above {
+                text.push_str(&format!("  # a{i}-{j}\n"));
+            }
+            let comma = trailing_comma || i + 1 < entries.len();
+            text.push_str(&entry_line(i, e, comma));
+            text.push('\n');
+        }
+        text.push_str("]  # close\nmax_repositories = 100\n");
+        text
+    }
+
+    /// Every entry still in `text` has its own comments, on its line and directly above it.
+    fn comments_in_place(text: &str, entries: &[(usize, &Entry)]) {
+        let lines: Vec<&str> = text.lines().collect();
+        for &(i, e) in entries {
+            let at = lines
+                .iter()
+                .position(|l| l.contains(&format!("\"o/r{i}\"")))
+                .unwrap_or_else(|| panic!("o/r{i} lost:\n{text}"));
+            assert_eq!(
+                lines[at].contains(&format!("# t{i}")),
+                e.trailing,
+                "o/r{i}'s own comment:\n{text}"
+            );
+            for j in 0..e.above {
+                assert_eq!(
+                    lines[at - e.above + j],
+                    format!("  # a{i}-{j}"),
+                    "comment lines above o/r{i}:\n{text}"
+                );
+            }
+        }
+        for (k, l) in lines.iter().enumerate() {
+            if let Some(i) = l.find("# t").map(|p| &l[p + 3..]) {
+                assert!(l.contains(&format!("\"o/r{i}\"")), "{l:?} moved:\n{text}");
+            }
+            assert!(
+                !(l.trim().is_empty() && lines.get(k + 1).is_some_and(|n| n.trim().is_empty())),
+                "two blank lines in a row:\n{text}"
+            );
+        }
+        assert!(
+            text.starts_with("# head\nrepositories = [  # open\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("]  # close\nmax_repositories = 100\n"),
+            "{text}"
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn no_comment_ever_moves(
+            entries in proptest::collection::vec(
+                (0..3usize, any::<bool>(), any::<bool>())
+                    .prop_map(|(above, trailing, blank_before)| Entry { above, trailing, blank_before }),
+                1..6,
+            ),
+            trailing_comma in any::<bool>(),
+            pick in 0..6usize,
+        ) {
+            let text = list_text(&entries, trailing_comma);
+            let path = Path::new("repositories.toml");
+            let before = Config::parse(path, &text).unwrap();
+            let index = pick % entries.len();
+
+            let removed = splice_remove(&text, index).unwrap();
+            let after = Config::parse(path, &removed).unwrap();
+            let mut expected = before.repositories.clone();
+            expected.remove(index);
+            prop_assert_eq!(&after.repositories, &expected);
+            let kept: Vec<(usize, &Entry)> =
+                entries.iter().enumerate().filter(|(i, _)| *i != index).collect();
+            comments_in_place(&removed, &kept);
+            for j in 0..entries[index].above {
+                let comment = format!("# a{index}-{j}");
+                prop_assert!(!removed.contains(&comment), "{} kept", comment);
+            }
+            let comment = format!("# t{index}\n");
+            prop_assert!(!removed.contains(&comment), "{} kept", comment);
+
+            let name = RepoName::parse("new/one").unwrap();
+            let added = splice_add(&text, &name).unwrap();
+            let after = Config::parse(path, &added).unwrap();
+            let mut expected = before.repositories.clone();
+            expected.push(name);
+            prop_assert_eq!(&after.repositories, &expected);
+            let all: Vec<(usize, &Entry)> = entries.iter().enumerate().collect();
+            comments_in_place(&added, &all);
+        }
+    }
 }
