@@ -106,4 +106,21 @@ mod tests {
             .await
             .expect("the rename is reported");
     }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_edit_at_a_symlinks_target_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/repositories.toml");
+        std::fs::write(&target, "repositories = []\n").unwrap();
+        let link = dir.path().join("repositories.toml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut watch = ConfigWatch::start(&link);
+
+        crate::config_edit::add_repository(&link, "a/b").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), watch.changed())
+            .await
+            .expect("the edit at the target is reported");
+    }
 }
