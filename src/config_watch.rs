@@ -15,7 +15,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// Keeps the watch alive; `changed` resolves when the file may have changed.
 pub struct ConfigWatch {
-    _debouncer: Option<Debouncer<RecommendedWatcher>>,
+    debouncer: Option<Debouncer<RecommendedWatcher>>,
     changes: mpsc::Receiver<()>,
     /// Kept so that `changed` waits forever rather than ending when nothing is watched.
     _sender: mpsc::Sender<()>,
@@ -38,10 +38,14 @@ impl ConfigWatch {
             }
         };
         ConfigWatch {
-            _debouncer: debouncer,
+            debouncer,
             changes,
             _sender: sender,
         }
+    }
+
+    pub fn is_following(&self) -> bool {
+        self.debouncer.is_some()
     }
 
     pub async fn changed(&mut self) {

@@ -147,7 +147,14 @@ impl Engine {
     ) {
         let mut in_flight: Option<PollFuture> = None;
         let mut next_prune = tokio::time::Instant::now();
+        // A config whose folder did not exist could not be watched; once an edit has created
+        // it, watch it (once: a second failure is logged, not retried in a loop).
+        let mut rewatch = !follow.is_following();
         loop {
+            if rewatch && self.config.exists {
+                rewatch = false;
+                follow = ConfigWatch::start(&self.config.path);
+            }
             let next = if in_flight.is_none() {
                 self.planner.next_due(Utc::now())
             } else {

@@ -363,3 +363,77 @@ async fn a_running_ghpulse_follows_its_config_file() {
     assert!(stop(child).success());
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_created_by_the_first_add_is_followed() {
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    let work = Workdir::new(&[]);
+    let config = work.dir.path().join("not-yet/repositories.toml");
+    let log = std::fs::File::create(work.log()).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-c")
+        .arg(&config)
+        .arg("-d")
+        .arg(work.store())
+        .args([
+            "--api-url",
+            &gh.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--headless",
+        ])
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env_remove("GHPULSE_LISTEN")
+        .env("GHPULSE_API_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(log);
+    let child = cmd.spawn().unwrap();
+    let mut base = String::new();
+    wait_for(
+        "the listener's address",
+        Duration::from_secs(20),
+        &work,
+        || {
+            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
+                base = rest.lines().next().unwrap_or_default().trim().to_string();
+            }
+            !base.is_empty()
+        },
+    )
+    .await;
+    let api = Listening {
+        base,
+        http: reqwest::Client::new(),
+    };
+    let resp = api
+        .http
+        .post(format!("{}/api/repos", api.base))
+        .bearer_auth(KEY)
+        .json(&serde_json::json!({"repo": "a/first"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        201,
+        "the add creates the folder and the file"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[\"a/first\"]", "[\"a/first\", \"b/second\"]"),
+    )
+    .unwrap();
+    api.until(
+        "the hand edit applied",
+        Duration::from_secs(5),
+        |n, _, _| n == ["a/first", "b/second"],
+    )
+    .await;
+    assert!(stop(child).success());
+}
