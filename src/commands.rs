@@ -4,7 +4,8 @@ use std::io::Write;
 
 use chrono::Utc;
 
-use crate::config::{self, Config, EditError};
+use crate::config::Config;
+use crate::config_edit::{self, EditError};
 use crate::humanize;
 use crate::repo::RepoName;
 use crate::snapshot::{Snapshot, StatsQuery};
@@ -158,7 +159,7 @@ pub fn repos_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
 }
 
 pub fn repos_add(config: &Config, repo: &str, out: &mut impl Write) -> Result<(), Failure> {
-    let new = config::add_repository(&config.path, repo)
+    let new = config_edit::add_repository(&config.path, repo)
         .map_err(edit_failure)?
         .config;
     written(writeln!(
@@ -172,7 +173,7 @@ pub fn repos_add(config: &Config, repo: &str, out: &mut impl Write) -> Result<()
 }
 
 pub fn repos_remove(config: &Config, repo: &str, out: &mut impl Write) -> Result<(), Failure> {
-    config::remove_repository(&config.path, repo).map_err(edit_failure)?;
+    config_edit::remove_repository(&config.path, repo).map_err(edit_failure)?;
     written(writeln!(
         out,
         "Removed {} from {}.",

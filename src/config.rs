@@ -1,17 +1,22 @@
-//! `repositories.toml`: strict loading with file/line/key in every error, and in-place edits
-//! that keep the user's comments and layout.
+//! `repositories.toml`: strict loading with file/line/key in every error. Edits of the watch
+//! list live in `config_edit`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml_edit::{Array, DocumentMut, Item};
+use toml_edit::Item;
 
-use crate::repo::{RepoName, RepoNameError};
+use crate::repo::RepoName;
 
 pub const DEFAULT_MAX_REPOSITORIES: usize = 5;
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_MAX_EVENTS: usize = 500;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A config file is a few lines; anything bigger is a mistake (`-c /dev/zero`, a log file).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// 100 years (humantime's year is 365.25 days): longer ones overflow date arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 /// Which events make up the statistics window of a repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,55 +57,66 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// Why a watch-list change was refused. Each maps to one answer of the REST API.
-#[derive(Debug, thiserror::Error)]
-pub enum EditError {
-    #[error("{0}")]
-    InvalidName(#[from] RepoNameError),
-    #[error("{0} is already watched")]
-    Duplicate(RepoName),
-    #[error("cannot watch more than {0} repositories (max_repositories in the config file)")]
-    OverLimit(usize),
-    #[error("{0} is not watched")]
-    NotWatched(String),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("ghpulse is shutting down")]
-    Stopped,
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
 impl Config {
     /// Loads and validates the file. A missing file is an empty watch list, so a first run can
     /// start with nothing and create the file on the first add.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
-                path: path.to_path_buf(),
-                exists: false,
-                repositories: Vec::new(),
-                max_repositories: DEFAULT_MAX_REPOSITORIES,
-                window: Window::default(),
-                retention: DEFAULT_RETENTION,
-                api_url: None,
-                listen: None,
-            }),
-            Err(e) => Err(ConfigError {
-                path: path.to_path_buf(),
-                line: None,
-                key: "file".into(),
-                message: format!("cannot read: {e}"),
-            }),
+        match std::fs::File::open(path) {
+            Ok(file) => Config::parse(path, &read_text(path, file)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::missing(path)),
+            Err(e) => Err(file_error(path, format!("cannot read: {e}"))),
+        }
+    }
+
+    /// The config of a file that does not exist (yet).
+    pub fn missing(path: &Path) -> Config {
+        Config {
+            path: path.to_path_buf(),
+            exists: false,
+            repositories: Vec::new(),
+            max_repositories: DEFAULT_MAX_REPOSITORIES,
+            window: Window::default(),
+            retention: DEFAULT_RETENTION,
+            api_url: None,
+            listen: None,
         }
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         Parser { path, text }.parse()
+    }
+}
+
+/// Reads at most `MAX_FILE_BYTES` (+1 to tell "too big"), so no file can make ghpulse grow.
+pub fn read_text(path: &Path, reader: impl Read) -> Result<String, ConfigError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(file_error(
+            path,
+            "larger than 1 MiB; is this the right file?".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        file_error(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+fn file_error(path: &Path, message: String) -> ConfigError {
+    ConfigError {
+        path: path.to_path_buf(),
+        line: None,
+        key: "file".into(),
+        message,
     }
 }
 
@@ -290,7 +306,10 @@ impl Parser<'_> {
     fn duration(&self, item: &Item, key: &str) -> Result<Duration, ConfigError> {
         let s = self.string(item, key)?;
         match humantime::parse_duration(s) {
-            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(d) if !d.is_zero() && d <= MAX_DURATION => Ok(d),
+            Ok(d) if !d.is_zero() => {
+                Err(self.err(item.span(), key, format!("{s:?} is longer than 100 years")))
+            }
             _ => Err(self.err(
                 item.span(),
                 key,
@@ -324,107 +343,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-const NEW_FILE_HEADER: &str =
-    "# Repositories to watch, \"owner/name\". At most max_repositories.\n";
-
-/// A watch-list change as made: the new config and the repository it added or removed.
-#[derive(Debug)]
-pub struct Edited {
-    pub config: Config,
-    pub repo: RepoName,
-}
-
-/// Adds a repository to the file, keeping everything else as it was.
-pub fn add_repository(path: &Path, input: &str) -> Result<Edited, EditError> {
-    let name = RepoName::parse(input)?;
-    let current = Config::load(path)?;
-    if current.repositories.contains(&name) {
-        return Err(EditError::Duplicate(name));
-    }
-    if current.repositories.len() >= current.max_repositories {
-        return Err(EditError::OverLimit(current.max_repositories));
-    }
-    let config = edit(path, &current, |array| {
-        let decor = array.iter().last().map(|v| v.decor().clone());
-        array.push(name.as_str());
-        if let (Some(decor), Some(last)) = (decor, array.iter_mut().last()) {
-            *last.decor_mut() = decor;
-        }
-    })?;
-    Ok(Edited { config, repo: name })
-}
-
-/// Removes a repository (matched without case) from the file.
-pub fn remove_repository(path: &Path, input: &str) -> Result<Edited, EditError> {
-    let current = Config::load(path)?;
-    let name = RepoName::parse(input).map_err(|_| EditError::NotWatched(input.to_string()))?;
-    // As the file spells it.
-    let Some(listed) = current.repositories.iter().find(|r| **r == name).cloned() else {
-        return Err(EditError::NotWatched(name.to_string()));
-    };
-    let config = edit(path, &current, |array| {
-        array.retain(|v| v.as_str().and_then(|s| RepoName::parse(s).ok()).as_ref() != Some(&name));
-        let multiline = array.iter().any(|v| {
-            v.decor()
-                .prefix()
-                .and_then(|p| p.as_str())
-                .is_some_and(|p| p.contains('\n'))
-        });
-        if !multiline {
-            array.fmt();
-        }
-    })?;
-    Ok(Edited {
-        config,
-        repo: listed,
-    })
-}
-
-fn edit(
-    path: &Path,
-    current: &Config,
-    change: impl FnOnce(&mut Array),
-) -> Result<Config, EditError> {
-    let io = |source| EditError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let text = if current.exists {
-        std::fs::read_to_string(path).map_err(io)?
-    } else {
-        format!("{NEW_FILE_HEADER}repositories = []\n")
-    };
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| ConfigError {
-            path: path.to_path_buf(),
-            line: None,
-            key: "syntax".into(),
-            message: e.message().trim().to_string(),
-        })?;
-    let array = doc
-        .get_mut("repositories")
-        .and_then(Item::as_array_mut)
-        .ok_or_else(|| ConfigError {
-            path: path.to_path_buf(),
-            line: None,
-            key: "repositories".into(),
-            message: "must be an array of \"owner/name\" strings".into(),
-        })?;
-    change(array);
-    let new_text = doc.to_string();
-    // Validate before writing, so a change can never leave a file ghpulse refuses to load.
-    let config = Config::parse(path, &new_text)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    // Write-then-rename: a crash mid-write must not truncate the user's file.
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, new_text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(config)
 }
 
 #[cfg(test)]
@@ -505,6 +423,21 @@ api_url = "https://api.github.com"
             ),
             ("repositories = [1]\n", 1, "repositories[0]"),
             ("repositories = [\n", 1, "syntax"),
+            (
+                "repositories = []\n[window]\nmax_age = \"300000y\"\n",
+                3,
+                "window.max_age",
+            ),
+            (
+                "repositories = []\n[store]\nretention = \"300000y\"\n",
+                3,
+                "store.retention",
+            ),
+            (
+                "repositories = []\n[window]\nmax_age = \"100y 1s\"\n",
+                3,
+                "window.max_age",
+            ),
         ];
         for (text, line, key) in cases {
             let e = parse(text).unwrap_err();
@@ -522,61 +455,27 @@ api_url = "https://api.github.com"
     }
 
     #[test]
-    fn edits_keep_comments_and_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("repositories.toml");
-        let original = "# watched\nrepositories = [\n  \"a/b\", # first\n  \"c/d\",\n]\nmax_repositories = 3 # small\n";
-        std::fs::write(&path, original).unwrap();
-
-        let c = add_repository(&path, "e/f").unwrap().config;
-        assert_eq!(c.repositories.len(), 3);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.contains("# first") && text.contains("# small") && text.contains("# watched"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n  \"e/f\""),
-            "new entry on its own line: {text}"
-        );
-
-        assert!(matches!(
-            add_repository(&path, "E/F"),
-            Err(EditError::Duplicate(_))
-        ));
-        assert!(matches!(
-            add_repository(&path, "g/h"),
-            Err(EditError::OverLimit(3))
-        ));
-        assert!(matches!(
-            add_repository(&path, "nope"),
-            Err(EditError::InvalidName(_))
-        ));
-
-        assert_eq!(
-            remove_repository(&path, "C/D").unwrap().repo.as_str(),
-            "c/d",
-            "named as listed"
-        );
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("c/d") && text.contains("# first"), "{text}");
-        assert!(matches!(
-            remove_repository(&path, "x/y"),
-            Err(EditError::NotWatched(_))
-        ));
-        assert_eq!(Config::load(&path).unwrap().repositories.len(), 2);
+    fn a_hundred_years_is_the_longest_duration() {
+        let c = parse(
+            "repositories = []\n[window]\nmax_age = \"100y\"\n[store]\nretention = \"100y\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.window.max_age, MAX_DURATION);
     }
 
     #[test]
-    fn single_line_arrays_stay_tidy_and_missing_files_are_created() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/repositories.toml");
-        assert!(!Config::load(&path).unwrap().exists);
-        add_repository(&path, "a/b").unwrap();
-        add_repository(&path, "c/d").unwrap();
-        remove_repository(&path, "a/b").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("repositories = [\"c/d\"]"), "{text}");
-        assert!(text.starts_with("# Repositories to watch"), "{text}");
+    fn reading_stops_after_one_mebibyte() {
+        let path = Path::new("/dev/zero");
+        // An endless reader: the cap is what ends the read.
+        let e = read_text(path, std::io::repeat(b' ')).unwrap_err();
+        assert_eq!(e.key, "file");
+        assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+        let exactly = " ".repeat(MAX_FILE_BYTES as usize);
+        assert_eq!(
+            read_text(path, exactly.as_bytes()).unwrap().len(),
+            exactly.len()
+        );
+        let e = read_text(path, &b"repositories = [\"\xff\"]"[..]).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
     }
 }

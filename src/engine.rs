@@ -1,5 +1,6 @@
 //! The fetcher loop: schedule -> poll -> store -> publish a snapshot, and the one place where
-//! commands from the dashboard and the REST API change the watch list.
+//! the watch list changes: commands from the dashboard and the REST API, and the config file
+//! changing under it.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use chrono::{TimeDelta, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use crate::config::{self, Config, EditError};
+use crate::config::Config;
+use crate::config_edit::{self, EditError};
+use crate::config_watch::ConfigWatch;
 use crate::fetcher::{self, PollOutcome};
 use crate::github::Client;
 use crate::planner::{Planner, Watched};
@@ -79,6 +82,8 @@ struct Engine {
     store: Store,
     planner: Planner,
     publish: watch::Sender<Arc<Snapshot>>,
+    /// Why the file as it is now was not applied; `config` is the last valid one.
+    config_error: Option<String>,
 }
 
 type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
@@ -117,9 +122,11 @@ pub async fn start(
         store: store.clone(),
         planner: Planner::new(repos, authenticated, initial.rate_limit, initial.requests),
         publish,
+        config_error: None,
     };
     engine.publish_snapshot();
-    let join = tokio::spawn(async move { engine.run(rx, shutdown).await });
+    let follow = ConfigWatch::start(&engine.config.path);
+    let join = tokio::spawn(async move { engine.run(rx, shutdown, follow).await });
     Ok((
         EngineHandle {
             commands,
@@ -135,10 +142,18 @@ impl Engine {
         &mut self,
         mut commands: mpsc::Receiver<Command>,
         mut shutdown: watch::Receiver<bool>,
+        mut follow: ConfigWatch,
     ) {
         let mut in_flight: Option<PollFuture> = None;
         let mut next_prune = tokio::time::Instant::now();
+        // A config whose folder did not exist could not be watched; once an edit has created
+        // it, watch it (once: a second failure is logged, not retried in a loop).
+        let mut rewatch = !follow.is_following();
         loop {
+            if rewatch && self.config.exists {
+                rewatch = false;
+                follow = ConfigWatch::start(&self.config.path);
+            }
             let next = if in_flight.is_none() {
                 self.planner.next_due(Utc::now())
             } else {
@@ -155,6 +170,7 @@ impl Engine {
                     }
                 }
                 Some(cmd) = commands.recv() => self.handle(cmd).await,
+                _ = follow.changed() => self.reload().await,
                 result = async { in_flight.as_mut().expect("guarded by the branch condition").await }, if in_flight.is_some() => {
                     in_flight = None;
                     self.apply(result);
@@ -194,12 +210,14 @@ impl Engine {
     async fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Add { repo, reply } => {
-                let result = self.edit(move |p| config::add_repository(p, &repo)).await;
+                let result = self
+                    .edit(move |p| config_edit::add_repository(p, &repo))
+                    .await;
                 let _ = reply.send(result);
             }
             Command::Remove { repo, reply } => {
                 let result = self
-                    .edit(move |p| config::remove_repository(p, &repo))
+                    .edit(move |p| config_edit::remove_repository(p, &repo))
                     .await;
                 let _ = reply.send(result);
             }
@@ -212,24 +230,80 @@ impl Engine {
         }
     }
 
-    /// Applies a config edit, then makes the watch list follow the file.
+    /// Applies a config edit (a locked read-modify-write of the file), then follows it.
     async fn edit(
         &mut self,
-        change: impl FnOnce(&std::path::Path) -> Result<config::Edited, EditError> + Send + 'static,
+        change: impl FnOnce(&std::path::Path) -> Result<config_edit::Edited, EditError> + Send + 'static,
     ) -> Result<RepoName, EditError> {
         let path = self.config.path.clone();
-        let config::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
+        let config_edit::Edited { config, repo } =
+            tokio::task::spawn_blocking(move || change(&path))
+                .await
+                .map_err(|e| EditError::Io {
+                    path: self.config.path.clone(),
+                    source: std::io::Error::other(e),
+                })??;
+        self.apply_config(config).await;
+        Ok(repo)
+    }
+
+    /// The file changed: a valid one is applied at once, an invalid one is reported and the
+    /// last valid config stays in force.
+    async fn reload(&mut self) {
+        let path = self.config.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
-            .map_err(|e| EditError::Io {
-                path: self.config.path.clone(),
-                source: std::io::Error::other(e),
-            })??;
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let loaded = match loaded {
+            Ok(c) if self.config.exists && !c.exists => {
+                Err(format!("{}: the file is gone", self.config.path.display()))
+            }
+            other => other,
+        };
+        match loaded {
+            Ok(config) => {
+                if let Some(was) = self.config_error.take() {
+                    info!("config file fixed ({was}); it is in force again");
+                }
+                if config.listen != self.config.listen {
+                    warn!("[server] listen changed: it takes effect when ghpulse restarts");
+                }
+                if config.api_url != self.config.api_url {
+                    warn!("[github] api_url changed: it takes effect when ghpulse restarts");
+                }
+                if config != self.config {
+                    info!("config file changed; applying it");
+                }
+                self.apply_config(config).await;
+            }
+            Err(e) => {
+                if self.config_error.as_ref() != Some(&e) {
+                    warn!("{e}; the last valid config stays in force until the file is fixed");
+                }
+                self.config_error = Some(e);
+                self.publish_snapshot();
+            }
+        }
+    }
+
+    /// Makes the watch list and the window follow a valid config read from the file.
+    async fn apply_config(&mut self, config: Config) {
+        self.config_error = None;
+        let resize = config.window.max_events != self.config.window.max_events;
         let mut repos = Vec::with_capacity(config.repositories.len());
         for name in &config.repositories {
-            if let Some(pos) = self.planner.position(name) {
-                repos.push(self.planner.repos.swap_remove(pos));
-                continue;
-            }
+            let kept = self
+                .planner
+                .position(name)
+                .map(|pos| self.planner.repos.swap_remove(pos));
+            let kept = match kept {
+                Some(kept) if !resize => {
+                    repos.push(kept);
+                    continue;
+                }
+                other => other,
+            };
             // A repository watched before keeps what the store has: no re-read.
             let view = {
                 let (store, name, max) =
@@ -245,8 +319,16 @@ impl Engine {
                     gaps: Arc::default(),
                 },
             };
-            info!("{name}: now watched");
-            repos.push(Watched::new(view, true));
+            match kept {
+                Some(mut kept) => {
+                    kept.view.recent = view.recent;
+                    repos.push(kept);
+                }
+                None => {
+                    info!("{name}: now watched");
+                    repos.push(Watched::new(view, true));
+                }
+            }
         }
         for gone in &self.planner.repos {
             info!(
@@ -257,7 +339,6 @@ impl Engine {
         self.planner.repos = repos;
         self.config = config;
         self.publish_snapshot();
-        Ok(repo)
     }
 
     async fn prune(&mut self) {
@@ -313,6 +394,7 @@ impl Engine {
             requests: p.counters,
             fetcher: p.shown_state(now),
             repos: p.views(now),
+            config_error: self.config_error.clone(),
         };
         self.publish.send_replace(Arc::new(snapshot));
     }

@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_edit;
+pub mod config_watch;
 pub mod engine;
 pub mod event;
 pub mod fetcher;

@@ -54,6 +54,8 @@ pub struct Snapshot {
     pub requests: RequestCounters,
     pub fetcher: FetcherState,
     pub repos: Vec<RepoView>,
+    /// Why the config file as it is now is not in force (the last valid one is), if it is not.
+    pub config_error: Option<String>,
 }
 
 /// Which part of the statistics a caller wants.
@@ -120,6 +122,7 @@ impl Snapshot {
             requests: store.counters()?,
             fetcher: FetcherState::Starting,
             repos,
+            config_error: None,
         })
     }
 }
@@ -175,6 +178,7 @@ mod tests {
                 ),
                 repo("a/first-by-name", vec![]),
             ],
+            config_error: None,
         }
     }
 

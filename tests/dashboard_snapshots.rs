@@ -87,6 +87,7 @@ fn snapshot(repos: Vec<RepoView>) -> Snapshot {
         },
         fetcher: FetcherState::Live,
         repos,
+        config_error: None,
     }
 }
 
@@ -302,4 +303,13 @@ fn no_color_means_no_colour_but_colour_otherwise() {
         .find(|&x| buf[(x, 0)].symbol() == "●")
         .expect("live marker");
     assert_eq!(buf[(live, 0)].fg, Color::Green);
+}
+
+#[test]
+fn a_config_file_not_in_force() {
+    let mut s = with_data();
+    s.config_error = Some(
+        "repositories.toml:3: repositories[1]: \"not a repo\" is not of the form owner/name".into(),
+    );
+    check("config_error", &App::default(), &s);
 }

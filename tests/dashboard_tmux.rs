@@ -245,3 +245,126 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
     );
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_follows_the_config_file() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux (.ci/run installs it)"
+        );
+        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
+        return;
+    }
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    for name in ["sferik/rails_admin", "praw-dev/praw", "github/gitignore"] {
+        let repo = data::fixture_repo(name).unwrap();
+        let mut events = data::load_events(repo.file_stem);
+        data::rescale(
+            &mut events,
+            std::time::SystemTime::now() - Duration::from_secs(300),
+            300,
+            Duration::from_secs(3600 * 60),
+        );
+        gh.add_repo(repo.full_name, repo.id, events);
+    }
+    let work = Workdir::new(&[]);
+    std::fs::write(
+        work.config(),
+        "# test watch list\nrepositories = [\n  \"sferik/rails_admin\",  # busy\n  # the quiet one\n  \"praw-dev/praw\",  # quiet\n]\nmax_repositories = 5\n",
+    )
+    .unwrap();
+    let tmux = Tmux {
+        socket: format!("ghpulse-follow-{}", std::process::id()),
+    };
+    let command = format!(
+        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        support::BIN,
+        work.config().display(),
+        work.store().display(),
+        gh.url()
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "dash",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    tmux.wait_for("both repositories polled", |s| {
+        s.contains("Repositories 2/5") && s.matches(" ok ").count() >= 2
+    })
+    .await;
+
+    // Another process adds a repository: its row appears.
+    let out = work.run(&["repos", "add", "github/gitignore"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait_for("the added row", |s| {
+        s.contains("Repositories 3/5") && s.contains("│github/gitignore")
+    })
+    .await;
+
+    // A broken hand edit is shown; the last valid list stays and is still polled.
+    let valid = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(
+        work.config(),
+        valid.replace("max_repositories = 5", "max_repositories = \"five\""),
+    )
+    .unwrap();
+    let screen = tmux
+        .wait_for("the config error", |s| s.contains("✖ config not applied"))
+        .await;
+    assert!(
+        screen.contains("max_repositories") && screen.contains("Repositories 3/5"),
+        "{screen}"
+    );
+    let before = gh.requests().len();
+    let start = Instant::now();
+    while !gh.requests()[before..]
+        .iter()
+        .any(|r| r.repo.as_deref() == Some("github/gitignore"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "polling stopped with the broken file"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Fixed: the message goes.
+    std::fs::write(work.config(), &valid).unwrap();
+    tmux.wait_for("the message gone", |s| {
+        !s.contains("config not applied") && s.contains("Repositories 3/5")
+    })
+    .await;
+
+    // `d` on the second row removes it with its comments, and only them.
+    tmux.keys(&["j", "d"]);
+    tmux.wait_for("the confirmation", |s| {
+        s.contains("Stop watching praw-dev/praw?")
+    })
+    .await;
+    tmux.keys(&["y"]);
+    tmux.wait_for("praw removed", |s| s.contains("removed praw-dev/praw"))
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(work.config()).unwrap(),
+        "# test watch list\nrepositories = [\n  \"sferik/rails_admin\",  # busy\n  \"github/gitignore\",\n]\nmax_repositories = 5\n"
+    );
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}

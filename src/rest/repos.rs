@@ -3,14 +3,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::{ApiKey, ApiState};
-use crate::config::EditError;
+use crate::config_edit::EditError;
 use crate::snapshot::RepoView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -66,10 +67,38 @@ pub struct EventsParams {
     limit: Option<u64>,
 }
 
+/// Names the header that says the config file is not in force.
+pub const CONFIG_ERROR_HEADER: &str = "x-config-error";
+
 /// The watched repositories with their polling state.
-#[utoipa::path(get, path = "/api/repos", responses((status = 200, body = Vec<RepoEntry>)))]
-pub async fn list(State(state): State<ApiState>) -> Json<Vec<RepoEntry>> {
-    Json(state.snapshot().repos.iter().map(RepoEntry::from).collect())
+#[utoipa::path(get, path = "/api/repos", responses((status = 200, body = Vec<RepoEntry>, headers(
+    ("x-config-error" = String, description = "Present when the config file, as it is now, is \
+        invalid: why (file, line, key). The list is then the last valid config's, which stays in \
+        force until the file is fixed. Characters a header cannot carry are shown as `?`."),
+))))]
+pub async fn list(State(state): State<ApiState>) -> impl IntoResponse {
+    let snapshot = state.snapshot();
+    let mut headers = HeaderMap::new();
+    if let Some(value) = snapshot
+        .config_error
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(&header_safe(e)).ok())
+    {
+        headers.insert(CONFIG_ERROR_HEADER, value);
+    }
+    let repos: Vec<RepoEntry> = snapshot.repos.iter().map(RepoEntry::from).collect();
+    (headers, Json(repos))
+}
+
+/// A header value holds visible ASCII and spaces only.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' ' | '!'..='~' => c,
+            '\n' | '\t' => ' ',
+            _ => '?',
+        })
+        .collect()
 }
 
 fn edit_error(e: EditError) -> ApiError {

@@ -43,13 +43,18 @@ pub fn render(
         frame.render_widget(Paragraph::new(msg), area);
         return Drawn::default();
     }
-    let [header_area, body, footer] = Layout::vertical([
+    let [header_area, config_area, body, footer] = Layout::vertical([
         Constraint::Length(2),
+        Constraint::Length(u16::from(snapshot.config_error.is_some())),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
     header::render(frame, header_area, snapshot, now, theme);
+    if let Some(e) = &snapshot.config_error {
+        let line = format!(" ✖ config not applied, the last valid one is in force: {e}");
+        frame.render_widget(Paragraph::new(Span::styled(line, theme.bad())), config_area);
+    }
 
     let (main, logs) = if app.show_logs {
         let [m, l] =
