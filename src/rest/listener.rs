@@ -39,10 +39,20 @@ impl Limits {
     /// The defaults, or the values of the two environment variables, with the cap kept under
     /// the descriptor limit (the soft limit is first raised to the hard one).
     pub fn from_env() -> Result<Limits, String> {
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let max_connections = match read(MAX_CONNECTIONS_VAR) {
+        let read = |name: &str| std::env::var(name).ok();
+        Limits::parse(
+            read(MAX_CONNECTIONS_VAR).as_deref(),
+            read(TIMEOUT_VAR).as_deref(),
+        )
+    }
+
+    fn parse(max_connections: Option<&str>, timeout: Option<&str>) -> Result<Limits, String> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let max_connections = match given(max_connections) {
             None => DEFAULT_MAX_CONNECTIONS,
-            Some(v) => match v.trim().parse::<usize>() {
+            Some(v) => match v.parse::<usize>() {
                 Ok(n) if n > 0 => n,
                 _ => {
                     return Err(format!(
@@ -51,9 +61,9 @@ impl Limits {
                 }
             },
         };
-        let timeout = match read(TIMEOUT_VAR) {
+        let timeout = match given(timeout) {
             None => DEFAULT_TIMEOUT,
-            Some(v) => match humantime::parse_duration(v.trim()) {
+            Some(v) => match humantime::parse_duration(v) {
                 Ok(d) if !d.is_zero() && d <= Duration::from_secs(24 * 3600) => d,
                 _ => {
                     return Err(format!(
@@ -301,6 +311,35 @@ impl Drop for Busy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_default_refuse_nonsense_and_stay_under_the_descriptor_limit() {
+        let defaults = Limits::parse(None, Some(" ")).expect("defaults");
+        assert_eq!(defaults.timeout, Duration::from_secs(30));
+        assert_eq!(
+            defaults.max_connections,
+            DEFAULT_MAX_CONNECTIONS.min(descriptor_budget())
+        );
+        let set = Limits::parse(Some("40"), Some("1500ms")).expect("values");
+        assert_eq!(set.max_connections, 40.min(descriptor_budget()));
+        assert_eq!(set.timeout, Duration::from_millis(1500));
+        let huge = Limits::parse(Some("100000000"), None).expect("clamped");
+        let soft = rlimit::Resource::NOFILE.get().expect("limit").0;
+        assert!((huge.max_connections as u64) < soft);
+        for (max, timeout) in [
+            (Some("0"), None),
+            (Some("-1"), None),
+            (Some("many"), None),
+            (None, Some("0s")),
+            (None, Some("30")),
+            (None, Some("1000d")),
+        ] {
+            assert!(
+                Limits::parse(max, timeout).is_err(),
+                "{max:?} {timeout:?} accepted"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn at_the_cap_the_longest_idle_connection_makes_room() {
