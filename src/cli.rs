@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand};
         terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM).\n\n\
         Token: GITHUB_TOKEN, else GH_TOKEN (none: unauthenticated, 60 requests/hour).\n\
         REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\
-        Log filter: GHPULSE_LOG (tracing syntax, default ghpulse=info).",
+        Log filter: GHPULSE_LOG (tracing syntax, default ghpulse=info).\n\
+        REST listener: GHPULSE_REST_MAX_CONNECTIONS (open connections, default 1024, kept under \
+        the open-file limit; at the cap the longest-idle one is closed for a new client) and \
+        GHPULSE_REST_TIMEOUT (for a request head, an idle keep-alive connection and a whole \
+        request, default 30s).",
     after_help = "Exit codes: 0 clean exit, 2 bad usage or bad config, 1 any other failure."
 )]
 pub struct Cli {

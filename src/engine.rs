@@ -4,6 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -43,9 +44,15 @@ pub struct EngineHandle {
     pub commands: mpsc::Sender<Command>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub store: Store,
+    running: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
+    /// False once the fetcher loop has ended, however it ended (shutdown or panic).
+    pub fn fetcher_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
     /// Sends a command and waits for the engine's answer.
     pub async fn add(&self, repo: String) -> Result<RepoName, EditError> {
         let (reply, rx) = oneshot::channel();
@@ -126,15 +133,38 @@ pub async fn start(
     };
     engine.publish_snapshot();
     let follow = ConfigWatch::start(&engine.config.path);
-    let join = tokio::spawn(async move { engine.run(rx, shutdown, follow).await });
+    let running = Arc::new(AtomicBool::new(false));
+    let flag = RunningFlag::raise(running.clone());
+    let join = tokio::spawn(async move {
+        let _flag = flag;
+        engine.run(rx, shutdown, follow).await
+    });
     Ok((
         EngineHandle {
             commands,
             snapshots,
             store,
+            running,
         },
         join,
     ))
+}
+
+/// Up while the loop's task lives; lowered when the task's future is dropped, which happens on
+/// return and on a panic alike.
+struct RunningFlag(Arc<AtomicBool>);
+
+impl RunningFlag {
+    fn raise(flag: Arc<AtomicBool>) -> RunningFlag {
+        flag.store(true, Ordering::Release);
+        RunningFlag(flag)
+    }
+}
+
+impl Drop for RunningFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Engine {

@@ -38,7 +38,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let too_large = self.status == StatusCode::PAYLOAD_TOO_LARGE;
+        // These are answered before the body is read (a refused key, a body too large, a
+        // request cut off by the timeout), so the connection cannot carry another request: say
+        // so, or a client may reuse it and find it closed.
+        let body_unread = matches!(
+            self.status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::PAYLOAD_TOO_LARGE
+        );
         let mut response = (
             self.status,
             axum::Json(ErrorBody {
@@ -46,9 +55,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if too_large {
-            // The rest of the body is never read, so this connection cannot carry another
-            // request: say so, or a client may reuse it and find it closed.
+        if body_unread {
             response.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),

@@ -3,6 +3,7 @@
 
 mod error;
 mod events;
+pub mod listener;
 mod metrics;
 mod repos;
 mod stats;
@@ -10,16 +11,18 @@ mod stats;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -30,6 +33,7 @@ use crate::ratelimit::RequestCounters;
 use crate::repo::RepoName;
 use crate::snapshot::Snapshot;
 pub use error::{ApiError, ErrorBody};
+pub use listener::Limits;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -75,8 +79,9 @@ impl Modify for BearerKey {
     }
 }
 
-/// The router and the OpenAPI document generated from the same handlers.
-pub fn router(state: ApiState) -> Router {
+/// The router and the OpenAPI document generated from the same handlers; a request taking
+/// longer than `request_timeout` is answered 408.
+pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(stats::api_stats))
         .routes(routes!(stats::statistics))
@@ -107,27 +112,33 @@ pub fn router(state: ApiState) -> Router {
                 "method not allowed here; see /openapi.json",
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(refuse_large_bodies))
+        // One body limit, tower-http's: a declared length over it is refused before anything
+        // is read, a chunked body is cut off where it is read.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // A request (its body included) cannot keep its connection busy for ever.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::map_response(json_error_bodies))
         .with_state(state)
 }
 
-/// A declared length over the limit is refused before anything reads the body; chunked
-/// bodies are capped by `DefaultBodyLimit` where they are read.
-async fn refuse_large_bodies(req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return ApiError::new(
+/// tower-http's layers answer in plain text or with no body; the API answers in JSON.
+async fn json_error_bodies(response: Response) -> Response {
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body over {} KiB", MAX_BODY_BYTES / 1024),
         )
-        .into_response();
+        .into_response(),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request not completed in time")
+                .into_response()
+        }
+        _ => response,
     }
-    next.run(req).await
 }
 
 /// Binds `addr` and serves until `shutdown` turns true. The bound address is logged (so a
@@ -135,27 +146,22 @@ async fn refuse_large_bodies(req: Request, next: Next) -> Response {
 pub async fn spawn(
     addr: SocketAddr,
     state: ApiState,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let limits =
+        Limits::from_env().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tracing::info!("REST API listening on http://{bound}");
-    let app = router(state);
-    Ok(tokio::spawn(async move {
-        let stop = async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::warn!("REST listener stopped: {e}");
-        }
-    }))
+    tracing::debug!(
+        "REST API: at most {} connections, timeout {:?}",
+        limits.max_connections,
+        limits.timeout
+    );
+    let app = router(state, limits.timeout);
+    Ok(tokio::spawn(listener::serve(
+        listener, app, limits, shutdown,
+    )))
 }
 
 /// Changing endpoints need `Authorization: Bearer KEY` equal to `GHPULSE_API_KEY`.
@@ -192,12 +198,22 @@ pub struct Health {
     pub status: String,
 }
 
-/// Liveness.
-#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
-async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+/// Liveness: ok while the fetcher runs.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, body = Health),
+    (status = 503, body = ErrorBody, description = "the fetcher is not running"),
+))]
+async fn health(State(state): State<ApiState>) -> Result<Json<Health>, ApiError> {
+    if state.engine.fetcher_running() {
+        Ok(Json(Health {
+            status: "ok".into(),
+        }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the fetcher is not running",
+        ))
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,394 @@
+//! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout, and a cap
+//! on open connections that closes the longest-idle one to admit a new client, so idle sockets
+//! can neither exhaust the descriptors nor lock clients out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::time::Instant;
+
+/// `GHPULSE_REST_MAX_CONNECTIONS`: the most connections open at once (never more than the
+/// descriptor limit allows).
+pub const MAX_CONNECTIONS_VAR: &str = "GHPULSE_REST_MAX_CONNECTIONS";
+/// `GHPULSE_REST_TIMEOUT`: how long a request head may take to arrive, how long a keep-alive
+/// connection may wait for its next request, and how long a request may take.
+pub const TIMEOUT_VAR: &str = "GHPULSE_REST_TIMEOUT";
+
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Descriptors kept for everything else: the store, the log, the GitHub client, the runtime.
+const RESERVED_DESCRIPTORS: u64 = 128;
+/// How long a clean shutdown waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub timeout: Duration,
+}
+
+impl Limits {
+    /// The defaults, or the values of the two environment variables, with the cap kept under
+    /// the descriptor limit (the soft limit is first raised to the hard one).
+    pub fn from_env() -> Result<Limits, String> {
+        let read = |name: &str| std::env::var(name).ok();
+        Limits::parse(
+            read(MAX_CONNECTIONS_VAR).as_deref(),
+            read(TIMEOUT_VAR).as_deref(),
+        )
+    }
+
+    fn parse(max_connections: Option<&str>, timeout: Option<&str>) -> Result<Limits, String> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let max_connections = match given(max_connections) {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "{MAX_CONNECTIONS_VAR}={v:?}: expected a number above 0"
+                    ));
+                }
+            },
+        };
+        let timeout = match given(timeout) {
+            None => DEFAULT_TIMEOUT,
+            Some(v) => match humantime::parse_duration(v) {
+                Ok(d) if !d.is_zero() && d <= Duration::from_secs(24 * 3600) => d,
+                _ => {
+                    return Err(format!(
+                        "{TIMEOUT_VAR}={v:?}: expected a duration such as 30s, from 1ms to 24h"
+                    ));
+                }
+            },
+        };
+        Ok(Limits {
+            max_connections: max_connections.min(descriptor_budget()),
+            timeout,
+        })
+    }
+}
+
+/// The connections the descriptor limit leaves room for, after the reserve (or half the limit,
+/// whichever is more, when the limit is tiny).
+fn descriptor_budget() -> usize {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => soft,
+        Err(e) => {
+            tracing::warn!("cannot read the open-file limit ({e}); assuming 1024");
+            1024
+        }
+    };
+    let budget = soft
+        .saturating_sub(RESERVED_DESCRIPTORS)
+        .max(soft / 2)
+        .max(1);
+    usize::try_from(budget).unwrap_or(usize::MAX)
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true, then lets requests in progress
+/// finish (for at most `SHUTDOWN_GRACE`).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut http = http1::Builder::new();
+    // hyper restarts this timer whenever a keep-alive connection waits for its next request
+    // head, so it is the idle timeout too.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.timeout);
+    let open = Arc::new(Connections::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let app = TowerToHyperService::new(app);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was accepted: the
+                    // listener itself is fine, so pause instead of spinning.
+                    tracing::debug!("REST accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        tokio::select! {
+            _ = open.make_room() => {}
+            _ = stopped(&mut shutdown) => break,
+        }
+        let (slot, evicted) = open.register();
+        let service = {
+            let (app, slot) = (app.clone(), slot.clone());
+            hyper::service::service_fn(move |req| {
+                let busy = slot.request_started();
+                let answer = hyper::service::Service::call(&app, req);
+                async move {
+                    let response = answer.await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _closing = Closing(slot);
+            tokio::select! {
+                served = connection => if let Err(e) = served {
+                    tracing::debug!("REST connection ended: {e}");
+                },
+                _ = evicted => tracing::debug!("closed the longest-idle REST connection to admit a new one"),
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("REST requests still in progress after {SHUTDOWN_GRACE:?} were dropped");
+    }
+}
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The open connections, each idle (no request in progress) since some instant.
+struct Connections {
+    cap: usize,
+    open: Mutex<Open>,
+    /// Signalled when a connection closes or its last request ends.
+    freed: Notify,
+}
+
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    by_id: HashMap<u64, Connection>,
+}
+
+struct Connection {
+    in_progress: usize,
+    idle_since: Instant,
+    evict: oneshot::Sender<()>,
+}
+
+impl Connections {
+    fn new(cap: usize) -> Connections {
+        Connections {
+            cap,
+            open: Mutex::default(),
+            freed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns once one more connection fits under the cap: at the cap, the connection idle
+    /// the longest is closed (as nginx reuses keep-alive connections); when every connection
+    /// has a request in progress, waits for one to finish (requests are bounded by the timeout).
+    async fn make_room(&self) {
+        loop {
+            if self.try_make_room() {
+                return;
+            }
+            self.freed.notified().await;
+        }
+    }
+
+    fn try_make_room(&self) -> bool {
+        let mut open = self.lock();
+        if open.by_id.len() < self.cap {
+            return true;
+        }
+        let longest_idle = open
+            .by_id
+            .iter()
+            .filter(|(_, c)| c.in_progress == 0)
+            .min_by_key(|(_, c)| c.idle_since)
+            .map(|(id, _)| *id);
+        match longest_idle.and_then(|id| open.by_id.remove(&id)) {
+            Some(victim) => {
+                let _ = victim.evict.send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn register(self: &Arc<Self>) -> (Slot, oneshot::Receiver<()>) {
+        let (evict, evicted) = oneshot::channel();
+        let mut open = self.lock();
+        let id = open.next_id;
+        open.next_id += 1;
+        open.by_id.insert(
+            id,
+            Connection {
+                in_progress: 0,
+                idle_since: Instant::now(),
+                evict,
+            },
+        );
+        let slot = Slot {
+            connections: self.clone(),
+            id,
+        };
+        (slot, evicted)
+    }
+}
+
+/// One connection's place in `Connections`.
+#[derive(Clone)]
+struct Slot {
+    connections: Arc<Connections>,
+    id: u64,
+}
+
+impl Slot {
+    fn request_started(&self) -> Busy {
+        if let Some(c) = self.connections.lock().by_id.get_mut(&self.id) {
+            c.in_progress += 1;
+        }
+        Busy(self.clone())
+    }
+
+    fn close(&self) {
+        self.connections.lock().by_id.remove(&self.id);
+        self.connections.freed.notify_one();
+    }
+}
+
+/// Gives up the connection's place however its task ends.
+struct Closing(Slot);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// A request in progress on a connection; the connection is idle again once every `Busy` of it
+/// is dropped.
+struct Busy(Slot);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let slot = &self.0;
+        let idle = match slot.connections.lock().by_id.get_mut(&slot.id) {
+            Some(c) => {
+                c.in_progress = c.in_progress.saturating_sub(1);
+                c.idle_since = Instant::now();
+                c.in_progress == 0
+            }
+            None => false,
+        };
+        if idle {
+            slot.connections.freed.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_refuse_nonsense_and_stay_under_the_descriptor_limit() {
+        let defaults = Limits::parse(None, Some(" ")).expect("defaults");
+        assert_eq!(defaults.timeout, Duration::from_secs(30));
+        assert_eq!(
+            defaults.max_connections,
+            DEFAULT_MAX_CONNECTIONS.min(descriptor_budget())
+        );
+        let set = Limits::parse(Some("40"), Some("1500ms")).expect("values");
+        assert_eq!(set.max_connections, 40.min(descriptor_budget()));
+        assert_eq!(set.timeout, Duration::from_millis(1500));
+        let huge = Limits::parse(Some("100000000"), None).expect("clamped");
+        let soft = rlimit::Resource::NOFILE.get().expect("limit").0;
+        assert!((huge.max_connections as u64) < soft);
+        for (max, timeout) in [
+            (Some("0"), None),
+            (Some("-1"), None),
+            (Some("many"), None),
+            (None, Some("0s")),
+            (None, Some("30")),
+            (None, Some("1000d")),
+        ] {
+            assert!(
+                Limits::parse(max, timeout).is_err(),
+                "{max:?} {timeout:?} accepted"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn at_the_cap_the_longest_idle_connection_makes_room() {
+        let open = Arc::new(Connections::new(3));
+        let (first, mut first_evicted) = open.register();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (_second, mut second_evicted) = open.register();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (_third, mut third_evicted) = open.register();
+        // The oldest one is busy, so the second (idle the longest) goes.
+        let busy = first.request_started();
+        open.make_room().await;
+        assert!(second_evicted.try_recv().is_ok());
+        assert!(first_evicted.try_recv().is_err());
+        assert_eq!(open.lock().by_id.len(), 2);
+        // Idle again, but only just: the third has waited longer.
+        drop(busy);
+        let (_fourth, _) = open.register();
+        open.make_room().await;
+        assert!(third_evicted.try_recv().is_ok());
+        assert!(first_evicted.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn when_every_connection_is_busy_a_new_one_waits_for_a_request_to_end() {
+        let open = Arc::new(Connections::new(1));
+        let (only, mut evicted) = open.register();
+        let busy = only.request_started();
+        let waiting = tokio::spawn({
+            let open = open.clone();
+            async move { open.make_room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no room while the request runs");
+        drop(busy);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("room once the request ended")
+            .expect("task");
+        assert!(evicted.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_frees_its_place() {
+        let open = Arc::new(Connections::new(1));
+        let (only, _evicted) = open.register();
+        let busy = only.request_started();
+        only.close();
+        drop(busy);
+        assert!(open.try_make_room());
+    }
+}

@@ -1,0 +1,301 @@
+//! The REST listener under hostile connections, on the real binary: idle sockets beyond the
+//! connection cap never lock `/health` out, half-sent heads and idle keep-alive connections
+//! are dropped after the timeout, refused requests say `Connection: close`.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use support::{Workdir, stop, wait_for};
+
+/// No repositories: the fetcher runs but never needs GitHub.
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+struct Listener {
+    work: Workdir,
+    child: Option<Child>,
+    addr: String,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            stop(c);
+        }
+    }
+}
+
+async fn start(env: &[(&str, &str)]) -> Listener {
+    let work = Workdir::new(&[]);
+    let child = work.start_with(NOWHERE, None, &["--listen", "127.0.0.1:0"], env);
+    let mut addr = String::new();
+    wait_for(
+        "the listener's address in the log",
+        Duration::from_secs(20),
+        &work,
+        || {
+            let log = work.log_text();
+            if let Some(rest) = log.split("REST API listening on http://").nth(1) {
+                addr = rest.lines().next().unwrap_or_default().trim().to_string();
+            }
+            !addr.is_empty()
+        },
+    )
+    .await;
+    Listener {
+        work,
+        child: Some(child),
+        addr,
+    }
+}
+
+impl Listener {
+    fn connect(&self) -> TcpStream {
+        TcpStream::connect(&self.addr).expect("connect")
+    }
+
+    /// `GET /health` on a new connection; the status, or the error.
+    async fn health(&self) -> Result<u16, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        client
+            .get(format!("http://{}/health", self.addr))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// Whether the server has closed `s`: a read sees the end of the stream or a reset. Any bytes
+/// still buffered (an answer) are read past.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let _ = s.set_read_timeout(Some(Duration::from_millis(5)));
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Sends `request` on a new connection and reads the answer to the end of the stream, which
+/// the server must close.
+fn exchange(l: &Listener, request: &[u8]) -> String {
+    let mut s = l.connect();
+    s.write_all(request).expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "reading the answer: {e}; so far: {}",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn body_json(answer: &str) -> serde_json::Value {
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("JSON body ({e}): {answer}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sockets_beyond_the_cap_never_lock_health_out() {
+    const CAP: usize = 40;
+    let l = start(&[("GHPULSE_REST_MAX_CONNECTIONS", "40")]).await;
+    assert_eq!(l.health().await, Ok(200));
+
+    // A keep-alive client that has been answered, then a crowd of sockets that send nothing
+    // or half a head, five times the cap: the timeout (30 s) does not help here, the cap must.
+    let mut early = l.connect();
+    early
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let mut idle = Vec::new();
+    for i in 0..5 * CAP {
+        let mut s = l.connect();
+        if i % 2 == 0 {
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+                .expect("half a head");
+        }
+        idle.push(s);
+    }
+    for _ in 0..3 {
+        assert_eq!(l.health().await, Ok(200), "{}", l.work.log_text());
+    }
+
+    // The longest-idle ones made room: at most the cap is left open, the newest among them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: Vec<usize> = (0..idle.len())
+            .filter(|&i| !closed_by_server(&mut idle[i]))
+            .collect();
+        if open.len() <= CAP {
+            assert!(
+                open.iter().all(|&i| i >= idle.len() - CAP),
+                "the oldest were closed first: {open:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} idle sockets still open with a cap of {CAP}",
+            open.len(),
+            idle.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed_by_server(&mut early), "idle the longest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_sent_heads_and_idle_keep_alive_connections_are_dropped_after_the_timeout() {
+    let l = start(&[("GHPULSE_REST_TIMEOUT", "1s")]).await;
+
+    let silent = (l.connect(), Instant::now());
+    let mut half = l.connect();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        .expect("half a head");
+    let half = (half, Instant::now());
+    // A keep-alive connection answered once, then idle: the same timer runs while it waits for
+    // its next request.
+    let mut kept = l.connect();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let mut answer = [0u8; 512];
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let n = kept.read(&mut answer).expect("answer");
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    let kept = (kept, Instant::now());
+
+    let mut waiting = vec![
+        ("silent", silent.0, silent.1),
+        ("half a head", half.0, half.1),
+        ("idle keep-alive", kept.0, kept.1),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !waiting.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still open after 15 s: {:?}",
+            waiting.iter().map(|w| w.0).collect::<Vec<_>>()
+        );
+        waiting.retain_mut(|(what, s, since)| {
+            if !closed_by_server(s) {
+                return true;
+            }
+            let after = since.elapsed();
+            assert!(
+                after >= Duration::from_millis(900),
+                "{what}: closed {after:?} after its last byte, before the timeout"
+            );
+            false
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(l.health().await, Ok(200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_requests_close_their_connection_and_clients_reuse_nothing_half_read() {
+    let l = start(&[("GHPULSE_API_KEY", "k3y")]).await;
+    let post = |auth: &str, body: &str| {
+        format!(
+            "POST /api/repos HTTP/1.1\r\nHost: t\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let body = r#"{"repo": "a/b"}"#;
+    for auth in ["", "Authorization: Bearer wrong\r\n"] {
+        let answer = exchange(&l, post(auth, body).as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
+        assert!(body_json(&answer)["error"].is_string());
+    }
+
+    // Over the limit, declared or chunked: 413 in JSON, and the connection ends.
+    let big = "a".repeat(70 * 1024);
+    let declared = exchange(
+        &l,
+        post(
+            "Authorization: Bearer k3y\r\n",
+            &format!(r#"{{"repo": "{big}"}}"#),
+        )
+        .as_bytes(),
+    );
+    let chunked = exchange(
+        &l,
+        format!(
+            "POST /api/repos HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer k3y\r\n\
+             Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+            big.len()
+        )
+        .as_bytes(),
+    );
+    for answer in [declared, chunked] {
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
+        assert!(body_json(&answer)["error"].is_string());
+    }
+
+    // A pooling client mixing refused POSTs with other requests never meets a reset.
+    let client = reqwest::Client::new();
+    for i in 0..50 {
+        let refused = client
+            .post(format!("http://{}/api/repos", l.addr))
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {i}: {e:?}"));
+        assert_eq!(refused.status(), 401);
+        let health = client
+            .get(format!("http://{}/health", l.addr))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {i}: {e:?}"));
+        assert_eq!(health.status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_configured_key_the_403_closes_its_connection_too() {
+    let l = start(&[]).await;
+    let answer = exchange(
+        &l,
+        b"POST /api/repos HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer x\r\nContent-Length: 15\r\n\r\n{\"repo\": \"a/b\"}",
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
+    assert!(body_json(&answer)["error"].is_string());
+}
