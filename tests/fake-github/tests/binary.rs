@@ -70,20 +70,26 @@ async fn binary_prints_its_address_serves_the_demo_and_stops_on_sigterm() {
             .expect("json");
         first_ids.push((url, newest(&page)));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Live events arrive about once a second; a loaded machine may take longer.
     let mut grew = false;
-    for (url, before) in &first_ids {
-        let page: Vec<serde_json::Value> = c
-            .get(url)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        grew |= newest(&page) > *before;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for (url, before) in &first_ids {
+            let page: Vec<serde_json::Value> = c
+                .get(url)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            grew |= newest(&page) > *before;
+        }
+        if grew {
+            break;
+        }
     }
-    assert!(grew, "no live event in 1.5 s");
+    assert!(grew, "no live event in 10 s");
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
