@@ -14,6 +14,7 @@ pub mod github;
 pub mod humanize;
 pub mod logging;
 pub mod planner;
+pub mod questions;
 pub mod ratelimit;
 pub mod repo;
 pub mod rest;
