@@ -4,11 +4,13 @@
 //! views; the dashboard and the REST listener read the snapshots it publishes and send it
 //! commands.
 
+pub mod answers;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod fetcher;
 pub mod github;
 pub mod humanize;
