@@ -69,7 +69,7 @@ pub fn export(
     let (from, to) = key_bounds(since, until);
     let mut sink = match format {
         Format::Jsonl => Sink::Jsonl(out),
-        Format::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+        Format::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
     };
     let mut written = 0u64;
     let mut failure = sink.header().err();
@@ -108,7 +108,7 @@ fn name_of<'a>(repos: &'a [(String, String)], key: &'a str) -> &'a str {
 
 enum Sink<'w, W: Write> {
     Jsonl(&'w mut W),
-    Csv(csv::Writer<&'w mut W>),
+    Csv(Box<csv::Writer<&'w mut W>>),
 }
 
 impl<W: Write> Sink<'_, W> {

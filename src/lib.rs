@@ -19,6 +19,7 @@ pub mod planner;
 pub mod questions;
 pub mod ratelimit;
 pub mod repo;
+pub mod reports;
 pub mod rest;
 pub mod scheduler;
 pub mod settings;

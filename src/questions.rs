@@ -55,11 +55,11 @@ pub enum Scope {
     Offset(TimeDelta),
 }
 
-fn in_scope<'a>(
-    events: &'a [EventMeta],
+fn in_scope(
+    events: &[EventMeta],
     now: DateTime<Utc>,
     scope: Scope,
-) -> impl Iterator<Item = &'a EventMeta> {
+) -> impl Iterator<Item = &EventMeta> {
     let events = match scope {
         Scope::Window(w) => stats::window(events, now, &w),
         Scope::Offset(offset) => {

@@ -4,6 +4,7 @@
 mod error;
 mod events;
 mod metrics;
+mod questions;
 mod repos;
 mod stats;
 
@@ -82,7 +83,10 @@ pub fn router(state: ApiState) -> Router {
         .routes(routes!(stats::statistics))
         .routes(routes!(repos::list, repos::add))
         .routes(routes!(repos::remove))
-        .routes(routes!(repos::events))
+        .routes(routes!(questions::events))
+        .routes(routes!(questions::active))
+        .routes(routes!(questions::with_events))
+        .routes(routes!(questions::labels))
         .routes(routes!(events::count))
         .routes(routes!(rate_limit))
         .routes(routes!(metrics::metrics))
