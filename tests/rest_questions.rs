@@ -466,6 +466,15 @@ async fn section_3a_answers_as_documented_and_as_computed_here() {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, *w, "raw=true gives the event as served");
     }
+    // An age in `since` is fixed as an instant in the next page's link.
+    let (_, _, link) = r
+        .get_full("/api/repos/praw-dev/praw/events?limit=1&since=30d")
+        .await;
+    let link = link.expect("more than one event since 30 days ago");
+    assert!(
+        link.contains("since=20") && link.contains("cursor="),
+        "{link}"
+    );
     // since/until select [since, until); action filters.
     let (t1, t2) = (ms(want[want.len() / 2]), ms(want[10]));
     let rfc = |t: i64| {

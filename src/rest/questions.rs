@@ -362,39 +362,46 @@ pub async fn events(
     let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     if more && let Some((last, _)) = page.last() {
         let cursor = format!("{}_{}", last.created_at.timestamp_millis(), last.id);
-        if let Ok(v) = HeaderValue::from_str(&next_link(&headers, &uri, &cursor)) {
+        // An age (`since=2h`) would move between pages: the link carries the instant.
+        let mut fixed = vec![("cursor", cursor)];
+        for (name, t) in [("since", since), ("until", until)] {
+            if let Some(t) = t {
+                fixed.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+            }
+        }
+        if let Some(Ok(v)) = next_link(&headers, &uri, &fixed).map(|l| HeaderValue::from_str(&l)) {
             response.headers_mut().insert(header::LINK, v);
         }
     }
     Ok(response)
 }
 
-/// `<URL>; rel="next"`: this request's URL with the cursor of the next page; absolute when the
-/// request named a valid host, as GitHub's are.
-fn next_link(headers: &HeaderMap, uri: &Uri, cursor: &str) -> String {
+/// `<URL>; rel="next"`: this request's URL with `fixed` parameters (the next page's cursor)
+/// set; absolute when the request named a valid host, as GitHub's are.
+fn next_link(headers: &HeaderMap, uri: &Uri, fixed: &[(&str, String)]) -> Option<String> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok());
     let base = format!("http://{}", host.unwrap_or("localhost"));
     let Ok(mut url) = reqwest::Url::parse(&base).and_then(|b| b.join(&uri.to_string())) else {
-        return format!("<?cursor={cursor}>; rel=\"next\"");
+        return None;
     };
     let pairs: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(k, _)| k != "cursor")
+        .filter(|(k, _)| fixed.iter().all(|(f, _)| k != f))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     url.set_query(None);
     url.query_pairs_mut()
         .extend_pairs(pairs)
-        .append_pair("cursor", cursor);
-    match host {
+        .extend_pairs(fixed.iter().map(|(k, v)| (*k, v.as_str())));
+    Some(match host {
         Some(_) => format!("<{url}>; rel=\"next\""),
         None => format!(
             "<{}?{}>; rel=\"next\"",
             url.path(),
             url.query().unwrap_or_default()
         ),
-    }
+    })
 }
