@@ -366,7 +366,7 @@ pub async fn events(
         let mut fixed = vec![("cursor", cursor)];
         for (name, t) in [("since", since), ("until", until)] {
             if let Some(t) = t {
-                fixed.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+                fixed.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
             }
         }
         if let Some(Ok(v)) = next_link(&headers, &uri, &fixed).map(|l| HeaderValue::from_str(&l)) {
