@@ -293,6 +293,54 @@ async fn section_3a_answers_as_documented_and_as_computed_here() {
         }
     }
 
+    // Hostile values in every new parameter: a JSON answer, never a 5xx.
+    {
+        use proptest::strategy::{Strategy, ValueTree};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let value = proptest::string::string_regex(
+            "(-?[0-9]{0,25}|[a-zA-Z%/._~ -]{0,20}|%[0-9A-F]{2}|true|2h|9999999999y|2026-11-22T10:00:00Z)",
+        )
+        .unwrap();
+        let targets = [
+            "/api/stats?action=",
+            "/api/stats?by=",
+            "/api/stats?combined=",
+            "/api/repos/active?offset=",
+            "/api/repos/active?offset=60&limit=",
+            "/api/repos/with-events?type=PushEvent&more_than=",
+            "/api/repos/with-events?type=",
+            "/api/repos/with-events?type=PushEvent&offset=",
+            "/api/labels?repo=",
+            "/api/repos/praw-dev/praw/events?since=",
+            "/api/repos/praw-dev/praw/events?until=",
+            "/api/repos/praw-dev/praw/events?raw=",
+            "/api/repos/praw-dev/praw/events?cursor=",
+            "/api/repos/praw-dev/praw/events?action=",
+            "/api/events/count?offset=60&action=",
+        ];
+        for i in 0..300 {
+            let v = value.new_tree(&mut runner).unwrap().current();
+            let encoded: String = v
+                .chars()
+                .map(|c| match c {
+                    ' ' => "%20".to_string(),
+                    '&' | '#' | '+' => format!("%{:02X}", c as u32),
+                    c => c.to_string(),
+                })
+                .collect();
+            let path = format!("{}{encoded}", targets[i % targets.len()]);
+            let (status, body) = r.get(&path).await;
+            assert!(status < 500, "GET {path}: {status} {body}");
+            assert!(
+                body.is_object() || body.is_array(),
+                "GET {path}: JSON, got {body}"
+            );
+            if status >= 400 {
+                assert!(body["error"].is_string(), "GET {path}: {body}");
+            }
+        }
+    }
+
     // Every figure below is computed from what the server served. The events span hours,
     // well inside the 7-day, 500-event window, so each window is every stored event.
     let served: Vec<&Value> = REPOS.iter().flat_map(|n| &r.served[n]).collect();
