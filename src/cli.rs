@@ -70,7 +70,11 @@ pub enum Command {
         /// Only this repository (owner/name)
         #[arg(long, value_name = "R")]
         repo: Option<String>,
+        #[command(flatten)]
+        questions: StatsQuestions,
     },
+    /// Write stored events to stdout, oldest first (no network; works while ghpulse runs)
+    Export(ExportArgs),
     /// Edit the watch list in the config file (comments and layout are kept)
     Repos {
         #[command(subcommand)]
@@ -86,4 +90,43 @@ pub enum ReposAction {
     Add { repo: String },
     /// Stop watching a repository (its stored events are kept until retention prunes them)
     Remove { repo: String },
+}
+
+/// `ghpulse stats`'s questions beyond section 3's figures (SPEC section 3a).
+#[derive(Debug, Default, clap::Args)]
+pub struct StatsQuestions {
+    /// Figures of each type over its events with this payload.action only (e.g. opened)
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// Also break each event type down by action
+    #[arg(long)]
+    pub by_action: bool,
+    /// Add the figures of all watched repositories together, as one timeline
+    #[arg(long)]
+    pub combined: bool,
+    /// Print the label KPIs (share of issues and pull requests in each [labels] group) instead
+    #[arg(long, conflicts_with_all = ["action", "by_action", "combined"])]
+    pub labels: bool,
+}
+
+impl StatsQuestions {
+    pub fn any(&self) -> bool {
+        self.action.is_some() || self.by_action || self.combined || self.labels
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Only this repository (owner/name) [default: every watched repository]
+    #[arg(long, value_name = "R")]
+    pub repo: Option<String>,
+    /// Events created at or after T: RFC 3339 (2026-11-22T10:00:00Z) or an age (2h, 7d)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Events created before T: RFC 3339 or an age
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// jsonl: one event a line exactly as GitHub served it; csv: id,repo,type,action,actor,created_at
+    #[arg(long, value_enum, default_value_t)]
+    pub format: crate::export::Format,
 }

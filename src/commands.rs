@@ -19,7 +19,7 @@ pub struct Failure {
 }
 
 /// Output errors; a reader that closed the pipe early (`ghpulse stats | head`) is no failure.
-fn written(r: std::io::Result<()>) -> Result<(), Failure> {
+pub fn written(r: std::io::Result<()>) -> Result<(), Failure> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(Failure::other),
@@ -41,14 +41,8 @@ impl Failure {
     }
 }
 
-pub fn stats(
-    config: &Config,
-    data: &std::path::Path,
-    json: bool,
-    repo: Option<&str>,
-    authenticated: bool,
-    out: &mut impl Write,
-) -> Result<(), Failure> {
+/// A repository named on the command line that must be watched.
+pub fn watched(config: &Config, repo: Option<&str>) -> Result<Option<RepoName>, Failure> {
     let repo = repo
         .map(RepoName::parse)
         .transpose()
@@ -60,6 +54,18 @@ pub fn stats(
             "{r} is not watched (see `ghpulse repos list`)"
         )));
     }
+    Ok(repo)
+}
+
+pub fn stats(
+    config: &Config,
+    data: &std::path::Path,
+    json: bool,
+    repo: Option<&str>,
+    authenticated: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let repo = watched(config, repo)?;
     let store = Store::open_read_only(data).map_err(Failure::other)?;
     let now = Utc::now();
     let snapshot =
@@ -79,7 +85,7 @@ pub fn stats(
     }
 }
 
-fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> {
+pub fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "Statistics as of {} (window: last {} events or {}, whichever holds fewer)",
@@ -132,6 +138,17 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
                 fmt(t.median_seconds_between),
                 t.last_event_at.format("%Y-%m-%d %H:%M:%S")
             )?;
+            for a in t.actions.iter().flatten() {
+                writeln!(
+                    out,
+                    "    {:<30} {:>6} {:>12} {:>12}  {}",
+                    a.action.as_deref().unwrap_or("(no action)"),
+                    a.count,
+                    fmt(a.avg_seconds_between),
+                    fmt(a.median_seconds_between),
+                    a.last_event_at.format("%Y-%m-%d %H:%M:%S")
+                )?;
+            }
         }
     }
     Ok(())

@@ -34,6 +34,26 @@ impl Default for Window {
     }
 }
 
+/// `[labels]`: the label groups of SPEC section 3a's KPIs, in file order. Label names are kept
+/// lowercased, because they compare without case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelGroups(pub Vec<(String, Vec<String>)>);
+
+impl Default for LabelGroups {
+    fn default() -> Self {
+        let group = |name: &str, labels: &[&str]| {
+            (
+                name.to_string(),
+                labels.iter().map(|l| l.to_string()).collect(),
+            )
+        };
+        LabelGroups(vec![
+            group("bug", &["bug", "type: bug", "kind/bug"]),
+            group("performance", &["performance", "perf"]),
+        ])
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub path: PathBuf,
@@ -45,6 +65,7 @@ pub struct Config {
     pub retention: Duration,
     pub api_url: Option<String>,
     pub listen: Option<String>,
+    pub labels: LabelGroups,
 }
 
 /// A config problem, located as precisely as the file allows.
@@ -79,6 +100,7 @@ impl Config {
             retention: DEFAULT_RETENTION,
             api_url: None,
             listen: None,
+            labels: LabelGroups::default(),
         }
     }
 
@@ -147,6 +169,7 @@ impl Parser<'_> {
                 "store",
                 "github",
                 "server",
+                "labels",
             ]
             .contains(&key)
             {
@@ -295,7 +318,44 @@ impl Parser<'_> {
             retention,
             api_url,
             listen,
+            labels: self.labels(root.get("labels"))?,
         })
+    }
+
+    /// `[labels]` replaces the default groups: `group = ["label", ...]`, at least one label each.
+    fn labels(&self, item: Option<&Item>) -> Result<LabelGroups, ConfigError> {
+        let Some(item) = item else {
+            return Ok(LabelGroups::default());
+        };
+        let Some(table) = item.as_table_like() else {
+            return Err(self.err(item.span(), "labels", "must be a table".into()));
+        };
+        let mut groups = Vec::new();
+        for (group, value) in table.iter() {
+            let key = format!("labels.{group}");
+            let names = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                self.err(
+                    value.span(),
+                    &key,
+                    format!("{} is not a non-empty array of label names", show(value)),
+                )
+            })?;
+            let mut labels = Vec::new();
+            for (i, v) in names.iter().enumerate() {
+                match v.as_str().map(str::trim) {
+                    Some(name) if !name.is_empty() => labels.push(name.to_lowercase()),
+                    _ => {
+                        return Err(self.err(
+                            v.span(),
+                            &format!("{key}[{i}]"),
+                            format!("{} is not a label name", v.to_string().trim()),
+                        ));
+                    }
+                }
+            }
+            groups.push((group.to_string(), labels));
+        }
+        Ok(LabelGroups(groups))
     }
 
     fn string<'v>(&self, item: &'v Item, key: &str) -> Result<&'v str, ConfigError> {
@@ -477,5 +537,49 @@ api_url = "https://api.github.com"
         );
         let e = read_text(path, &b"repositories = [\"\xff\"]"[..]).unwrap_err();
         assert!(e.to_string().contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn label_groups_default_replace_and_refuse_bad_entries() {
+        assert_eq!(
+            parse("repositories = []\n").unwrap().labels,
+            LabelGroups::default()
+        );
+        let c =
+            parse("repositories = []\n[labels]\nbug = [\"Bug\", \" Type: Bug \"]\nui = [\"UX\"]\n")
+                .unwrap();
+        assert_eq!(
+            c.labels.0,
+            [
+                (
+                    "bug".to_string(),
+                    vec!["bug".to_string(), "type: bug".to_string()]
+                ),
+                ("ui".to_string(), vec!["ux".to_string()]),
+            ],
+            "file order, lowercased, and the defaults replaced"
+        );
+        for (text, line, key) in [
+            ("repositories = []\nlabels = 3\n", 2, "labels"),
+            ("repositories = []\n[labels]\nbug = []\n", 3, "labels.bug"),
+            (
+                "repositories = []\n[labels]\nbug = \"bug\"\n",
+                3,
+                "labels.bug",
+            ),
+            (
+                "repositories = []\n[labels]\nperf = [\n  \"perf\",\n  2,\n]\n",
+                5,
+                "labels.perf[1]",
+            ),
+            (
+                "repositories = []\n[labels]\nbug = [\" \"]\n",
+                3,
+                "labels.bug[0]",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{text:?}: {e}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! views; the dashboard and the REST listener read the snapshots it publishes and send it
 //! commands.
 
+pub mod answers;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -11,13 +12,16 @@ pub mod config_edit;
 pub mod config_watch;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod fetcher;
 pub mod github;
 pub mod humanize;
 pub mod logging;
 pub mod planner;
+pub mod questions;
 pub mod ratelimit;
 pub mod repo;
+pub mod reports;
 pub mod rest;
 pub mod scheduler;
 pub mod settings;

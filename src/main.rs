@@ -43,7 +43,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let settings = settings::resolve(&cli).map_err(Failure::usage)?;
     let mut out = std::io::stdout().lock();
     match &cli.command {
-        Some(Command::Stats { json, repo }) => commands::stats(
+        Some(Command::Stats {
+            json,
+            repo,
+            questions,
+        }) if questions.any() => ghpulse::reports::stats(
+            &settings.config,
+            &settings.data_path,
+            *json,
+            repo.as_deref(),
+            questions,
+            &mut out,
+        ),
+        Some(Command::Export(args)) => ghpulse::reports::export(
+            &settings.config,
+            &settings.data_path,
+            args,
+            &mut std::io::BufWriter::new(out),
+        ),
+        Some(Command::Stats { json, repo, .. }) => commands::stats(
             &settings.config,
             &settings.data_path,
             *json,

@@ -25,6 +25,30 @@ pub struct TypeStats {
     pub avg_seconds_between: Option<f64>,
     pub median_seconds_between: Option<f64>,
     pub last_event_at: DateTime<Utc>,
+    /// Only with `by=action` (SPEC section 3a): the same figures for each action of the type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionStats>>,
+}
+
+/// The figures of one action of an event type; `action` is null for events without one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ActionStats {
+    pub action: Option<String>,
+    pub count: u64,
+    pub avg_seconds_between: Option<f64>,
+    pub median_seconds_between: Option<f64>,
+    pub last_event_at: DateTime<Utc>,
+}
+
+/// Which figures a caller lists. None of these changes the window or `events_in_window`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Selection<'a> {
+    /// Section 3's `type` filter: which event types are listed.
+    pub event_type: Option<&'a str>,
+    /// Section 3a's `action` filter: each type's figures cover only its events with this action.
+    pub action: Option<&'a str>,
+    /// Section 3a's `by=action`: each listed type also carries its figures by action.
+    pub by_action: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -93,36 +117,105 @@ pub fn repo_stats(
     w: &Window,
     type_filter: Option<&str>,
 ) -> RepoStats {
-    let win = window(events, now, w);
-    let window_end = win.first().map(|e| e.created_at);
-    let window_start = win.last().map(|e| e.created_at);
-    let partial =
-        window_start.is_some_and(|start| gaps.iter().any(|g| g.to > start && g.from <= now));
+    let selection = Selection {
+        event_type: type_filter,
+        ..Selection::default()
+    };
+    selected_repo_stats(repo, events, gaps, now, w, &selection)
+}
 
-    let mut by_type: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+/// The figures of one repository, listed as `selection` asks.
+pub fn selected_repo_stats(
+    repo: &str,
+    events: &[EventMeta],
+    gaps: &[Gap],
+    now: DateTime<Utc>,
+    w: &Window,
+    selection: &Selection<'_>,
+) -> RepoStats {
+    let win = window(events, now, w);
+    window_stats(repo, win, is_partial(win, gaps, now), selection)
+}
+
+/// Whether a recorded gap overlaps the window `win` (newest first).
+pub fn is_partial(win: &[EventMeta], gaps: &[Gap], now: DateTime<Utc>) -> bool {
+    win.last().is_some_and(|start| {
+        gaps.iter()
+            .any(|g| g.to > start.created_at && g.from <= now)
+    })
+}
+
+/// The figures over a window already cut — W(R), or the union of windows of section 3a's
+/// `combined` — newest first.
+pub fn window_stats(
+    repo: &str,
+    win: &[EventMeta],
+    partial: bool,
+    selection: &Selection<'_>,
+) -> RepoStats {
+    let mut by_type: std::collections::BTreeMap<&str, Vec<&EventMeta>> = Default::default();
     for e in win {
-        if type_filter.is_none_or(|t| t == e.event_type) {
-            by_type
-                .entry(&e.event_type)
-                .or_default()
-                .push(e.created_at.timestamp_millis());
+        if selection.event_type.is_none_or(|t| t == e.event_type)
+            && selection
+                .action
+                .is_none_or(|a| e.action.as_deref() == Some(a))
+        {
+            by_type.entry(&e.event_type).or_default().push(e);
         }
     }
     let event_types = by_type
         .into_iter()
-        .map(|(t, mut times)| {
-            times.sort_unstable();
-            type_stats(t, &times)
+        .map(|(t, events)| {
+            let mut stats = type_stats(t, &ascending_times(&events));
+            if selection.by_action {
+                stats.actions = Some(action_stats(&events));
+            }
+            stats
         })
         .collect();
     RepoStats {
         repo: repo.to_string(),
         events_in_window: win.len() as u64,
-        window_start,
-        window_end,
+        window_start: win.last().map(|e| e.created_at),
+        window_end: win.first().map(|e| e.created_at),
         partial,
         event_types,
     }
+}
+
+fn ascending_times(events: &[&EventMeta]) -> Vec<i64> {
+    let mut times: Vec<i64> = events
+        .iter()
+        .map(|e| e.created_at.timestamp_millis())
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// By action name, null last.
+fn action_stats(events: &[&EventMeta]) -> Vec<ActionStats> {
+    let mut by_action: std::collections::BTreeMap<(bool, &str), Vec<&EventMeta>> =
+        Default::default();
+    for &e in events {
+        let key = match e.action.as_deref() {
+            Some(a) => (false, a),
+            None => (true, ""),
+        };
+        by_action.entry(key).or_default().push(e);
+    }
+    by_action
+        .into_iter()
+        .map(|((none, name), events)| {
+            let t = type_stats(name, &ascending_times(&events));
+            ActionStats {
+                action: (!none).then(|| name.to_string()),
+                count: t.count,
+                avg_seconds_between: t.avg_seconds_between,
+                median_seconds_between: t.median_seconds_between,
+                last_event_at: t.last_event_at,
+            }
+        })
+        .collect()
 }
 
 /// `times` ascending, in milliseconds, never empty.
@@ -150,6 +243,7 @@ fn type_stats(event_type: &str, times: &[i64]) -> TypeStats {
         avg_seconds_between: avg,
         median_seconds_between: median,
         last_event_at: DateTime::from_timestamp_millis(last).unwrap_or_default(),
+        actions: None,
     }
 }
 
@@ -374,6 +468,76 @@ mod tests {
         let s = repo_stats("o/r", &e, &[], t(NOW), &Window::default(), Some("B"));
         assert_eq!(s.events_in_window, 2);
         assert_eq!(s.event_types.len(), 1);
+    }
+
+    #[test]
+    fn an_action_filter_keeps_the_window_and_lists_types_with_that_action() {
+        let with = |id, ty: &str, action: Option<&str>, at| EventMeta {
+            action: action.map(str::to_string),
+            ..ev(id, ty, at)
+        };
+        let e = sorted(vec![
+            with(
+                1,
+                "PullRequestEvent",
+                Some("opened"),
+                "2026-11-22T10:00:00Z",
+            ),
+            with(
+                2,
+                "PullRequestEvent",
+                Some("closed"),
+                "2026-11-22T10:00:05Z",
+            ),
+            with(
+                3,
+                "PullRequestEvent",
+                Some("opened"),
+                "2026-11-22T10:01:00Z",
+            ),
+            with(4, "PushEvent", None, "2026-11-22T10:02:00Z"),
+            with(5, "PullRequestEvent", None, "2026-11-22T10:03:00Z"),
+        ]);
+        let opened = selected_repo_stats(
+            "o/r",
+            &e,
+            &[],
+            t(NOW),
+            &Window::default(),
+            &Selection {
+                action: Some("opened"),
+                ..Selection::default()
+            },
+        );
+        assert_eq!(opened.events_in_window, 5);
+        assert_eq!(opened.window_start, Some(t("2026-11-22T10:00:00Z")));
+        assert_eq!(opened.event_types.len(), 1, "PushEvent has no opened event");
+        let pr = &opened.event_types[0];
+        assert_eq!(
+            (pr.count, pr.avg_seconds_between, pr.actions.is_none()),
+            (2, Some(60.0), true)
+        );
+
+        let by = selected_repo_stats(
+            "o/r",
+            &e,
+            &[],
+            t(NOW),
+            &Window::default(),
+            &Selection {
+                by_action: true,
+                ..Selection::default()
+            },
+        );
+        let actions = by.event_types[0].actions.as_ref().unwrap();
+        let names: Vec<_> = actions.iter().map(|a| a.action.as_deref()).collect();
+        assert_eq!(names, [Some("closed"), Some("opened"), None], "null last");
+        assert_eq!(
+            (actions[1].count, actions[1].median_seconds_between),
+            (2, Some(60.0))
+        );
+        assert_eq!(actions[2].last_event_at, t("2026-11-22T10:03:00Z"));
+        assert_eq!(by.event_types[1].actions.as_ref().unwrap()[0].action, None);
     }
 
     #[test]

@@ -513,6 +513,104 @@ impl Store {
         Ok(counts)
     }
 
+    /// The raw JSON of several events of a repository, read in one transaction; None for an
+    /// event no longer stored.
+    pub fn raw_events(
+        &self,
+        repo_key: &str,
+        ids: &[u64],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        ids.iter()
+            .map(|&id| Ok(table.get((repo_key, id))?.map(|v| v.value().to_string())))
+            .collect()
+    }
+
+    /// Visits the events of `repo_keys` whose (created_at ms, id) lies in `from..=to`, merged
+    /// into one timeline in E(R)'s order (oldest first, or newest first), with their raw JSON
+    /// when `with_raw`, until `visit` returns false. One read transaction, so the picture is
+    /// consistent while a ghpulse writes, and nothing is held in memory but one event.
+    pub fn scan_events(
+        &self,
+        repo_keys: &[String],
+        from: (i64, u64),
+        to: (i64, u64),
+        newest_first: bool,
+        with_raw: bool,
+        mut visit: impl FnMut(&str, EventMeta, Option<String>) -> bool,
+    ) -> Result<(), StoreError> {
+        type Rows<'t> = std::iter::Peekable<
+            Box<dyn Iterator<Item = Result<(i64, u64, EventMeta), StoreError>> + 't>,
+        >;
+        let txn = self.read()?;
+        let by_time = txn.open_table(BY_TIME)?;
+        let raw = txn.open_table(EVENTS)?;
+        let mut heads: Vec<Rows<'_>> = Vec::with_capacity(repo_keys.len());
+        for key in repo_keys {
+            let range =
+                by_time.range((key.as_str(), from.0, from.1)..=(key.as_str(), to.0, to.1))?;
+            let rows = range.map(|row| {
+                let (k, v) = row?;
+                let (_, ms, id) = k.value();
+                let (ty, actor, action) = v.value();
+                let meta = EventMeta {
+                    id,
+                    event_type: ty.to_string(),
+                    created_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                    actor: actor.to_string(),
+                    action: (!action.is_empty()).then(|| action.to_string()),
+                };
+                Ok((ms, id, meta))
+            });
+            let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+                Box::new(rows.rev())
+            } else {
+                Box::new(rows)
+            };
+            heads.push(rows.peekable());
+        }
+        loop {
+            let mut next: Option<(usize, (i64, u64))> = None;
+            for (i, rows) in heads.iter_mut().enumerate() {
+                let key = match rows.peek() {
+                    None => continue,
+                    Some(Ok((ms, id, _))) => (*ms, *id),
+                    Some(Err(_)) => match rows.next() {
+                        Some(Err(e)) => return Err(e),
+                        _ => continue,
+                    },
+                };
+                let better = next.is_none_or(
+                    |(_, best)| {
+                        if newest_first { key > best } else { key < best }
+                    },
+                );
+                if better {
+                    next = Some((i, key));
+                }
+            }
+            let Some((i, _)) = next else {
+                return Ok(());
+            };
+            let Some(Ok((_, id, meta))) = heads[i].next() else {
+                continue;
+            };
+            let key = repo_keys[i].as_str();
+            let json = if with_raw {
+                match raw.get((key, id))? {
+                    Some(v) => Some(v.value().to_string()),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            if !visit(key, meta, json) {
+                return Ok(());
+            }
+        }
+    }
+
     pub fn raw_event(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(EVENTS)?;
@@ -831,6 +929,53 @@ mod tests {
         assert_eq!(
             counts.into_iter().collect::<Vec<_>>(),
             [("B".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn scans_merge_repositories_into_one_timeline_with_raw_json() {
+        let store = Store::in_memory().unwrap();
+        record(
+            &store,
+            "o/a",
+            &[
+                ev(1, "A", "2026-11-22T09:00:00Z"),
+                ev(4, "A", "2026-11-22T11:00:00Z"),
+            ],
+            "x",
+        );
+        record(
+            &store,
+            "o/b",
+            &[
+                ev(2, "B", "2026-11-22T10:00:00Z"),
+                ev(3, "B", "2026-11-22T10:00:00Z"),
+            ],
+            "x",
+        );
+        let keys = ["o/a".to_string(), "o/b".to_string()];
+        let scan = |from, to, newest_first, limit: usize| {
+            let mut seen = Vec::new();
+            store
+                .scan_events(&keys, from, to, newest_first, true, |repo, meta, raw| {
+                    assert_eq!(raw, Some(format!("{{\"id\":\"{}\"}}", meta.id)));
+                    seen.push((repo.to_string(), meta.id));
+                    seen.len() < limit
+                })
+                .unwrap();
+            seen.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+        };
+        let all = ((i64::MIN, 0), (i64::MAX, u64::MAX));
+        assert_eq!(scan(all.0, all.1, false, 10), [1, 2, 3, 4]);
+        assert_eq!(scan(all.0, all.1, true, 10), [4, 3, 2, 1]);
+        assert_eq!(scan(all.0, all.1, true, 2), [4, 3], "stops when told");
+        let ten: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let ms = ten.timestamp_millis();
+        assert_eq!(scan((ms, 3), (i64::MAX, u64::MAX), false, 10), [3, 4]);
+        assert_eq!(scan((i64::MIN, 0), (ms, 2), true, 10), [2, 1]);
+        assert_eq!(
+            store.raw_events("o/b", &[3, 9]).unwrap(),
+            [Some("{\"id\":\"3\"}".to_string()), None]
         );
     }
 

@@ -23,6 +23,8 @@ pub struct CountParams {
     offset: Option<u64>,
     /// Only this watched repository; all watched repositories when absent.
     repo: Option<String>,
+    /// Only events whose payload.action is this (e.g. opened).
+    action: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -48,6 +50,10 @@ pub async fn count(
         return Err(ApiError::bad_request(format!(
             "offset must be from 1 to {MAX_OFFSET_MINUTES} minutes"
         )));
+    }
+    if let Some(action) = &p.action {
+        return super::questions::counts_with_action(&state, offset, p.repo.as_deref(), action)
+            .await;
     }
     let snapshot = state.snapshot();
     let keys: Vec<String> = match p.repo {

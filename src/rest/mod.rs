@@ -5,6 +5,7 @@ mod error;
 mod events;
 pub mod listener;
 mod metrics;
+mod questions;
 mod repos;
 mod stats;
 
@@ -87,7 +88,10 @@ pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
         .routes(routes!(stats::statistics))
         .routes(routes!(repos::list, repos::add))
         .routes(routes!(repos::remove))
-        .routes(routes!(repos::events))
+        .routes(routes!(questions::events))
+        .routes(routes!(questions::active))
+        .routes(routes!(questions::with_events))
+        .routes(routes!(questions::labels))
         .routes(routes!(events::count))
         .routes(routes!(rate_limit))
         .routes(routes!(metrics::metrics))

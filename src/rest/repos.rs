@@ -1,5 +1,5 @@
-//! The watch list: list, add, remove (through the engine, like the dashboard's keys), and a
-//! repository's stored events.
+//! The watch list: list, add, remove (through the engine, like the dashboard's keys). A
+//! repository's stored events are listed by `questions::events`.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ErrorBody};
 use super::{ApiKey, ApiState};
 use crate::config_edit::EditError;
 use crate::snapshot::RepoView;
@@ -53,18 +53,6 @@ pub struct EventEntry {
     pub action: Option<String>,
     pub actor: String,
     pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventsParams {
-    /// Only events of this type.
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    event_type: Option<String>,
-    /// How many, newest first: 1..=1000, default 100.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u64>,
 }
 
 /// Names the header that says the config file is not in force.
@@ -167,43 +155,4 @@ pub async fn remove(
         .await
         .map_err(edit_error)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A repository's stored events, newest first.
-#[utoipa::path(get, path = "/api/repos/{owner}/{name}/events",
-    params(("owner" = String, Path), ("name" = String, Path), EventsParams),
-    responses(
-        (status = 200, body = Vec<EventEntry>),
-        (status = 400, body = ErrorBody, description = "malformed name or limit out of range"),
-        (status = 404, body = ErrorBody, description = "not watched"),
-    ))]
-pub async fn events(
-    State(state): State<ApiState>,
-    ApiPath((owner, name)): ApiPath<(String, String)>,
-    ApiQuery(p): ApiQuery<EventsParams>,
-) -> Result<Json<Vec<EventEntry>>, ApiError> {
-    let repo = super::watched(&state.snapshot(), &format!("{owner}/{name}"))?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 1000"));
-    }
-    let store = state.engine.store.clone();
-    let events = tokio::task::spawn_blocking(move || {
-        store.recent_events(&repo.key(), limit as usize, p.event_type.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    Ok(Json(
-        events
-            .into_iter()
-            .map(|e| EventEntry {
-                id: e.id.to_string(),
-                event_type: e.event_type,
-                action: e.action,
-                actor: e.actor,
-                created_at: e.created_at,
-            })
-            .collect(),
-    ))
 }

@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ApiState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
+use crate::answers::StatsAnswer;
 use crate::snapshot::StatsQuery;
 use crate::stats::StatsReport;
 
@@ -23,6 +25,12 @@ pub struct StatsParams {
     /// Keep the first N repositories in config order, 1..=max_repositories.
     #[param(minimum = 1)]
     limit: Option<u64>,
+    /// Each type's figures over its events with this payload.action only (SPEC section 3a).
+    action: Option<String>,
+    /// `action`: each type also lists its figures by action.
+    by: Option<String>,
+    /// true: add a `combined` entry, every watched repository together.
+    combined: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -33,17 +41,30 @@ pub struct LimitParams {
     limit: Option<u64>,
 }
 
-/// The statistics of SPEC section 3 as of `generated_at`.
+/// The statistics of SPEC section 3 as of `generated_at`; with `action`, `by` or `combined`,
+/// those of section 3a.
 #[utoipa::path(get, path = "/api/stats", params(StatsParams), responses(
-    (status = 200, body = StatsReport),
+    (status = 200, body = StatsAnswer),
     (status = 400, body = ErrorBody, description = "malformed repo or limit out of range"),
     (status = 404, body = ErrorBody, description = "repo not watched"),
 ))]
 pub async fn api_stats(
     State(state): State<ApiState>,
     ApiQuery(p): ApiQuery<StatsParams>,
-) -> Result<Json<StatsReport>, ApiError> {
+) -> Result<Response, ApiError> {
+    if p.action.is_some() || p.by.is_some() || p.combined.is_some() {
+        return super::questions::stats(
+            &state,
+            p.repo.as_deref(),
+            p.event_type.as_deref(),
+            p.limit,
+            p.action.as_deref(),
+            p.by.as_deref(),
+            p.combined == Some(true),
+        );
+    }
     report(&state, p.repo.as_deref(), p.event_type.as_deref(), p.limit)
+        .map(IntoResponse::into_response)
 }
 
 /// The same body as `/api/stats?limit=N`, for clients of older tools.
