@@ -317,6 +317,7 @@ impl Engine {
             requests: p.counters,
             fetcher: p.shown_state(now),
             repos: p.views(now),
+            stats_cache: Default::default(),
         };
         self.publish.send_replace(Arc::new(snapshot));
     }

@@ -87,6 +87,7 @@ fn snapshot(repos: Vec<RepoView>) -> Snapshot {
         },
         fetcher: FetcherState::Live,
         repos,
+        stats_cache: Default::default(),
     }
 }
 

@@ -181,6 +181,7 @@ mod tests {
                 recent: Arc::new(vec![ev(2, 1), ev(1, 3)]),
                 gaps: Arc::default(),
             }],
+            stats_cache: Default::default(),
         };
         let text = render(&snapshot).unwrap();
         let line = text
