@@ -28,6 +28,8 @@ pub const CACHE_BYTES: usize = 8 << 20;
 /// The file is compacted when more than this share of it is free pages (after pruning, and
 /// when opened for writing): copy-on-write leaves freed pages behind that only new writes reuse.
 const COMPACT_ABOVE_FREE_SHARE: f64 = 0.25;
+/// ... and at least this many bytes: a young file is mostly free space, and not worth a rewrite.
+const COMPACT_ABOVE_FREE_BYTES: u64 = 1 << 20;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const REPOS: TableDefinition<&str, &str> = TableDefinition::new("repos");
@@ -549,14 +551,22 @@ impl Store {
         Ok(removed_total)
     }
 
-    /// Compacts the file when free pages pass [`COMPACT_ABOVE_FREE_SHARE`] of it. Best effort:
+    /// Compacts the file when free pages pass [`COMPACT_ABOVE_FREE_SHARE`] of it (and
+    /// [`COMPACT_ABOVE_FREE_BYTES`]). Best effort:
     /// a transaction in progress (a REST read) makes redb decline, and the next prune retries.
     fn compact_if_fragmented(&self) {
         let Db::Writer(lock) = &*self.db else { return };
         let Ok(file_len) = std::fs::metadata(&self.path).map(|m| m.len()) else {
             return; // in memory
         };
+        if file_len <= COMPACT_ABOVE_FREE_BYTES {
+            return;
+        }
+        // Pages a commit freed are released by the next commit: an empty one first, so they
+        // count as free.
         let used = match self.begin_write().and_then(|txn| {
+            txn.commit()?;
+            let txn = self.begin_write()?;
             let stats = txn.stats()?;
             txn.abort()?;
             Ok(stats.allocated_pages() * stats.page_size() as u64)
@@ -567,8 +577,9 @@ impl Store {
                 return;
             }
         };
-        let free_share = 1.0 - used as f64 / file_len.max(1) as f64;
-        if free_share <= COMPACT_ABOVE_FREE_SHARE {
+        let free = file_len.saturating_sub(used);
+        let free_share = free as f64 / file_len.max(1) as f64;
+        if free_share <= COMPACT_ABOVE_FREE_SHARE || free <= COMPACT_ABOVE_FREE_BYTES {
             return;
         }
         let mut db = lock.write().unwrap_or_else(PoisonError::into_inner);
@@ -964,9 +975,9 @@ mod tests {
         };
         let mut raw_bytes = 0;
         for batch in 0..20u64 {
-            let events: Vec<_> = (0..100u64)
+            let events: Vec<_> = (0..200u64)
                 .map(|i| {
-                    let id = batch * 100 + i;
+                    let id = batch * 200 + i;
                     let (meta, _) = ev(id, "A", "2026-10-01T00:00:00Z");
                     let json = raw(id);
                     raw_bytes += json.len() as u64;
@@ -985,7 +996,7 @@ mod tests {
             store
                 .prune("2026-11-01T00:00:00Z".parse().unwrap())
                 .unwrap(),
-            2000
+            4000
         );
         let pruned = std::fs::metadata(&path).unwrap().len();
         assert!(pruned < full / 2, "compacted: {full} -> {pruned} bytes");
