@@ -96,6 +96,9 @@ async fn run() {
             )
         })
         .collect();
+    for t in &timelines {
+        gh.add_synthetic(t);
+    }
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let big = Workdir::new(&name_refs);
     let mut big_proc = Ghpulse::start(&big, &gh.url()).await;

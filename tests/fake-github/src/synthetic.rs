@@ -95,7 +95,7 @@ impl FakeGithub {
         let name = timeline.full_name.as_str();
         let deadline = Instant::now() + timeout;
         if self.repo_id(name).is_none() {
-            self.add_repo(name, timeline.repo_id, Vec::new());
+            self.add_synthetic(timeline);
         }
         let mut next = 0;
         while next < timeline.len() {
@@ -113,6 +113,12 @@ impl FakeGithub {
             next = end;
         }
         Some(())
+    }
+
+    /// Serves the timeline's repository, still empty, so a client can start polling it before
+    /// [`Self::feed`] does.
+    pub fn add_synthetic(&self, timeline: &SyntheticTimeline) {
+        self.add_repo(&timeline.full_name, timeline.repo_id, Vec::new());
     }
 
     fn page_one_served_since(&self, name: &str, since: Instant) -> bool {
