@@ -425,6 +425,7 @@ impl Engine {
             fetcher: p.shown_state(now),
             repos: p.views(now),
             config_error: self.config_error.clone(),
+            stats_cache: Default::default(),
         };
         self.publish.send_replace(Arc::new(snapshot));
     }

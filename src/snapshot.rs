@@ -2,15 +2,16 @@
 //! listener and `ghpulse stats` all compute their figures from.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use chrono::{DateTime, Utc};
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::{Config, Window};
 use crate::event::EventMeta;
 use crate::ratelimit::{RateLimit, RequestCounters};
 use crate::repo::RepoName;
-use crate::stats::{self, Gap, StatsReport};
+use crate::stats::{self, Gap, RepoStats, StatsReport, WindowReport};
 use crate::store::{RepoState, Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +57,42 @@ pub struct Snapshot {
     pub repos: Vec<RepoView>,
     /// Why the config file as it is now is not in force (the last valid one is), if it is not.
     pub config_error: Option<String>,
+    /// The statistics of `repos`, computed on first use; see [`Snapshot::stats_cache`].
+    pub stats_cache: StatsCache,
+}
+
+/// Where a snapshot keeps its computed statistics. A clone starts empty: a changed copy of a
+/// snapshot must not inherit figures of the original.
+#[derive(Default)]
+pub struct StatsCache {
+    current: RwLock<Option<Arc<CachedStats>>>,
+    /// Held while computing, so concurrent first readers compute once.
+    computing: Mutex<()>,
+}
+
+impl Clone for StatsCache {
+    fn clone(&self) -> Self {
+        StatsCache::default()
+    }
+}
+
+impl std::fmt::Debug for StatsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatsCache")
+    }
+}
+
+/// Every repository's figures, unfiltered, as of `computed_at`, and their JSON. They hold for
+/// any instant in `computed_at..valid_until`: the window only changes with time when its
+/// oldest event passes the age limit (or a gap's start is reached), and that instant is
+/// `valid_until`.
+pub struct CachedStats {
+    computed_at: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    window: WindowReport,
+    window_json: Bytes,
+    /// In the snapshot's order, with each repository's JSON object.
+    repos: Vec<(RepoName, RepoStats, Bytes)>,
 }
 
 /// Which part of the statistics a caller wants.
@@ -71,26 +108,95 @@ impl Snapshot {
     /// SPEC section 3's figures as of `now` (truncated to the millisecond).
     pub fn stats(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> StatsReport {
         let now = stats::to_millis(now);
-        let repositories = self
-            .repos
-            .iter()
-            .filter(|r| q.repo.is_none_or(|want| &r.name == want))
-            .take(q.limit.unwrap_or(usize::MAX))
-            .map(|r| {
-                stats::repo_stats(
-                    r.name.as_str(),
-                    &r.recent,
-                    &r.gaps,
-                    now,
-                    &self.window,
-                    q.event_type,
-                )
-            })
-            .collect();
+        let cached = self.stats_cache(now);
         StatsReport {
             generated_at: now,
-            window: self.window.into(),
-            repositories,
+            window: cached.window.clone(),
+            repositories: cached
+                .select(q)
+                .map(|(_, r, _)| with_type(r, q.event_type))
+                .collect(),
+        }
+    }
+
+    /// The same report as [`Snapshot::stats`], as JSON: the repositories' objects were
+    /// serialized once, so only the selection is copied.
+    pub fn stats_json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
+        let now = stats::to_millis(now);
+        self.stats_cache(now).json(now, q)
+    }
+
+    /// The figures for `now` if they are already computed: never blocks on a computation.
+    pub fn cached_stats(&self, now: DateTime<Utc>) -> Option<Arc<CachedStats>> {
+        let now = stats::to_millis(now);
+        let current = self
+            .stats_cache
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| c.holds_at(now)).cloned()
+    }
+
+    /// The figures for `now`, computed when no cached ones hold then. The first call after a
+    /// snapshot (or after the age edge passed an event) costs a pass over every window; call it
+    /// off the async executor.
+    pub fn stats_cache(&self, now: DateTime<Utc>) -> Arc<CachedStats> {
+        let now = stats::to_millis(now);
+        if let Some(c) = self.cached_stats(now) {
+            return c;
+        }
+        let _computing = self
+            .stats_cache
+            .computing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = self.cached_stats(now) {
+            return c;
+        }
+        let fresh = Arc::new(self.compute_stats(now));
+        *self
+            .stats_cache
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fresh.clone());
+        fresh
+    }
+
+    fn compute_stats(&self, now: DateTime<Utc>) -> CachedStats {
+        let max_age = TimeDelta::from_std(self.window.max_age).unwrap_or(TimeDelta::MAX);
+        let mut valid_until: Option<DateTime<Utc>> = None;
+        let mut until = |t: Option<DateTime<Utc>>| {
+            if let Some(t) = t.filter(|&t| t > now) {
+                valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
+            }
+        };
+        let repos = self
+            .repos
+            .iter()
+            .map(|r| {
+                let figures =
+                    stats::repo_stats(r.name.as_str(), &r.recent, &r.gaps, now, &self.window, None);
+                // The oldest event leaves the window at its created_at + max_age.
+                until(
+                    figures
+                        .window_start
+                        .and_then(|s| s.checked_add_signed(max_age)),
+                );
+                // A gap counts from its start on.
+                for g in r.gaps.iter() {
+                    until(Some(g.from));
+                }
+                let json = to_json(&figures);
+                (r.name.clone(), figures, json)
+            })
+            .collect();
+        let window = WindowReport::from(self.window);
+        CachedStats {
+            computed_at: now,
+            valid_until,
+            window_json: to_json(&window),
+            window,
+            repos,
         }
     }
 
@@ -123,8 +229,71 @@ impl Snapshot {
             fetcher: FetcherState::Starting,
             repos,
             config_error: None,
+            stats_cache: StatsCache::default(),
         })
     }
+}
+
+impl CachedStats {
+    fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.computed_at <= now && self.valid_until.is_none_or(|v| now < v)
+    }
+
+    fn select<'a>(
+        &'a self,
+        q: &'a StatsQuery<'_>,
+    ) -> impl Iterator<Item = &'a (RepoName, RepoStats, Bytes)> + 'a {
+        self.repos
+            .iter()
+            .filter(|(name, _, _)| q.repo.is_none_or(|want| name == want))
+            .take(q.limit.unwrap_or(usize::MAX))
+    }
+
+    /// Byte for byte what serde_json makes of the [`StatsReport`].
+    fn json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
+        let selected: Vec<_> = self.select(q).collect();
+        let size = selected.iter().map(|(_, _, j)| j.len() + 1).sum::<usize>()
+            + self.window_json.len()
+            + 96;
+        let mut out = BytesMut::with_capacity(size);
+        out.put_slice(b"{\"generated_at\":");
+        out.put_slice(&to_json(&now));
+        out.put_slice(b",\"window\":");
+        out.put_slice(&self.window_json);
+        out.put_slice(b",\"repositories\":[");
+        for (i, (_, figures, json)) in selected.into_iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            match q.event_type {
+                None => out.put_slice(json),
+                Some(_) => out.put_slice(&to_json(&with_type(figures, q.event_type))),
+            }
+        }
+        out.put_slice(b"]}");
+        out.freeze()
+    }
+}
+
+/// A `type` filter lists fewer types and changes no figure.
+fn with_type(figures: &RepoStats, event_type: Option<&str>) -> RepoStats {
+    let Some(t) = event_type else {
+        return figures.clone();
+    };
+    RepoStats {
+        event_types: figures
+            .event_types
+            .iter()
+            .filter(|s| s.event_type == t)
+            .cloned()
+            .collect(),
+        ..figures.clone()
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
+    // Plain data (strings, numbers, timestamps): serializing it cannot fail.
+    serde_json::to_vec(value).unwrap_or_default().into()
 }
 
 /// One repository as the store holds it.
@@ -179,6 +348,7 @@ mod tests {
                 repo("a/first-by-name", vec![]),
             ],
             config_error: None,
+            stats_cache: StatsCache::default(),
         }
     }
 
@@ -231,6 +401,118 @@ mod tests {
         assert_eq!(
             typed.repositories[0].event_types[0].avg_seconds_between,
             Some(60.0)
+        );
+    }
+
+    /// What the statistics are without any cache: SPEC section 3 straight from the events.
+    fn computed(s: &Snapshot, now: DateTime<Utc>, q: &StatsQuery<'_>) -> StatsReport {
+        let now = stats::to_millis(now);
+        StatsReport {
+            generated_at: now,
+            window: s.window.into(),
+            repositories: s
+                .repos
+                .iter()
+                .filter(|r| q.repo.is_none_or(|want| &r.name == want))
+                .take(q.limit.unwrap_or(usize::MAX))
+                .map(|r| {
+                    stats::repo_stats(
+                        r.name.as_str(),
+                        &r.recent,
+                        &r.gaps,
+                        now,
+                        &s.window,
+                        q.event_type,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_json_is_what_serde_makes_of_the_report() {
+        let s = snapshot();
+        let z = RepoName::parse("z/last-by-name").unwrap();
+        let queries = [
+            StatsQuery::default(),
+            StatsQuery {
+                limit: Some(1),
+                ..Default::default()
+            },
+            StatsQuery {
+                repo: Some(&z),
+                event_type: Some("A"),
+                ..Default::default()
+            },
+            StatsQuery {
+                event_type: Some("none such"),
+                ..Default::default()
+            },
+        ];
+        let now = s.taken_at + chrono::TimeDelta::milliseconds(1234);
+        for q in &queries {
+            let json = s.stats_json(now, q);
+            assert_eq!(
+                std::str::from_utf8(&json).unwrap(),
+                serde_json::to_string(&computed(&s, now, q)).unwrap(),
+                "{q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cached_figures_follow_the_age_edge_to_the_millisecond() {
+        // Events one minute apart, the oldest at the edge of a one-hour window.
+        let mut s = snapshot();
+        s.window.max_age = std::time::Duration::from_secs(3600);
+        let start = s.taken_at;
+        let edge = start + chrono::TimeDelta::minutes(57); // the oldest event (3 min before) leaves
+        let q = StatsQuery::default();
+        let first = s.stats(start, &q);
+        assert_eq!(first.repositories[0].events_in_window, 3);
+        for now in [
+            edge - chrono::TimeDelta::milliseconds(1),
+            edge,
+            edge + chrono::TimeDelta::minutes(1),
+            edge + chrono::TimeDelta::minutes(2),
+            edge + chrono::TimeDelta::minutes(3),
+        ] {
+            assert_eq!(s.stats(now, &q), computed(&s, now, &q), "at {now}");
+        }
+        assert_eq!(s.stats(edge, &q).repositories[0].events_in_window, 2);
+        // A clock that went back gets figures for its own instant, not the cached later ones.
+        assert_eq!(s.stats(start, &q), computed(&s, start, &q));
+    }
+
+    #[test]
+    fn a_gap_starting_later_is_picked_up_when_reached() {
+        let mut s = snapshot();
+        let gap_from = s.taken_at + chrono::TimeDelta::minutes(5);
+        let view = &mut s.repos[0];
+        view.gaps = Arc::new(vec![Gap {
+            detected_at: gap_from,
+            from: gap_from,
+            to: gap_from,
+            estimated_missing: 1,
+        }]);
+        let q = StatsQuery::default();
+        assert!(!s.stats(s.taken_at, &q).repositories[0].partial);
+        assert!(s.stats(gap_from, &q).repositories[0].partial);
+    }
+
+    #[test]
+    fn a_clone_does_not_inherit_figures() {
+        let s = snapshot();
+        let now = s.taken_at;
+        let _ = s.stats(now, &StatsQuery::default());
+        let mut changed = s.clone();
+        changed.repos.truncate(1);
+        assert_eq!(
+            changed
+                .stats(now, &StatsQuery::default())
+                .repositories
+                .len(),
+            1
         );
     }
 }

@@ -1,9 +1,9 @@
 //! The redb store: events with their raw JSON, per-repository polling state, gaps, rate-limit
 //! figures and request counters. The only module that knows redb.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use redb::{
@@ -16,16 +16,31 @@ use crate::event::EventMeta;
 use crate::ratelimit::{RateLimit, RequestCounters};
 use crate::stats::Gap;
 
-/// Bumped whenever a table's layout changes; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+/// Bumped whenever a table's layout changes. An older store is migrated in place when opened
+/// for writing; a newer one is refused.
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// redb's default page cache is 1 GiB, and it keeps every page a long ingest writes: 366 MB
+/// resident after 50,000 events. The working set (the window's rows, the pages of one commit)
+/// is a few MiB; half of this is the most a write transaction buffers.
+pub const CACHE_BYTES: usize = 8 << 20;
 /// How long opening for writing waits for a reader's integrity check (`ghpulse stats`) before
 /// it takes the file for another ghpulse.
 const IN_USE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The file is compacted when more than this share of it is free pages (after pruning, and
+/// when opened for writing): copy-on-write leaves freed pages behind that only new writes reuse.
+const COMPACT_ABOVE_FREE_SHARE: f64 = 0.25;
+/// ... and at least this many bytes: a young file is mostly free space, and not worth a rewrite.
+const COMPACT_ABOVE_FREE_BYTES: u64 = 1 << 20;
+
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const REPOS: TableDefinition<&str, &str> = TableDefinition::new("repos");
-/// (repo key, event id) -> raw event JSON.
-const EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
+/// (repo key, event id) -> raw event JSON, LZ4-compressed with its length prepended
+/// (`lz4_flex`): a third of the JSON's size, decoded at about 1 GB/s.
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("raw_events");
+/// Schema version 1 kept the raw JSON uncompressed under this name.
+const EVENTS_V1: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
 /// (repo key, created_at ms, event id) -> (type, actor, action or ""): E(R)'s order, so the
 /// window is a reverse range scan that never parses JSON.
 const BY_TIME: TableDefinition<(&str, i64, u64), (&str, &str, &str)> =
@@ -169,6 +184,7 @@ pub struct PollRecord<'a> {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    counts: Arc<Mutex<CountIndex>>,
 }
 
 struct Inner {
@@ -181,8 +197,18 @@ struct Inner {
 }
 
 enum Db {
-    Writer(Database),
+    /// The lock is only taken exclusively to compact, which needs the `Database` to itself.
+    Writer(RwLock<Database>),
     Reader(ReadOnlyDatabase),
+}
+
+/// Per repository key: for each event type, the `created_at` (ms) of every stored event,
+/// ascending — so "how many since T" is a binary search per type, exact to the millisecond.
+/// Filled per repository on first use from `by_time`, then kept in step by this store's commits
+/// (the lock is held across them, so a load and a commit never interleave).
+#[derive(Default)]
+struct CountIndex {
+    repos: HashMap<String, BTreeMap<String, Vec<i64>>>,
 }
 
 impl Store {
@@ -197,24 +223,28 @@ impl Store {
             guarded(&owned, || {
                 let mut db = Database::builder()
                     .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                    .set_cache_size(CACHE_BYTES)
                     .create(&owned)
                     .map_err(|e| open_error(&owned, e))?;
                 check_integrity(&owned, &mut db)?;
-                Ok(Db::Writer(db))
+                Ok(Db::Writer(RwLock::new(db)))
             })
         };
         // `ghpulse stats` holds the file for the moment of its integrity check when no ghpulse
         // runs: a ghpulse starting then waits for it instead of calling it a second instance.
         let started = std::time::Instant::now();
-        loop {
+        let db = loop {
             match open() {
                 Err(StoreError::InUse(_)) if started.elapsed() < IN_USE_PATIENCE => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
-                Err(e) => return Err(e),
-                Ok(db) => return Store::from_db(path, db, open),
+                other => break other?,
             }
-        }
+        };
+        let store = Store::on(path, db, open);
+        store.check_or_init_schema()?;
+        store.compact_if_fragmented();
+        Ok(store)
     }
 
     /// A store on any redb backend, reopened through `make` after a failed write: tests use it
@@ -225,12 +255,16 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = PathBuf::from(name);
         let shown = path.clone();
-        Store::from_opener(&path, move || {
+        let open = move || {
             let db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
                 .create_with_backend(make())
                 .map_err(|e| open_error(&shown, e))?;
-            Ok(Db::Writer(db))
-        })
+            Ok(Db::Writer(RwLock::new(db)))
+        };
+        let store = Store::on(&path, open()?, open);
+        store.check_or_init_schema()?;
+        Ok(store)
     }
 
     /// A store in memory, for simulations and tests that need no file.
@@ -238,28 +272,19 @@ impl Store {
         Store::with_backend(":memory:", redb::backends::InMemoryBackend::new)
     }
 
-    fn from_opener(
-        path: &Path,
-        reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
-    ) -> Result<Store, StoreError> {
-        let db = reopen()?;
-        Store::from_db(path, db, reopen)
-    }
-
-    fn from_db(
+    fn on(
         path: &Path,
         db: Db,
         reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
-    ) -> Result<Store, StoreError> {
-        let store = Store {
+    ) -> Store {
+        Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 reopen: Box::new(reopen),
                 db: RwLock::new(Some(Arc::new(db))),
             }),
-        };
-        store.check_or_init_schema()?;
-        Ok(store)
+            counts: Arc::default(),
+        }
     }
 
     /// Opens an existing store for reading, beside a running ghpulse that writes to it.
@@ -275,6 +300,7 @@ impl Store {
         guarded(path, || {
             match Database::builder()
                 .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .set_cache_size(CACHE_BYTES)
                 .open(path)
             {
                 Ok(mut db) => check_integrity(path, &mut db),
@@ -290,6 +316,7 @@ impl Store {
                     guarded(&owned, || {
                         redb::Builder::new()
                             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                            .set_cache_size(CACHE_BYTES)
                             .open_read_only(&owned)
                             .map(Db::Reader)
                             .map_err(|e| open_error(&owned, e))
@@ -297,10 +324,13 @@ impl Store {
                 }),
                 db: RwLock::new(None),
             }),
+            counts: Arc::default(),
         };
         let found = store.read_meta("schema_version")?;
         match found.as_deref() {
-            Some(v) if v == SCHEMA_VERSION.to_string() => Ok(store),
+            // Version 1 differs only in how raw JSON is kept, which `raw_event` reads either way:
+            // a reader cannot migrate, and need not refuse.
+            Some(v) if v == SCHEMA_VERSION.to_string() || v == "1" => Ok(store),
             Some(v) => Err(StoreError::Schema {
                 path: path.to_path_buf(),
                 found: v.to_string(),
@@ -331,11 +361,14 @@ impl Store {
     }
 
     fn lock_read(&self) -> std::sync::RwLockReadGuard<'_, Option<Arc<Db>>> {
-        self.inner.db.read().unwrap_or_else(|e| e.into_inner())
+        self.inner.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Db>>> {
-        self.inner.db.write().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs a write transaction. After an I/O error redb refuses every later call, so the
@@ -350,7 +383,10 @@ impl Store {
             let Db::Writer(writer) = &*db else {
                 return Err(StoreError::Db("the store was opened read-only".into()));
             };
-            let txn = writer.begin_write()?;
+            let txn = writer
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .begin_write()?;
             let value = f(&txn)?;
             txn.commit()?;
             Ok(value)
@@ -364,7 +400,10 @@ impl Store {
 
     fn read(&self) -> Result<ReadTransaction, StoreError> {
         Ok(match &*self.db()? {
-            Db::Writer(db) => db.begin_read()?,
+            Db::Writer(db) => db
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .begin_read()?,
             Db::Reader(db) => db.begin_read()?,
         })
     }
@@ -376,6 +415,10 @@ impl Store {
             let found = meta.get("schema_version")?.map(|v| v.value().to_string());
             match found {
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
+                Some(v) if v == "1" => {
+                    migrate_v1(txn)?;
+                    meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
+                }
                 Some(v) => {
                     return Err(StoreError::Schema { path, found: v });
                 }
@@ -495,22 +538,66 @@ impl Store {
         Ok(out)
     }
 
-    /// Events of a repository created at or after `since`, counted by type.
+    /// Events of a repository created at or after `since`, counted by type (types with none
+    /// left out). Answered from the in-memory count index, never a scan of the rows.
     pub fn count_since(
         &self,
         repo_key: &str,
         since: DateTime<Utc>,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let since_ms = since.timestamp_millis();
+        let count = |times: &BTreeMap<String, Vec<i64>>| {
+            times
+                .iter()
+                .map(|(ty, t)| {
+                    (
+                        ty,
+                        (t.len() - t.partition_point(|&ms| ms < since_ms)) as u64,
+                    )
+                })
+                .filter(|&(_, n)| n > 0)
+                .map(|(ty, n)| (ty.clone(), n))
+                .collect()
+        };
+        if let Db::Reader(_) = &*self.db()? {
+            // Another process writes: what this one would keep in step goes stale at once.
+            return Ok(count(&self.load_times(repo_key)?));
+        }
+        let mut index = self.count_index();
+        if !index.repos.contains_key(repo_key) {
+            let times = self.load_times(repo_key)?;
+            index.repos.insert(repo_key.to_string(), times);
+        }
+        Ok(index.repos.get(repo_key).map(count).unwrap_or_default())
+    }
+
+    fn count_index(&self) -> MutexGuard<'_, CountIndex> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A repository's entry of the count index, read from `by_time`.
+    fn load_times(&self, repo_key: &str) -> Result<BTreeMap<String, Vec<i64>>, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(BY_TIME)?;
-        let mut counts = BTreeMap::new();
-        for row in
-            table.range((repo_key, since.timestamp_millis(), 0)..=(repo_key, i64::MAX, u64::MAX))?
-        {
-            let (_, v) = row?;
-            *counts.entry(v.value().0.to_string()).or_insert(0) += 1;
+        let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for row in table.range((repo_key, i64::MIN, 0)..=(repo_key, i64::MAX, u64::MAX))? {
+            let (k, v) = row?;
+            let ty = v.value().0;
+            // Rows come in time order, so each list is built ascending.
+            match times.get_mut(ty) {
+                Some(list) => list.push(k.value().1),
+                None => {
+                    times.insert(ty.to_string(), vec![k.value().1]);
+                }
+            }
         }
-        Ok(counts)
+        Ok(times)
+    }
+
+    /// The event as GitHub served it.
+    pub fn raw_event(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
+        let txn = self.read()?;
+        RawTable::open(&txn)?.get(repo_key, id)
     }
 
     /// The raw JSON of several events of a repository, read in one transaction; None for an
@@ -521,10 +608,8 @@ impl Store {
         ids: &[u64],
     ) -> Result<Vec<Option<String>>, StoreError> {
         let txn = self.read()?;
-        let table = txn.open_table(EVENTS)?;
-        ids.iter()
-            .map(|&id| Ok(table.get((repo_key, id))?.map(|v| v.value().to_string())))
-            .collect()
+        let raw = RawTable::open(&txn)?;
+        ids.iter().map(|&id| raw.get(repo_key, id)).collect()
     }
 
     /// Visits the events of `repo_keys` whose (created_at ms, id) lies in `from..=to`, merged
@@ -545,7 +630,7 @@ impl Store {
         >;
         let txn = self.read()?;
         let by_time = txn.open_table(BY_TIME)?;
-        let raw = txn.open_table(EVENTS)?;
+        let raw = RawTable::open(&txn)?;
         let mut heads: Vec<Rows<'_>> = Vec::with_capacity(repo_keys.len());
         for key in repo_keys {
             let range =
@@ -598,8 +683,8 @@ impl Store {
             };
             let key = repo_keys[i].as_str();
             let json = if with_raw {
-                match raw.get((key, id))? {
-                    Some(v) => Some(v.value().to_string()),
+                match raw.get(key, id)? {
+                    Some(json) => Some(json),
                     None => continue,
                 }
             } else {
@@ -609,12 +694,6 @@ impl Store {
                 return Ok(());
             }
         }
-    }
-
-    pub fn raw_event(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
-        let txn = self.read()?;
-        let table = txn.open_table(EVENTS)?;
-        Ok(table.get((repo_key, id))?.map(|v| v.value().to_string()))
     }
 
     /// When a stored event was created, from its raw JSON.
@@ -645,15 +724,17 @@ impl Store {
     /// Commits one poll. Events already stored are skipped, so a repeated poll duplicates nothing.
     /// Returns how many events were new.
     pub fn record_poll(&self, rec: PollRecord<'_>) -> Result<u64, StoreError> {
-        self.write(|txn| {
+        let mut index = self.count_index();
+        let (added, added_times) = self.write(|txn| {
             let mut added = 0;
+            let mut added_times = Vec::new();
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
             for (meta, raw) in rec.events {
                 if events.get((rec.repo_key, meta.id))?.is_some() {
                     continue;
                 }
-                events.insert((rec.repo_key, meta.id), raw.as_str())?;
+                events.insert((rec.repo_key, meta.id), compress(raw).as_slice())?;
                 by_time.insert(
                     (rec.repo_key, meta.created_at.timestamp_millis(), meta.id),
                     (
@@ -663,6 +744,7 @@ impl Store {
                     ),
                 )?;
                 added += 1;
+                added_times.push((meta.event_type.as_str(), meta.created_at.timestamp_millis()));
             }
             if let Some(gap) = &rec.gap {
                 let mut gaps = txn.open_table(GAPS)?;
@@ -686,15 +768,18 @@ impl Store {
                 meta.insert("rate_limit", serde_json::to_string(rl)?.as_str())?;
             }
             meta.insert("counters", serde_json::to_string(&rec.counters)?.as_str())?;
-            Ok(added)
-        })
+            Ok((added, added_times))
+        })?;
+        index.add(rec.repo_key, &added_times);
+        Ok(added)
     }
 
     /// Deletes events created before `cutoff` and gaps that ended before it. Returns the number
     /// of events removed.
     pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff_ms = cutoff.timestamp_millis();
-        self.write(|txn| {
+        let mut index = self.count_index();
+        let removed_total = self.write(|txn| {
             let mut removed_total = 0;
             let mut repos = txn.open_table(REPOS)?;
             let mut events = txn.open_table(EVENTS)?;
@@ -731,8 +816,141 @@ impl Store {
                 removed_total += old.len() as u64;
             }
             Ok(removed_total)
-        })
+        })?;
+        index.remove_before(cutoff_ms);
+        drop(index);
+        if removed_total > 0 {
+            self.compact_if_fragmented();
+        }
+        Ok(removed_total)
     }
+
+    /// Compacts the file when free pages pass [`COMPACT_ABOVE_FREE_SHARE`] of it (and
+    /// [`COMPACT_ABOVE_FREE_BYTES`]). Best effort:
+    /// a transaction in progress (a REST read) makes redb decline, and the next prune retries.
+    fn compact_if_fragmented(&self) {
+        let Ok(db) = self.db() else { return };
+        let Db::Writer(lock) = &*db else { return };
+        let Ok(file_len) = std::fs::metadata(self.path()).map(|m| m.len()) else {
+            return; // in memory
+        };
+        if file_len <= COMPACT_ABOVE_FREE_BYTES {
+            return;
+        }
+        // Pages a commit freed are released by the next commit: an empty one first, so they
+        // count as free.
+        let measured = || -> Result<u64, StoreError> {
+            let db = lock.read().unwrap_or_else(PoisonError::into_inner);
+            db.begin_write()?.commit()?;
+            let txn = db.begin_write()?;
+            let stats = txn.stats()?;
+            txn.abort()?;
+            Ok(stats.allocated_pages() * stats.page_size() as u64)
+        };
+        let used = match measured() {
+            Ok(used) => used,
+            Err(e) => {
+                tracing::warn!("store: cannot measure free space: {e}");
+                return;
+            }
+        };
+        let free = file_len.saturating_sub(used);
+        let free_share = free as f64 / file_len.max(1) as f64;
+        if free_share <= COMPACT_ABOVE_FREE_SHARE || free <= COMPACT_ABOVE_FREE_BYTES {
+            return;
+        }
+        let mut db = lock.write().unwrap_or_else(PoisonError::into_inner);
+        match db.compact() {
+            Ok(_) => tracing::info!(
+                "store compacted: {:.0} % of {file_len} bytes were free pages",
+                free_share * 100.0
+            ),
+            Err(e) => tracing::debug!("store compaction postponed: {e}"),
+        }
+    }
+}
+
+impl CountIndex {
+    fn add(&mut self, repo_key: &str, added: &[(&str, i64)]) {
+        let Some(times) = self.repos.get_mut(repo_key) else {
+            return; // not loaded yet: the load will read these rows
+        };
+        for &(ty, ms) in added {
+            let list = match times.get_mut(ty) {
+                Some(list) => list,
+                None => times.entry(ty.to_string()).or_default(),
+            };
+            // New events are mostly the newest: the insertion point is usually the end.
+            let at = list.partition_point(|&t| t <= ms);
+            list.insert(at, ms);
+        }
+    }
+
+    /// Mirrors `prune`: rows created before `cutoff_ms` are gone.
+    fn remove_before(&mut self, cutoff_ms: i64) {
+        for times in self.repos.values_mut() {
+            for list in times.values_mut() {
+                let old = list.partition_point(|&t| t < cutoff_ms);
+                list.drain(..old);
+            }
+            times.retain(|_, list| !list.is_empty());
+        }
+    }
+}
+
+/// The raw JSON table of a read transaction: compressed, or (a version-1 store opened
+/// read-only, which a writer would have migrated) plain.
+enum RawTable {
+    Compressed(redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>),
+    Plain(redb::ReadOnlyTable<(&'static str, u64), &'static str>),
+}
+
+impl RawTable {
+    fn open(txn: &ReadTransaction) -> Result<RawTable, StoreError> {
+        match txn.open_table(EVENTS) {
+            Ok(table) => Ok(RawTable::Compressed(table)),
+            Err(TableError::TableDoesNotExist(_)) => {
+                Ok(RawTable::Plain(txn.open_table(EVENTS_V1)?))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn get(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
+        match self {
+            RawTable::Compressed(t) => t
+                .get((repo_key, id))?
+                .map(|v| decompress(v.value()))
+                .transpose(),
+            RawTable::Plain(t) => Ok(t.get((repo_key, id))?.map(|v| v.value().to_string())),
+        }
+    }
+}
+
+fn compress(raw: &str) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(raw.as_bytes())
+}
+
+fn decompress(stored: &[u8]) -> Result<String, StoreError> {
+    let bytes = lz4_flex::decompress_size_prepended(stored)
+        .map_err(|e| StoreError::Db(format!("a stored event is corrupt: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| StoreError::Db(format!("a stored event is corrupt: {e}")))
+}
+
+/// Schema 1 -> 2: raw JSON moves to the compressed table, in the caller's transaction, so a
+/// crash leaves either the old store or the new one.
+fn migrate_v1(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    {
+        let old = txn.open_table(EVENTS_V1)?;
+        let mut new = txn.open_table(EVENTS)?;
+        for row in old.iter()? {
+            let (k, v) = row?;
+            let (repo, id) = k.value();
+            new.insert((repo, id), compress(v.value()).as_slice())?;
+        }
+    }
+    txn.delete_table(EVENTS_V1)?;
+    Ok(())
 }
 
 /// redb's own integrity check: every page's checksum, repairing what a crash left. A damaged
@@ -933,50 +1151,201 @@ mod tests {
     }
 
     #[test]
-    fn scans_merge_repositories_into_one_timeline_with_raw_json() {
+    fn counts_since_are_exact_and_follow_commits_and_pruning() {
         let store = Store::in_memory().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let counts = |since: &str| {
+            store
+                .count_since("o/r", at(since))
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
         record(
             &store,
-            "o/a",
+            "o/r",
             &[
                 ev(1, "A", "2026-11-22T09:00:00Z"),
-                ev(4, "A", "2026-11-22T11:00:00Z"),
+                ev(2, "B", "2026-11-22T10:00:00Z"),
             ],
             "x",
+        );
+        // The instant itself is included, a millisecond later is not.
+        assert_eq!(counts("2026-11-22T10:00:00Z"), [("B".to_string(), 1)]);
+        assert!(counts("2026-11-22T10:00:00.001Z").is_empty());
+        // Loaded now; later commits (out of time order too) must reach it.
+        record(
+            &store,
+            "o/r",
+            &[
+                ev(4, "B", "2026-11-22T11:00:00Z"),
+                ev(3, "A", "2026-11-22T08:00:00Z"),
+                ev(2, "B", "2026-11-22T10:00:00Z"),
+            ],
+            "y",
         );
         record(
             &store,
-            "o/b",
-            &[
-                ev(2, "B", "2026-11-22T10:00:00Z"),
-                ev(3, "B", "2026-11-22T10:00:00Z"),
-            ],
-            "x",
+            "other/r",
+            &[ev(9, "A", "2026-11-22T10:30:00Z")],
+            "z",
         );
-        let keys = ["o/a".to_string(), "o/b".to_string()];
-        let scan = |from, to, newest_first, limit: usize| {
-            let mut seen = Vec::new();
-            store
-                .scan_events(&keys, from, to, newest_first, true, |repo, meta, raw| {
-                    assert_eq!(raw, Some(format!("{{\"id\":\"{}\"}}", meta.id)));
-                    seen.push((repo.to_string(), meta.id));
-                    seen.len() < limit
-                })
-                .unwrap();
-            seen.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
-        };
-        let all = ((i64::MIN, 0), (i64::MAX, u64::MAX));
-        assert_eq!(scan(all.0, all.1, false, 10), [1, 2, 3, 4]);
-        assert_eq!(scan(all.0, all.1, true, 10), [4, 3, 2, 1]);
-        assert_eq!(scan(all.0, all.1, true, 2), [4, 3], "stops when told");
-        let ten: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
-        let ms = ten.timestamp_millis();
-        assert_eq!(scan((ms, 3), (i64::MAX, u64::MAX), false, 10), [3, 4]);
-        assert_eq!(scan((i64::MIN, 0), (ms, 2), true, 10), [2, 1]);
         assert_eq!(
-            store.raw_events("o/b", &[3, 9]).unwrap(),
-            [Some("{\"id\":\"3\"}".to_string()), None]
+            counts("2026-11-22T08:00:00Z"),
+            [("A".to_string(), 2), ("B".to_string(), 2)],
+            "the duplicate id 2 is not counted twice"
         );
+        store.prune(at("2026-11-22T09:30:00Z")).unwrap();
+        assert_eq!(counts("2026-01-01T00:00:00Z"), [("B".to_string(), 2)]);
+    }
+
+    #[test]
+    fn counts_agree_with_a_scan_of_the_rows() {
+        let store = Store::in_memory().unwrap();
+        let base: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for batch in 0..20u64 {
+            let events: Vec<_> = (0..50u64)
+                .map(|i| {
+                    let (mut meta, raw) = ev(batch * 50 + i, "A", "2026-11-01T00:00:00Z");
+                    meta.event_type = ["A", "B", "C"][rng.usize(..3)].into();
+                    meta.created_at = base + chrono::TimeDelta::seconds(rng.i64(0..86_400));
+                    (meta, raw)
+                })
+                .collect();
+            record(&store, "o/r", &events, "x");
+            let since = base + chrono::TimeDelta::seconds(rng.i64(0..86_400));
+            let mut scanned: BTreeMap<String, u64> = BTreeMap::new();
+            for e in store.recent_events("o/r", usize::MAX, None).unwrap() {
+                if e.created_at >= since {
+                    *scanned.entry(e.event_type).or_default() += 1;
+                }
+            }
+            assert_eq!(store.count_since("o/r", since).unwrap(), scanned);
+        }
+    }
+
+    /// A store as schema version 1 wrote it: raw JSON uncompressed in `events`.
+    fn write_v1_store(path: &Path) {
+        let db = Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert("schema_version", "1").unwrap();
+            let mut repos = txn.open_table(REPOS).unwrap();
+            let state = RepoState {
+                etag: Some("W/\"v1\"".into()),
+                events_stored: 2,
+                ..RepoState::default()
+            };
+            repos
+                .insert("o/r", serde_json::to_string(&state).unwrap().as_str())
+                .unwrap();
+            let mut events = txn.open_table(EVENTS_V1).unwrap();
+            let mut by_time = txn.open_table(BY_TIME).unwrap();
+            for (meta, raw) in [
+                ev(1, "PushEvent", "2026-11-22T09:00:00Z"),
+                ev(2, "IssuesEvent", "2026-11-22T10:00:00Z"),
+            ] {
+                events.insert(("o/r", meta.id), raw.as_str()).unwrap();
+                by_time
+                    .insert(
+                        ("o/r", meta.created_at.timestamp_millis(), meta.id),
+                        (meta.event_type.as_str(), "someone", ""),
+                    )
+                    .unwrap();
+            }
+            txn.open_table(GAPS).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.redb");
+        write_v1_store(&path);
+
+        let reader = Store::open_read_only(&path).expect("a reader reads version 1 as it is");
+        assert_eq!(
+            reader.raw_event("o/r", 2).unwrap().as_deref(),
+            Some("{\"id\":\"2\"}")
+        );
+        drop(reader);
+
+        let store = Store::open(&path).expect("migrated, not refused");
+        assert_eq!(
+            store.read_meta("schema_version").unwrap().as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            store.raw_event("o/r", 1).unwrap().as_deref(),
+            Some("{\"id\":\"1\"}")
+        );
+        assert_eq!(
+            store.known_ids("o/r", &[1, 2, 3]).unwrap(),
+            [true, true, false]
+        );
+        assert_eq!(
+            store.repo_state("o/r").unwrap().unwrap().etag.as_deref(),
+            Some("W/\"v1\""),
+            "the polling state is kept: no re-read after the upgrade"
+        );
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+        let txn = store.read().unwrap();
+        assert!(
+            matches!(
+                txn.open_table(EVENTS_V1),
+                Err(TableError::TableDoesNotExist(_))
+            ),
+            "the uncompressed table is gone"
+        );
+        drop(txn);
+        drop(store);
+        // Opened again: already version 2, nothing to do.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn raw_json_is_stored_compressed_and_pruning_compacts_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.redb");
+        let store = Store::open(&path).unwrap();
+        // Event-like JSON: repetitive keys, varying values.
+        let raw = |id: u64| {
+            let body: String = (0..40)
+                .map(|i| format!("\"field_{i}\":\"value {} of event {id}\",", i * id % 97))
+                .collect();
+            format!("{{{body}\"id\":\"{id}\"}}")
+        };
+        let mut raw_bytes = 0;
+        for batch in 0..20u64 {
+            let events: Vec<_> = (0..200u64)
+                .map(|i| {
+                    let id = batch * 200 + i;
+                    let (meta, _) = ev(id, "A", "2026-10-01T00:00:00Z");
+                    let json = raw(id);
+                    raw_bytes += json.len() as u64;
+                    (meta, json)
+                })
+                .collect();
+            record(&store, "o/r", &events, "x");
+        }
+        assert_eq!(store.raw_event("o/r", 1234).unwrap(), Some(raw(1234)));
+        let full = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            full < raw_bytes,
+            "{full} bytes on disk for {raw_bytes} bytes of JSON"
+        );
+        assert_eq!(
+            store
+                .prune("2026-11-01T00:00:00Z".parse().unwrap())
+                .unwrap(),
+            4000
+        );
+        let pruned = std::fs::metadata(&path).unwrap().len();
+        assert!(pruned < full / 2, "compacted: {full} -> {pruned} bytes");
     }
 
     #[test]

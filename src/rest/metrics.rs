@@ -182,6 +182,7 @@ mod tests {
                 gaps: Arc::default(),
             }],
             config_error: None,
+            stats_cache: Default::default(),
         };
         let text = render(&snapshot).unwrap();
         let line = text

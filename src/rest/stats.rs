@@ -1,7 +1,7 @@
 //! `GET /api/stats` and its older name `GET /statistics`.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -63,8 +63,7 @@ pub async fn api_stats(
             p.combined == Some(true),
         );
     }
-    report(&state, p.repo.as_deref(), p.event_type.as_deref(), p.limit)
-        .map(IntoResponse::into_response)
+    report(&state, p.repo.as_deref(), p.event_type.as_deref(), p.limit).await
 }
 
 /// The same body as `/api/stats?limit=N`, for clients of older tools.
@@ -75,16 +74,18 @@ pub async fn api_stats(
 pub async fn statistics(
     State(state): State<ApiState>,
     ApiQuery(p): ApiQuery<LimitParams>,
-) -> Result<Json<StatsReport>, ApiError> {
-    report(&state, None, None, p.limit)
+) -> Result<Response, ApiError> {
+    report(&state, None, None, p.limit).await
 }
 
-fn report(
+/// Served from the figures the snapshot computed once (see `Snapshot::stats_cache`); computing
+/// them, when needed, runs on a blocking thread so other requests never wait behind it.
+async fn report(
     state: &ApiState,
     repo: Option<&str>,
     event_type: Option<&str>,
     limit: Option<u64>,
-) -> Result<Json<StatsReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = state.snapshot();
     let max = snapshot.max_repositories as u64;
     if let Some(n) = limit
@@ -100,5 +101,13 @@ fn report(
         event_type,
         limit: limit.map(|n| n as usize),
     };
-    Ok(Json(snapshot.stats(Utc::now(), &query)))
+    let now = Utc::now();
+    if snapshot.cached_stats(now).is_none() {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || snapshot.stats_cache(now))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    }
+    let body = snapshot.stats_json(now, &query);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

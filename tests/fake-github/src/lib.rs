@@ -23,6 +23,7 @@
 pub mod data;
 mod ratelimit;
 mod server;
+pub mod synthetic;
 mod timeline;
 
 use std::net::SocketAddr;
