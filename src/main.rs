@@ -90,6 +90,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::other)?;
     runtime.block_on(async move {
+        let mut signals = ghpulse::shutdown::Signals::install();
         if headless {
             ghpulse::logging::to_stderr();
         } else {
@@ -138,7 +139,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         let mut fetcher = fetcher;
         let died = if headless {
             tokio::select! {
-                _ = ghpulse::shutdown::signal() => None,
+                _ = signals.recv() => None,
                 ended = &mut fetcher => Some(ended),
             }
         } else {
@@ -148,7 +149,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
                     shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
                     None
                 }
-                _ = ghpulse::shutdown::signal() => None,
+                _ = signals.recv() => None,
                 ended = &mut fetcher => Some(ended),
             }
         };

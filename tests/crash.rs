@@ -122,7 +122,8 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
         },
     )
     .await;
-    assert!(child.stop().success());
+    let status = child.stop();
+    assert!(status.success(), "{status:?}\n{}", work.log_text());
     let stats = work.stats_json();
     let generated_at = stats["generated_at"].as_str().unwrap().parse().unwrap();
     for (entry, events) in stats["repositories"]
@@ -156,7 +157,8 @@ async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
                 .all(|r| stored_ids(&work, r).len() == gh.timeline_ids(r).len())
     })
     .await;
-    assert!(child.stop().success());
+    let status = child.stop();
+    assert!(status.success(), "{status:?}\n{}", work.log_text());
     let clean = std::fs::read(work.store()).unwrap();
     let expected = work.stats_json()["repositories"].clone();
 

@@ -220,7 +220,8 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
         || all_exact(&work, &cases, &published),
     )
     .await;
-    assert!(child.stop().success());
+    let status = child.stop();
+    assert!(status.success(), "{status:?}\n{}", work.log_text());
 
     let stats = work.stats_json();
     let generated_at = stats["generated_at"].as_str().unwrap().parse().unwrap();
