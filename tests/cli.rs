@@ -42,14 +42,7 @@ fn stdout(out: &Output) -> String {
 fn completions_for_four_shells_name_every_subcommand() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = stdout(&ghpulse(&["completions", shell], &[]));
-        for word in [
-            "stats",
-            "repos",
-            "completions",
-            "man",
-            "listen",
-            "api-url",
-        ] {
+        for word in ["stats", "repos", "completions", "man", "listen", "api-url"] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }
     }
@@ -154,7 +147,7 @@ async fn without_a_token_variable_the_gh_login_is_used_and_never_logged() {
         std::env::var("PATH").unwrap_or_default()
     );
     let work = Workdir::new(&[repo.full_name]);
-    let child = work.start_with(&gh.url(), None, &[], &[("PATH", &path), ("GH_HOST", "")]);
+    let child = work.start_with(&gh.url(), None, &[], &[("PATH", &path)]);
     wait_for(
         "a request to GitHub",
         Duration::from_secs(20),
