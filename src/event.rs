@@ -176,4 +176,59 @@ mod tests {
             assert!(EventMeta::from_raw(bad).is_err(), "{bad}");
         }
     }
+
+    /// The reading before the derived struct, kept as the reference for "behaviour unchanged".
+    fn walked(v: &Value) -> Option<EventMeta> {
+        let id = match v.get("id")? {
+            Value::String(s) => s.parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }?;
+        let created_at = DateTime::parse_from_rfc3339(v.get("created_at")?.as_str()?).ok()?;
+        Some(EventMeta {
+            id,
+            event_type: v.get("type")?.as_str()?.to_string(),
+            created_at: created_at.with_timezone(&Utc),
+            actor: v
+                .get("actor")
+                .and_then(|a| a.get("display_login").or_else(|| a.get("login")))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            action: v
+                .get("payload")
+                .and_then(|p| p.get("action"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn every_recorded_event_reads_as_it_did_before() {
+        use std::io::Read;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().ends_with(".events.json.gz") {
+                continue;
+            }
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            let raws: Vec<&serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
+            for raw in raws {
+                let value: Value = serde_json::from_str(raw.get()).unwrap();
+                assert_eq!(
+                    EventMeta::from_raw(raw.get()).ok(),
+                    walked(&value),
+                    "{}",
+                    raw.get()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 1000, "only {seen} recorded events");
+    }
 }
