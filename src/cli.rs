@@ -1,9 +1,10 @@
 //! The command line. clap applies "command line > environment"; `settings` adds the config
-//! file and the defaults.
+//! file and the defaults. Each subcommand takes only the options it uses.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +15,8 @@ use clap::{Parser, Subcommand};
         Without a subcommand, ghpulse polls the GitHub Events API for the repositories in the \
         config file and shows a live dashboard (or, with --headless or when stdout is not a \
         terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM).\n\n\
-        Token: GITHUB_TOKEN, else GH_TOKEN (none: unauthenticated, 60 requests/hour).\n\
+        Token: GITHUB_TOKEN, else GH_TOKEN, else the gh CLI's login (`gh auth token`, for \
+        GH_HOST when set); none: unauthenticated, 60 requests/hour.\n\
         REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\
         Log filter: GHPULSE_LOG (tracing syntax, default ghpulse=info).\n\
         REST listener: GHPULSE_REST_MAX_CONNECTIONS (open connections, default 1024, kept under \
@@ -24,40 +26,47 @@ use clap::{Parser, Subcommand};
     after_help = "Exit codes: 0 clean exit, 2 bad usage or bad config, 1 any other failure."
 )]
 pub struct Cli {
-    /// Config file [default: ./repositories.toml, else $XDG_CONFIG_HOME/ghpulse/repositories.toml]
-    #[arg(
-        short,
-        long,
-        env = "GHPULSE_CONFIG",
-        global = true,
-        value_name = "PATH"
-    )]
-    pub config: Option<PathBuf>,
-
-    /// The redb store [default: $XDG_DATA_HOME/ghpulse/ghpulse.redb]
-    #[arg(short, long, env = "GHPULSE_DATA", global = true, value_name = "PATH")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: Files,
 
     /// Serve the REST API on this address, e.g. 127.0.0.1:5001 [default: config [server] listen, else off]
-    #[arg(
-        short,
-        long,
-        env = "GHPULSE_LISTEN",
-        global = true,
-        value_name = "ADDR"
-    )]
+    #[arg(short, long, env = "GHPULSE_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
     /// GitHub API base URL [default: config [github] api_url, else https://api.github.com]
-    #[arg(long, env = "GITHUB_API_URL", global = true, value_name = "URL")]
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 
     /// Run the fetcher (and REST listener) without the dashboard; logs go to stderr
     #[arg(long)]
     pub headless: bool,
 
+    /// Where `listen` and `api_url` came from, for error messages.
+    #[arg(skip)]
+    pub origins: Origins,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The config file and the store. Accepted before a subcommand (`ghpulse -c F stats`) and
+/// after it (`ghpulse stats -c F`); the latter wins.
+#[derive(Debug, Default, Args)]
+pub struct Files {
+    /// Config file [default: ./repositories.toml, else $XDG_CONFIG_HOME/ghpulse/repositories.toml]
+    #[arg(short, long, env = "GHPULSE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// The redb store [default: $XDG_DATA_HOME/ghpulse/ghpulse.redb]
+    #[arg(short, long, env = "GHPULSE_DATA", value_name = "PATH")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ConfigFile {
+    /// Config file [default: ./repositories.toml, else $XDG_CONFIG_HOME/ghpulse/repositories.toml]
+    #[arg(short, long, env = "GHPULSE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +81,8 @@ pub enum Command {
         repo: Option<String>,
         #[command(flatten)]
         questions: StatsQuestions,
+        #[command(flatten)]
+        files: Files,
     },
     /// Write stored events to stdout, oldest first (no network; works while ghpulse runs)
     Export(ExportArgs),
@@ -79,7 +90,16 @@ pub enum Command {
     Repos {
         #[command(subcommand)]
         action: ReposAction,
+        #[command(flatten)]
+        file: ConfigFile,
     },
+    /// Print a shell completion script, e.g. `ghpulse completions bash > ~/.local/share/bash-completion/completions/ghpulse`
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `ghpulse man | man -l -`
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,4 +149,112 @@ pub struct ExportArgs {
     /// jsonl: one event a line exactly as GitHub served it; csv: id,repo,type,action,actor,created_at
     #[arg(long, value_enum, default_value_t)]
     pub format: crate::export::Format,
+    #[command(flatten)]
+    pub files: Files,
+}
+
+/// Which source gave an option its value: a bad value must blame the right one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub listen: String,
+    pub api_url: String,
+}
+
+fn origin(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> String {
+    match matches.value_source(id) {
+        Some(ValueSource::EnvVariable) => format!("environment variable {env}"),
+        _ => format!("command line ({flag})"),
+    }
+}
+
+impl Cli {
+    /// Parses the process's arguments; exits with clap's message (status 2) on bad usage.
+    pub fn parse_args() -> Cli {
+        Cli::from_matches(Cli::command().get_matches())
+    }
+
+    /// Like `parse_args`, over given arguments (for tests).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(Cli::from_matches(
+            Cli::command().try_get_matches_from(args)?,
+        ))
+    }
+
+    fn from_matches(matches: ArgMatches) -> Cli {
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.origins = Origins {
+            listen: origin(&matches, "listen", "--listen", "GHPULSE_LISTEN"),
+            api_url: origin(&matches, "api_url", "--api-url", "GITHUB_API_URL"),
+        };
+        cli
+    }
+
+    /// The config file named for the command that runs.
+    pub fn config(&self) -> Option<&PathBuf> {
+        let given = match &self.command {
+            Some(Command::Stats { files, .. }) => files.config.as_ref(),
+            Some(Command::Export(args)) => args.files.config.as_ref(),
+            Some(Command::Repos { file, .. }) => file.config.as_ref(),
+            _ => None,
+        };
+        given.or(self.files.config.as_ref())
+    }
+
+    /// The store named for the command that runs.
+    pub fn data(&self) -> Option<&PathBuf> {
+        let given = match &self.command {
+            Some(Command::Stats { files, .. }) => files.data.as_ref(),
+            Some(Command::Export(args)) => args.files.data.as_ref(),
+            _ => None,
+        };
+        given.or(self.files.data.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn files_are_accepted_before_and_after_the_subcommand() {
+        let before = Cli::try_parse_args(["ghpulse", "-c", "a.toml", "stats"]).unwrap();
+        assert_eq!(before.config(), Some(&PathBuf::from("a.toml")));
+        let after = Cli::try_parse_args(["ghpulse", "-c", "a.toml", "stats", "-c", "b.toml"]);
+        assert_eq!(after.unwrap().config(), Some(&PathBuf::from("b.toml")));
+        let repos = Cli::try_parse_args(["ghpulse", "repos", "--config", "c.toml", "list"]);
+        assert_eq!(repos.unwrap().config(), Some(&PathBuf::from("c.toml")));
+    }
+
+    #[test]
+    fn options_are_offered_only_where_they_apply() {
+        let mut cmd = Cli::command();
+        let names = |c: &clap::Command| -> Vec<String> {
+            c.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .collect()
+        };
+        let stats = names(cmd.find_subcommand_mut("stats").unwrap());
+        assert!(stats.contains(&"data".to_string()), "{stats:?}");
+        assert!(!stats.contains(&"listen".to_string()), "{stats:?}");
+        assert!(!stats.contains(&"api-url".to_string()), "{stats:?}");
+        let repos = names(cmd.find_subcommand_mut("repos").unwrap());
+        assert_eq!(repos, ["config"]);
+        let man = names(cmd.find_subcommand_mut("man").unwrap());
+        assert!(man.is_empty(), "{man:?}");
+    }
+
+    #[test]
+    fn a_value_from_the_command_line_is_said_to_come_from_there() {
+        let cli = Cli::try_parse_args(["ghpulse", "--listen", "x"]).unwrap();
+        assert_eq!(cli.origins.listen, "command line (--listen)");
+    }
 }

@@ -328,10 +328,7 @@ pub fn parse_events(body: &[u8]) -> Result<ParsedPage, FetchError> {
     let mut events = Vec::with_capacity(raws.len());
     let mut skipped = Vec::new();
     for raw in raws {
-        let parsed = serde_json::from_str::<serde_json::Value>(raw.get())
-            .map_err(|e| e.to_string())
-            .and_then(|v| EventMeta::from_json(&v));
-        match parsed {
+        match EventMeta::from_raw(raw.get()) {
             Ok(meta) => events.push((meta, raw.get().to_string())),
             Err(why) => skipped.push(why),
         }

@@ -1,10 +1,10 @@
 //! Start-up only: command line -> config -> logging -> engine -> views -> clean exit.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::CommandFactory;
 use tokio::sync::watch;
 
 use ghpulse::cli::{Cli, Command, ReposAction};
@@ -16,7 +16,7 @@ use ghpulse::settings::{self, Settings};
 use ghpulse::store::Store;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = if cli.command.is_some() {
         // One-shot commands read files others may have damaged: whatever a library does with
         // them, the user gets one line and exit 1, never a panic's backtrace.
@@ -40,50 +40,81 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let settings = settings::resolve(&cli).map_err(Failure::usage)?;
+    let settings = || settings::resolve(&cli).map_err(Failure::usage);
     let mut out = std::io::stdout().lock();
     match &cli.command {
         Some(Command::Stats {
             json,
             repo,
             questions,
-        }) if questions.any() => ghpulse::reports::stats(
-            &settings.config,
-            &settings.data_path,
-            *json,
-            repo.as_deref(),
-            questions,
-            &mut out,
-        ),
-        Some(Command::Export(args)) => ghpulse::reports::export(
-            &settings.config,
-            &settings.data_path,
-            args,
-            &mut std::io::BufWriter::new(out),
-        ),
-        Some(Command::Stats { json, repo, .. }) => commands::stats(
-            &settings.config,
-            &settings.data_path,
-            *json,
-            repo.as_deref(),
-            settings.token.is_some(),
-            &mut out,
-        ),
-        Some(Command::Repos { action }) => match action {
-            ReposAction::List => commands::repos_list(&settings.config, &mut out),
-            ReposAction::Add { repo } => commands::repos_add(&settings.config, repo, &mut out),
-            ReposAction::Remove { repo } => {
-                commands::repos_remove(&settings.config, repo, &mut out)
+            ..
+        }) if questions.any() => {
+            let settings = settings()?;
+            ghpulse::reports::stats(
+                &settings.config,
+                &settings.data_path,
+                *json,
+                repo.as_deref(),
+                questions,
+                &mut out,
+            )
+        }
+        Some(Command::Export(args)) => {
+            let settings = settings()?;
+            ghpulse::reports::export(
+                &settings.config,
+                &settings.data_path,
+                args,
+                &mut std::io::BufWriter::new(out),
+            )
+        }
+        Some(Command::Stats { json, repo, .. }) => {
+            let settings = settings()?;
+            commands::stats(
+                &settings.config,
+                &settings.data_path,
+                *json,
+                repo.as_deref(),
+                settings.token.is_some(),
+                &mut out,
+            )
+        }
+        Some(Command::Repos { action, .. }) => {
+            let config = settings()?.config;
+            match action {
+                ReposAction::List => commands::repos_list(&config, &mut out),
+                ReposAction::Add { repo } => commands::repos_add(&config, repo, &mut out),
+                ReposAction::Remove { repo } => commands::repos_remove(&config, repo, &mut out),
             }
-        },
+        }
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "ghpulse", &mut script);
+            print(&mut out, &script)
+        }
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(Failure::other)?;
+            print(&mut out, &page)
+        }
         None => {
             drop(out);
             let headless = cli.headless || !std::io::stdout().is_terminal();
             if !cli.headless && headless {
                 eprintln!("ghpulse: stdout is not a terminal; running headless (logs on stderr)");
             }
-            watch_repositories(settings, headless)
+            watch_repositories(settings()?, headless)
         }
+    }
+}
+
+/// A reader that closed the pipe early (`ghpulse man | head`) is no failure.
+fn print(out: &mut impl Write, bytes: &[u8]) -> Result<(), Failure> {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
+        _ => Ok(()),
     }
 }
 

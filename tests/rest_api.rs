@@ -12,6 +12,8 @@ use serde_json::Value;
 use support::{Workdir, stop, wait_for};
 
 const KEY: &str = "s3cret-key";
+/// What Prometheus 2.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 const REPOS: [&str; 3] = ["sferik/rails_admin", "praw-dev/praw", "github/gitignore"];
 
 struct Running {
@@ -156,10 +158,10 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Stri
         return validate(doc, &doc["components"]["schemas"][name], v, at);
     }
     for key in ["oneOf", "anyOf"] {
-        if let Some(alts) = schema.get(key).and_then(Value::as_array) {
-            if !alts.iter().any(|s| validate(doc, s, v, at).is_ok()) {
-                return Err(format!("{at}: {v} matches none of {key}"));
-            }
+        if let Some(alts) = schema.get(key).and_then(Value::as_array)
+            && !alts.iter().any(|s| validate(doc, s, v, at).is_ok())
+        {
+            return Err(format!("{at}: {v} matches none of {key}"));
         }
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
@@ -195,10 +197,10 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Stri
             return Err(format!("{at}: {s:?} is not UTC with a Z"));
         }
     }
-    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64()) {
-        if n < min {
-            return Err(format!("{at}: {n} < minimum {min}"));
-        }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} < minimum {min}"));
     }
     if let Some(obj) = v.as_object() {
         for req in schema
@@ -353,7 +355,13 @@ async fn the_figures_equal_ghpulse_stats_json_and_the_metrics() {
     assert_eq!(api["repositories"], cli["repositories"]);
     assert_eq!(api["window"], cli["window"]);
 
-    let resp = reqwest::get(format!("{}/metrics", r.base)).await.unwrap();
+    let resp = r
+        .http
+        .get(format!("{}/metrics", r.base))
+        .header("accept", PROMETHEUS_ACCEPT)
+        .send()
+        .await
+        .unwrap();
     assert!(
         resp.headers()["content-type"]
             .to_str()
@@ -666,7 +674,8 @@ fn hostile_requests_get_json_4xx_and_never_5xx() {
             let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
             let (status, value, raw) = rt.block_on(r.send(m, &path, with_key.then_some(KEY), body));
             prop_assert!(status < 500, "{method} {path} -> {status}: {raw}");
-            if path.starts_with("/metrics") && status == 200 {
+            let not_json = ["/metrics", "/docs"].iter().any(|p| path.starts_with(p));
+            if not_json && status == 200 {
                 return Ok(());
             }
             if status != 204 {
@@ -680,11 +689,11 @@ fn hostile_requests_get_json_4xx_and_never_5xx() {
                     value["error"].is_string(),
                     "{method} {path} -> {status}: {raw}"
                 );
-            } else if let Some(resp) = documented(&doc, &method.to_lowercase(), &path, status) {
-                if let Some(schema) = resp.pointer("/content/application~1json/schema") {
-                    let checked = validate(&doc, schema, &value, "body");
-                    prop_assert!(checked.is_ok(), "{method} {path}: {checked:?}");
-                }
+            } else if let Some(resp) = documented(&doc, &method.to_lowercase(), &path, status)
+                && let Some(schema) = resp.pointer("/content/application~1json/schema")
+            {
+                let checked = validate(&doc, schema, &value, "body");
+                prop_assert!(checked.is_ok(), "{method} {path}: {checked:?}");
             }
             Ok(())
         })
@@ -697,4 +706,70 @@ fn hostile_requests_get_json_4xx_and_never_5xx() {
     );
     assert!(r.work.run(&["repos", "list"]).status.success());
     drop(r);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_answer_the_format_the_accept_header_asks_for() {
+    let r = start(None).await;
+    let scrape = |accept: Option<&'static str>| {
+        let mut req = r.http.get(format!("{}/metrics", r.base));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
+            (ctype, resp.text().await.unwrap())
+        }
+    };
+    let (ctype, om) = scrape(Some(PROMETHEUS_ACCEPT)).await;
+    assert_eq!(
+        ctype,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+        let (ctype, text) = scrape(accept).await;
+        assert_eq!(
+            ctype, "text/plain; version=0.0.4; charset=utf-8",
+            "{accept:?}"
+        );
+        assert!(!text.contains("# EOF"), "{accept:?}: {text}");
+        // The same window figures, in the same order, in both formats (the request
+        // counters may move between two scrapes).
+        let series = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| {
+                    l.starts_with("ghpulse_events_in_window") || l.starts_with("ghpulse_avg")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(series(&text), series(&om), "{accept:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docs_is_a_reference_page_over_the_openapi_document() {
+    let r = start(None).await;
+    let resp = r.http.get(format!("{}/docs", r.base)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<title>ghpulse REST API</title>"), "{html}");
+    assert!(html.contains("@scalar/api-reference"), "{html}");
+    // The page carries the very document /openapi.json serves.
+    let (_, doc) = r.get("/openapi.json").await;
+    let embedded = html
+        .split("type=\"application/json\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("an embedded document");
+    let embedded: Value = serde_json::from_str(embedded).expect("the embedded document is JSON");
+    assert_eq!(embedded, doc);
 }

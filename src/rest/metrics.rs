@@ -1,23 +1,64 @@
-//! `GET /metrics`: the snapshot's figures in the OpenMetrics text format (which Prometheus
-//! scrapes), encoded by prometheus-client from a registry built for each scrape.
-
-use std::sync::atomic::AtomicU64;
+//! `GET /metrics`: the snapshot's figures in the OpenMetrics text format or the Prometheus
+//! text format 0.0.4, as the scraper's `Accept` header prefers, encoded by prometheus-client
+//! from a registry built for each scrape.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, prometheus_text, text,
+};
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use super::ApiState;
 use crate::snapshot::{Snapshot, StatsQuery};
 
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    OpenMetrics,
+    Text,
+}
+
+impl Format {
+    /// The format the `Accept` header ranks higher; OpenMetrics on a tie, the 0.0.4 text
+    /// format when neither is asked for (a browser, `curl` without `-H`).
+    pub fn negotiate(accept: &str) -> Format {
+        let (mut openmetrics, mut text) = (None, None);
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut openmetrics,
+                "text/plain" => &mut text,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
+        }
+        match (openmetrics, text) {
+            (Some(o), t) if o > 0.0 && o >= t.unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS,
+            Format::Text => TEXT_0_0_4,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RepoLabels {
@@ -32,79 +73,106 @@ struct TypeLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    outcome: String,
+    outcome: &'static str,
+}
+
+/// A metric family whose series are written in the order they were added (repositories in
+/// config order, event types by name); prometheus-client's `Family` writes them in hash order.
+#[derive(Debug)]
+struct Ordered<L, M> {
+    name: &'static str,
+    help: &'static str,
+    series: Vec<(L, M)>,
+}
+
+impl<L, M> Ordered<L, M> {
+    fn new(name: &'static str, help: &'static str) -> Self {
+        Ordered {
+            name,
+            help,
+            series: Vec::new(),
+        }
+    }
+}
+
+impl<L, M> Collector for Ordered<L, M>
+where
+    L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+    M: EncodeMetric + TypedMetric + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(self.name, self.help, None, M::TYPE)?;
+        for (labels, metric) in &self.series {
+            metric.encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Prometheus metrics: events in window, average seconds between events per repository and
 /// type, GitHub requests by outcome, rate limit remaining.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
-pub async fn metrics(State(state): State<ApiState>) -> Response {
-    match render(&state.snapshot()) {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, content_type = "application/openmetrics-text", body = String),
+    (status = 200, content_type = "text/plain", body = String),
+))]
+pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = Format::negotiate(accept);
+    match render(&state.snapshot(), format) {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
-/// prometheus-client writes label values as given; repository names are safe by validation,
-/// but event types are free strings from GitHub and must not break the text format.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
+pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::Error> {
     let report = snapshot.stats(Utc::now(), &StatsQuery::default());
     let mut registry = Registry::with_prefix("ghpulse");
 
-    let in_window = Family::<RepoLabels, Gauge>::default();
-    let avg = Family::<TypeLabels, Gauge<f64, AtomicU64>>::default();
-    let count = Family::<TypeLabels, Gauge>::default();
-    let partial = Family::<RepoLabels, Gauge>::default();
-    for r in &report.repositories {
-        let repo = RepoLabels {
-            repo: label(&r.repo),
-        };
-        in_window
-            .get_or_create(&repo)
-            .set(r.events_in_window as i64);
-        partial.get_or_create(&repo).set(i64::from(r.partial));
-        for t in &r.event_types {
-            let labels = TypeLabels {
-                repo: label(&r.repo),
-                event_type: label(&t.event_type),
-            };
-            count.get_or_create(&labels).set(t.count as i64);
-            // A type seen once has no average; it is left out rather than reported as 0.
-            if let Some(a) = t.avg_seconds_between {
-                avg.get_or_create(&labels).set(a);
-            }
-        }
-    }
-    registry.register(
-        "events_in_window",
-        "Events in the statistics window",
-        in_window,
-    );
-    registry.register(
+    let mut in_window = Ordered::new("events_in_window", "Events in the statistics window");
+    let mut partial = Ordered::new(
         "window_partial",
         "1 when events may be missing from the window",
-        partial,
     );
-    registry.register(
+    let mut count = Ordered::new(
         "events_in_window_by_type",
         "Events of each type in the window",
-        count,
     );
-    registry.register(
+    let mut avg = Ordered::new(
         "avg_seconds_between_events",
         "Average seconds between consecutive events of a type",
-        avg,
     );
+    for r in &report.repositories {
+        let repo = RepoLabels {
+            repo: r.repo.clone(),
+        };
+        in_window
+            .series
+            .push((repo.clone(), ConstGauge::new(r.events_in_window as i64)));
+        partial
+            .series
+            .push((repo, ConstGauge::new(i64::from(r.partial))));
+        for t in &r.event_types {
+            let labels = TypeLabels {
+                repo: r.repo.clone(),
+                event_type: t.event_type.clone(),
+            };
+            // A type seen once has no average; it is left out rather than reported as 0.
+            if let Some(a) = t.avg_seconds_between {
+                avg.series.push((labels.clone(), ConstGauge::new(a)));
+            }
+            count.series.push((labels, ConstGauge::new(t.count as i64)));
+        }
+    }
+    registry.register_collector(Box::new(in_window));
+    registry.register_collector(Box::new(partial));
+    registry.register_collector(Box::new(count));
+    registry.register_collector(Box::new(avg));
 
-    let requests = Family::<OutcomeLabels, Counter>::default();
     let c = snapshot.requests;
+    let mut requests = Ordered::new("github_requests", "Requests sent to GitHub, by outcome");
     for (outcome, n) in [
         ("ok", c.ok),
         ("not_modified", c.not_modified),
@@ -112,16 +180,10 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
         ("rate_limited", c.rate_limited),
     ] {
         requests
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.into(),
-            })
-            .inc_by(n);
+            .series
+            .push((OutcomeLabels { outcome }, ConstCounter::new(n)));
     }
-    registry.register(
-        "github_requests",
-        "Requests sent to GitHub, by outcome",
-        requests,
-    );
+    registry.register_collector(Box::new(requests));
 
     let rl = snapshot.rate_limit.at(Utc::now());
     let remaining = Gauge::<i64>::default();
@@ -140,7 +202,10 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
     );
 
     let mut out = String::new();
-    encode(&mut out, &registry)?;
+    match format {
+        Format::OpenMetrics => text::encode(&mut out, &registry)?,
+        Format::Text => prometheus_text::encode(&mut out, &registry)?,
+    }
     Ok(out)
 }
 
@@ -155,18 +220,16 @@ mod tests {
     use crate::repo::RepoName;
     use crate::snapshot::{FetcherState, RepoView};
 
-    #[test]
-    fn odd_event_types_cannot_break_the_text_format() {
+    fn snapshot(repos: &[(&str, &[&str])]) -> Snapshot {
         let now = Utc::now();
-        let hostile = "Odd\"Type\\\nEvent";
-        let ev = |id, mins| EventMeta {
+        let ev = |id, event_type: &str, mins| EventMeta {
             id,
-            event_type: hostile.into(),
+            event_type: event_type.into(),
             created_at: now - chrono::TimeDelta::minutes(mins),
             actor: String::new(),
             action: None,
         };
-        let snapshot = Snapshot {
+        Snapshot {
             taken_at: now,
             config_path: "repositories.toml".into(),
             window: Window::default(),
@@ -175,16 +238,28 @@ mod tests {
             rate_limit: RateLimit::assumed(true, now),
             requests: RequestCounters::default(),
             fetcher: FetcherState::Live,
-            repos: vec![RepoView {
-                name: RepoName::parse("o/r").unwrap(),
-                state: Default::default(),
-                recent: Arc::new(vec![ev(2, 1), ev(1, 3)]),
-                gaps: Arc::default(),
-            }],
+            repos: repos
+                .iter()
+                .map(|(name, types)| RepoView {
+                    name: RepoName::parse(name).unwrap(),
+                    state: Default::default(),
+                    recent: Arc::new(
+                        (0..types.len() * 2)
+                            .map(|i| ev(100 - i as u64, types[i % types.len()], i as i64 + 1))
+                            .collect(),
+                    ),
+                    gaps: Arc::default(),
+                })
+                .collect(),
             config_error: None,
             stats_cache: Default::default(),
-        };
-        let text = render(&snapshot).unwrap();
+        }
+    }
+
+    #[test]
+    fn odd_event_types_cannot_break_the_text_format() {
+        let hostile = "Odd\"Type\\\nEvent";
+        let text = render(&snapshot(&[("o/r", &[hostile])]), Format::OpenMetrics).unwrap();
         let line = text
             .lines()
             .find(|l| l.starts_with("ghpulse_events_in_window_by_type"))
@@ -201,5 +276,63 @@ mod tests {
                 .iter()
                 .any(|s| s.metric == "ghpulse_avg_seconds_between_events")
         );
+    }
+
+    #[test]
+    fn series_come_in_config_order_then_by_event_type_in_both_formats() {
+        let snapshot = snapshot(&[
+            ("zz/last-name", &["WatchEvent", "ForkEvent", "IssuesEvent"]),
+            ("aa/first-name", &["PushEvent", "CreateEvent"]),
+        ]);
+        let expected = [
+            "zz/last-name ForkEvent",
+            "zz/last-name IssuesEvent",
+            "zz/last-name WatchEvent",
+            "aa/first-name CreateEvent",
+            "aa/first-name PushEvent",
+        ];
+        for format in [Format::OpenMetrics, Format::Text] {
+            let text = render(&snapshot, format).unwrap();
+            let scrape =
+                prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+            let order: Vec<String> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == "ghpulse_events_in_window_by_type")
+                .map(|s| format!("{} {}", s.labels["repo"], s.labels["event_type"]))
+                .collect();
+            assert_eq!(order, expected, "{format:?}:\n{text}");
+            let outcomes: Vec<&str> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == "ghpulse_github_requests_total")
+                .map(|s| s.labels["outcome"].as_str())
+                .collect();
+            assert_eq!(outcomes, ["ok", "not_modified", "error", "rate_limited"]);
+            assert_eq!(text.ends_with("# EOF\n"), format == Format::OpenMetrics);
+        }
+    }
+
+    #[test]
+    fn prometheus_scrapes_get_openmetrics_and_plain_clients_the_text_format() {
+        // What Prometheus 2.x and 3.x send.
+        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,\
+            application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert_eq!(Format::negotiate(prometheus), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text"),
+            Format::OpenMetrics
+        );
+        for text in [
+            "",
+            "*/*",
+            "text/plain",
+            "text/plain;version=0.0.4",
+            "text/plain;q=0.9, application/openmetrics-text;q=0.5",
+            "application/openmetrics-text;q=0",
+            "text/html,application/xhtml+xml",
+        ] {
+            assert_eq!(Format::negotiate(text), Format::Text, "{text:?}");
+        }
     }
 }

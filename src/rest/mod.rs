@@ -28,6 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
 
 use crate::engine::EngineHandle;
 use crate::ratelimit::RequestCounters;
@@ -97,11 +98,15 @@ pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
         .routes(routes!(metrics::metrics))
         .routes(routes!(health))
         .split_for_parts();
+    // A reference page over the same document; Scalar's script comes from its CDN when the
+    // page is viewed, so nothing is downloaded at build time.
+    let docs = Scalar::with_url("/docs", api.clone()).title("ghpulse REST API");
     // Generated once: the document only changes with the code.
     let api = api
         .to_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     router
+        .merge(docs)
         .route(
             "/openapi.json",
             axum::routing::get(move || {

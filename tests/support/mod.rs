@@ -54,6 +54,7 @@ impl Workdir {
         for var in [
             "GITHUB_TOKEN",
             "GH_TOKEN",
+            "GH_HOST",
             "GHPULSE_CONFIG",
             "GHPULSE_DATA",
             "GHPULSE_LISTEN",
@@ -62,6 +63,9 @@ impl Workdir {
         ] {
             cmd.env_remove(var);
         }
+        // Without a token ghpulse asks `gh auth token`; a developer's own gh login must not
+        // turn an unauthenticated test into an authenticated one.
+        cmd.env("GH_CONFIG_DIR", self.dir.path());
         if let Some(t) = token {
             cmd.env("GITHUB_TOKEN", t);
         }
