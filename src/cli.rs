@@ -52,6 +52,10 @@ pub struct Cli {
     #[arg(long)]
     pub headless: bool,
 
+    /// Dashboard theme: default, light or high-contrast [default: config [ui] theme, else default]
+    #[arg(long, env = "GHPULSE_THEME", value_name = "NAME")]
+    pub theme: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod fetcher;
 pub mod github;
 pub mod humanize;
+pub mod keymap;
 pub mod logging;
 pub mod planner;
 pub mod ratelimit;

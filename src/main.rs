@@ -78,6 +78,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         )
         .await
         .map_err(Failure::other)?;
+        let dashboard = ghpulse::tui::Options::from_settings(&settings);
         let rest = match settings.listen {
             None => None,
             Some(addr) => {
@@ -107,7 +108,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         } else {
             // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
             tokio::select! {
-                shown = ghpulse::tui::run(handle.clone()) => shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?,
+                shown = ghpulse::tui::run(handle.clone(), dashboard) => shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?,
                 _ = ghpulse::shutdown::signal() => {}
             }
         }
