@@ -154,11 +154,13 @@ pub fn render(
     // Columns that do not fit are dropped whole (median first, then last seen), never cut.
     let fixed = COUNT + AVG + 3;
     let width = table_area.width as usize;
-    let last_seen = width >= MIN_TYPE + fixed + LAST + 1;
-    let median = width >= MIN_TYPE + fixed + LAST + MEDIAN + 2;
+    // A column costs its width and the space before it.
+    let cost = |w: usize| w + 1;
+    let last_seen = width >= MIN_TYPE + fixed + cost(LAST);
+    let median = width >= MIN_TYPE + fixed + cost(LAST) + cost(MEDIAN);
     let type_width = width
         .saturating_sub(
-            fixed + if last_seen { LAST + 1 } else { 0 } + if median { MEDIAN + 1 } else { 0 },
+            fixed + if last_seen { cost(LAST) } else { 0 } + if median { cost(MEDIAN) } else { 0 },
         )
         .max(6);
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize::seconds);
