@@ -374,3 +374,38 @@ pub fn until(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_keep_whole_words() {
+        assert_eq!(fit_figure("1h 41m", 6), "1h 41m");
+        assert_eq!(fit_figure("1h 41m", 5), "1h…");
+        assert_eq!(fit_figure("1h 41m", 3), "1h…");
+        assert_eq!(fit_figure("1h 41m", 2), "…");
+        assert_eq!(fit_figure("in 59m 56s", 9), "in 59m…");
+        assert_eq!(fit_figure("12345", 0), "");
+        assert_eq!(fit_text("sigmavirus24/github3.py", 10), "sigmaviru…");
+    }
+
+    #[test]
+    fn wrapping_counts_lines_like_a_reader() {
+        assert_eq!(wrapped_lines("", 10), 1);
+        assert_eq!(wrapped_lines("one two three", 13), 1);
+        assert_eq!(wrapped_lines("one two three", 7), 2);
+        assert_eq!(wrapped_lines("abcdefghijklmnopqrstu", 10), 3);
+        assert_eq!(wrapped_lines("ab abcdefghijklmnopqrstu", 10), 4);
+    }
+
+    #[test]
+    fn the_too_small_message_fits_its_width() {
+        for width in 0..80 {
+            let m = too_small_message(width, 10);
+            assert!(m.chars().count() <= width as usize, "{width}: {m}");
+        }
+        assert_eq!(too_small_message(5, 2), "60×15");
+        assert_eq!(too_small_message(4, 2), "");
+    }
+}
