@@ -78,7 +78,7 @@ pub const ACTIONS: &[ActionInfo] = &[
     ),
     info(
         Action::ToggleLogs,
-        "show or hide the log pane (↑↓ PgUp PgDn scroll it, +/- level)",
+        "show or hide the log (focused: ↑↓ PgUp PgDn scroll, +/- level)",
         "logs",
     ),
     info(Action::Help, "this help", "help"),

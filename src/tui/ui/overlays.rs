@@ -45,6 +45,9 @@ fn popup(
     );
 }
 
+/// Wide enough for every description beside the longest default key label at 80 columns.
+const HELP_WIDTH: u16 = 78;
+
 /// Built from the same table the key handler reads. Taller than the screen, it scrolls
 /// (`scroll` is clamped here) and its title says there is more.
 pub fn help(frame: &mut Frame, area: Rect, scroll: usize, keys: &Keys, theme: &Theme) {
@@ -57,7 +60,7 @@ pub fn help(frame: &mut Frame, area: Rect, scroll: usize, keys: &Keys, theme: &T
         .max()
         .unwrap_or(8)
         .clamp(8, 16);
-    let room = (72.min(area.width) as usize).saturating_sub(4 + label_width);
+    let room = (HELP_WIDTH.min(area.width) as usize).saturating_sub(4 + label_width);
     let mut lines: Vec<Line> = bindings
         .iter()
         .map(|(label, a)| {
@@ -83,7 +86,7 @@ pub fn help(frame: &mut Frame, area: Rect, scroll: usize, keys: &Keys, theme: &T
         " ↑↓ PgUp PgDn scroll, any other key closes this help.",
         theme.dim(),
     )));
-    let width = 72.min(area.width);
+    let width = HELP_WIDTH.min(area.width);
     let rect = centered(area, width, lines.len() as u16 + 2);
     let visible = rect.height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(visible);
