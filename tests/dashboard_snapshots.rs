@@ -573,6 +573,23 @@ fn offline_status_and_next_poll_agree_and_the_cause_is_readable() {
 }
 
 #[test]
+fn the_header_is_never_cut() {
+    let mut waiting = with_data();
+    waiting.fetcher = FetcherState::WaitingForRateLimit {
+        until: now() + TimeDelta::seconds(756),
+    };
+    let mut unauth = waiting.clone();
+    unauth.authenticated = false;
+    for s in [with_data(), waiting, unauth] {
+        for w in [60, 70, 80, 100] {
+            let t = draw(&App::default(), &s, w, 24, Theme::plain());
+            let top = screen_text(&t)[0].clone();
+            assert!(top.ends_with(' '), "{w}: {top:?} reaches the edge: cut?");
+        }
+    }
+}
+
+#[test]
 fn a_rejected_token_is_not_called_authenticated() {
     let mut s = with_data();
     s.fetcher = FetcherState::TokenRejected;

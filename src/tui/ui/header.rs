@@ -41,13 +41,14 @@ pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, t
         "unauthenticated: 60/h",
         "unauthenticated",
     ];
-    let room = (area.width as usize).saturating_sub(9 + state.content.chars().count() + 5);
+    // " ghpulse " + state + "  ·  " + auth, and a blank column at the right edge.
+    let room = (area.width as usize).saturating_sub(9 + state.content.chars().count() + 5 + 1);
     let auth = if matches!(s.fetcher, FetcherState::TokenRejected) {
         // The state already says the token was refused; "authenticated" beside it would
         // contradict it.
         None
     } else if s.authenticated {
-        Some(Span::styled("authenticated", theme.good()))
+        Some(Span::styled("authenticated", theme.good())).filter(|_| room >= 13)
     } else {
         unauth
             .iter()
