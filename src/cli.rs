@@ -41,6 +41,10 @@ pub struct Cli {
     #[arg(long)]
     pub headless: bool,
 
+    /// Dashboard theme: default, light or high-contrast [default: config [ui] theme, else default]
+    #[arg(long, env = "GHPULSE_THEME", value_name = "NAME")]
+    pub theme: Option<String>,
+
     /// Where `listen` and `api_url` came from, for error messages.
     #[arg(skip)]
     pub origins: Origins,

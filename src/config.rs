@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use toml_edit::Item;
 
+use crate::keymap::Keymap;
 use crate::repo::RepoName;
 
 pub const DEFAULT_MAX_REPOSITORIES: usize = 5;
@@ -66,6 +67,76 @@ pub struct Config {
     pub api_url: Option<String>,
     pub listen: Option<String>,
     pub labels: LabelGroups,
+    /// `[ui]`: the dashboard's looks. Read at start-up.
+    pub ui: Ui,
+    /// `[keys]`: the dashboard's keys, defaults with the user's replacements. Read at start-up.
+    pub keymap: Keymap,
+}
+
+/// The built-in themes, `[ui] theme` / `--theme`.
+pub const THEMES: &[&str] = &["default", "light", "high-contrast"];
+
+/// The colours a theme sets and `[ui.colors]` can override.
+pub const COLOR_SLOTS: &[&str] = &[
+    "text",
+    "dim",
+    "accent",
+    "good",
+    "warn",
+    "bad",
+    "border",
+    "focused_border",
+    "selection_fg",
+    "selection_bg",
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ui {
+    pub theme: Option<String>,
+    /// `(slot, colour)` in file order; both already validated.
+    pub colors: Vec<(String, String)>,
+}
+
+const COLOR_NAMES: &[&str] = &[
+    "reset",
+    "black",
+    "red",
+    "green",
+    "yellow",
+    "blue",
+    "magenta",
+    "cyan",
+    "gray",
+    "darkgray",
+    "lightred",
+    "lightgreen",
+    "lightyellow",
+    "lightblue",
+    "lightmagenta",
+    "lightcyan",
+    "white",
+];
+
+/// A colour as `[ui.colors]` takes it: a terminal colour name, "#rrggbb" or an index 0–255.
+pub fn is_colour(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase().replace(['-', '_', ' '], "");
+    COLOR_NAMES.contains(&lower.as_str())
+        || lower.parse::<u8>().is_ok()
+        || (lower.len() == 7
+            && lower.starts_with('#')
+            && lower[1..].chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A theme name or an error that lists them.
+pub fn check_theme(s: &str) -> Result<(), String> {
+    if THEMES.contains(&s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a theme; the themes are {}",
+            THEMES.join(", ")
+        ))
+    }
 }
 
 /// A config problem, located as precisely as the file allows.
@@ -101,6 +172,8 @@ impl Config {
             api_url: None,
             listen: None,
             labels: LabelGroups::default(),
+            ui: Ui::default(),
+            keymap: Keymap::default(),
         }
     }
 
@@ -170,6 +243,8 @@ impl Parser<'_> {
                 "github",
                 "server",
                 "labels",
+                "ui",
+                "keys",
             ]
             .contains(&key)
             {
@@ -309,6 +384,8 @@ impl Parser<'_> {
             ));
         }
 
+        let ui = self.ui(root)?;
+        let keymap = self.keys(root)?;
         Ok(Config {
             path: self.path.to_path_buf(),
             exists: true,
@@ -319,6 +396,99 @@ impl Parser<'_> {
             api_url,
             listen,
             labels: self.labels(root.get("labels"))?,
+            ui,
+            keymap,
+        })
+    }
+
+    fn ui(&self, root: &toml_edit::Table) -> Result<Ui, ConfigError> {
+        let mut ui = Ui::default();
+        let Some(item) = root.get("ui") else {
+            return Ok(ui);
+        };
+        let Some(table) = item.as_table_like() else {
+            return Err(self.err(item.span(), "ui", "must be a table".into()));
+        };
+        for (key, value) in table.iter() {
+            let full = format!("ui.{key}");
+            match key {
+                "theme" => {
+                    let s = self.string(value, &full)?;
+                    check_theme(s).map_err(|m| self.err(value.span(), &full, m))?;
+                    ui.theme = Some(s.to_string());
+                }
+                "colors" => {
+                    let Some(colors) = value.as_table_like() else {
+                        return Err(self.err(value.span(), &full, "must be a table".into()));
+                    };
+                    for (slot, colour) in colors.iter() {
+                        let full = format!("ui.colors.{slot}");
+                        if !COLOR_SLOTS.contains(&slot) {
+                            return Err(self.err(
+                                colour.span(),
+                                &full,
+                                format!(
+                                    "unknown colour; the colours are {}",
+                                    COLOR_SLOTS.join(", ")
+                                ),
+                            ));
+                        }
+                        let c = self.string(colour, &full)?;
+                        if !is_colour(c) {
+                            return Err(self.err(
+                                colour.span(),
+                                &full,
+                                format!("{c:?} is not a colour: a name (red, lightblue, darkgray…), \"#rrggbb\" or 0-255"),
+                            ));
+                        }
+                        ui.colors.push((slot.to_string(), c.to_string()));
+                    }
+                }
+                _ => return Err(self.err(value.span(), &full, "unknown key".into())),
+            }
+        }
+        Ok(ui)
+    }
+
+    fn keys(&self, root: &toml_edit::Table) -> Result<Keymap, ConfigError> {
+        let Some(item) = root.get("keys") else {
+            return Ok(Keymap::default());
+        };
+        let Some(table) = item.as_table_like() else {
+            return Err(self.err(item.span(), "keys", "must be a table".into()));
+        };
+        let mut overrides = Vec::new();
+        let mut spans = Vec::new();
+        for (action, value) in table.iter() {
+            let full = format!("keys.{action}");
+            let keys: Vec<String> = if let Some(s) = value.as_str() {
+                vec![s.to_string()]
+            } else if let Some(array) = value.as_array() {
+                array
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).ok_or_else(|| {
+                            self.err(
+                                value.span(),
+                                &full,
+                                format!("{} is not a string", v.to_string().trim()),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            } else {
+                return Err(self.err(
+                    value.span(),
+                    &full,
+                    "must be a key or a list of keys, like [\"q\", \"ctrl-c\"]".into(),
+                ));
+            };
+            overrides.push((action.to_string(), keys));
+            spans.push((full, value.span()));
+        }
+        Keymap::with_overrides(&overrides).map_err(|e| {
+            let (key, span) = spans[e.entry].clone();
+            self.err(span, &key, e.message)
         })
     }
 
@@ -498,6 +668,29 @@ api_url = "https://api.github.com"
                 3,
                 "window.max_age",
             ),
+            ("repositories = []\n[ui]\ntheme = \"dark\"\n", 3, "ui.theme"),
+            ("repositories = []\n[ui]\nfont = \"x\"\n", 3, "ui.font"),
+            (
+                "repositories = []\n[ui.colors]\ngood = \"greenish\"\n",
+                3,
+                "ui.colors.good",
+            ),
+            (
+                "repositories = []\n[ui.colors]\nsky = \"blue\"\n",
+                3,
+                "ui.colors.sky",
+            ),
+            (
+                "repositories = []\n[keys]\nhelp = \"h\"\nadd = [\"q\"]\n",
+                4,
+                "keys.add",
+            ),
+            ("repositories = []\n[keys]\njump = \"x\"\n", 3, "keys.jump"),
+            (
+                "repositories = []\n[keys]\nquit = [\"ctrl-\"]\n",
+                3,
+                "keys.quit",
+            ),
         ];
         for (text, line, key) in cases {
             let e = parse(text).unwrap_err();
@@ -511,6 +704,22 @@ api_url = "https://api.github.com"
         assert_eq!(
             parse("max_repositories = 3\n").unwrap_err().key,
             "repositories"
+        );
+    }
+
+    #[test]
+    fn ui_and_keys_are_read() {
+        let c = parse(
+            "repositories = []\n[ui]\ntheme = \"light\"\n[ui.colors]\ngood = \"#00aa00\"\nselection_bg = \"lightyellow\"\n[keys]\nquit = [\"x\", \"ctrl-c\"]\npoll_now = \"R\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.ui.theme.as_deref(), Some("light"));
+        assert_eq!(c.ui.colors.len(), 2);
+        assert_ne!(c.keymap, Keymap::default());
+        let e = parse("repositories = []\n[keys]\nhelp = \"h\"\nadd = [\"q\"]\n").unwrap_err();
+        assert!(
+            e.to_string().contains("q is bound to both add and quit"),
+            "{e}"
         );
     }
 

@@ -16,6 +16,7 @@ pub mod export;
 pub mod fetcher;
 pub mod github;
 pub mod humanize;
+pub mod keymap;
 pub mod logging;
 pub mod planner;
 pub mod questions;

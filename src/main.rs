@@ -141,6 +141,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         )
         .await
         .map_err(Failure::other)?;
+        let dashboard = ghpulse::tui::Options::from_settings(&settings);
         let rest = match settings.listen {
             None => None,
             Some(addr) => {
@@ -176,7 +177,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         } else {
             // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
             tokio::select! {
-                shown = ghpulse::tui::run(handle.clone()) => {
+                shown = ghpulse::tui::run(handle.clone(), dashboard) => {
                     shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
                     None
                 }

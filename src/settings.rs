@@ -14,6 +14,8 @@ pub struct Settings {
     pub api_url: String,
     pub token: Option<Token>,
     pub api_key: Option<String>,
+    /// `--theme`, checked; the config's `[ui] theme` is in `config.ui`.
+    pub theme: Option<String>,
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -106,7 +108,16 @@ pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
             }
         }
     }
+    if let Some(theme) = &cli.theme {
+        crate::config::check_theme(theme).map_err(|message| ConfigError {
+            path: PathBuf::from("command line"),
+            line: None,
+            key: "--theme".into(),
+            message,
+        })?;
+    }
     Ok(Settings {
+        theme: cli.theme.clone(),
         data_path: data_path(cli),
         listen,
         api_url: api_url.trim_end_matches('/').to_string(),

@@ -273,13 +273,13 @@ fn sorted_by_average_and_focused_on_statistics() {
 
 #[test]
 fn a_tiny_terminal_gets_one_line() {
-    let t = draw(&App::default(), &with_data(), 40, 10, Theme::plain());
-    let first: String = (0..40)
+    let t = draw(&App::default(), &with_data(), 59, 20, Theme::plain());
+    let first: String = (0..59)
         .map(|x| t.backend().buffer()[(x, 0)].symbol().to_string())
         .collect();
-    assert!(
-        first.starts_with("Terminal too small for ghpulse"),
-        "{first}"
+    assert_eq!(
+        first.trim_end(),
+        "Terminal too small for ghpulse: need 60×15, have 59×20"
     );
 }
 
@@ -313,4 +313,429 @@ fn a_config_file_not_in_force() {
         "repositories.toml:3: repositories[1]: \"not a repo\" is not of the form owner/name".into(),
     );
     check("config_error", &App::default(), &s);
+}
+
+// ---- The second pass: small screens, cut figures, scrolling, messages (issue 12) ----
+
+fn screen_text(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A duration cut into a wrong value: "1h 4" (for "1h 41m"), a number after a unit with no
+/// unit of its own.
+fn cut_figures(lines: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        let chars: Vec<char> = line.chars().collect();
+        for i in 0..chars.len() {
+            let unit = matches!(chars[i], 'd' | 'h' | 'm' | 's');
+            let after_digit = i > 0 && chars[i - 1].is_ascii_digit();
+            if !(unit && after_digit && chars.get(i + 1) == Some(&' ')) {
+                continue;
+            }
+            let mut j = i + 2;
+            if !chars.get(j).is_some_and(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            while chars.get(j).is_some_and(|c| c.is_ascii_digit()) {
+                j += 1;
+            }
+            if !chars
+                .get(j)
+                .is_some_and(|c| matches!(c, 'd' | 'h' | 'm' | 's'))
+            {
+                found.push(line.clone());
+            }
+        }
+    }
+    found
+}
+
+const SIZES: [(u16, u16); 5] = [(60, 15), (80, 24), (100, 30), (120, 40), (200, 50)];
+
+#[test]
+fn the_cut_figure_detector_finds_a_cut() {
+    assert_eq!(cut_figures(&["│ 1h 4 │".into()]).len(), 1);
+    assert!(cut_figures(&["│ 1h 41m │ 1h… │ 3 4m".into()]).is_empty());
+}
+
+#[test]
+fn no_figure_is_cut_at_any_size() {
+    let mut s = with_errors();
+    // The issue's cases: a long "Next poll" and an average over an hour.
+    s.repos[4].state.next_poll_at = Some(now() + TimeDelta::seconds(3596));
+    for (w, h) in SIZES {
+        for focus_stats in [false, true] {
+            let mut app = App::default();
+            if focus_stats {
+                app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+            }
+            for _ in 0..4 {
+                let t = draw(&app, &s, w, h, Theme::plain());
+                let lines = screen_text(&t);
+                assert!(
+                    cut_figures(&lines).is_empty(),
+                    "{w}x{h}: {:?}\n{}",
+                    cut_figures(&lines),
+                    lines.join("\n")
+                );
+                app.on_key(key('j'), &s);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_selection_stays_visible_at_the_minimum_size() {
+    let s = with_data();
+    let mut app = App::default();
+    for _ in 0..3 {
+        app.on_key(key('j'), &s);
+    }
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    let lines = screen_text(&t);
+    assert!(
+        lines.iter().any(|l| l.contains("│github/gitignore")),
+        "{}",
+        lines.join("\n")
+    );
+    insta::assert_snapshot!("scrolled_60x15", t.backend());
+    // g goes back to the top, G and End to the bottom.
+    app.on_key(key('g'), &s);
+    assert_eq!(app.selected, 0);
+    app.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE), &s);
+    assert_eq!(app.selected, 3);
+    app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE), &s);
+    assert_eq!(app.selected, 0);
+    app.on_key(KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT), &s);
+    assert_eq!(app.selected, 3);
+}
+
+#[test]
+fn the_footer_keeps_help_and_quit_at_every_size() {
+    let s = with_data();
+    let mut app = App::default();
+    // A message takes footer room too.
+    app.on_key(key('r'), &s);
+    for (w, h) in SIZES {
+        let t = draw(&app, &s, w, h, Theme::plain());
+        let lines = screen_text(&t);
+        let footer = lines.last().unwrap();
+        assert!(
+            footer.contains("? help") && footer.contains("q quit"),
+            "{w}x{h}: {footer}"
+        );
+    }
+}
+
+#[test]
+fn the_poll_message_expires() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('r'), &s);
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(
+        footer.contains("polling sigmavirus24/github3.py"),
+        "{footer}"
+    );
+    assert!(!app.expire_message(std::time::Instant::now()));
+    assert!(app.message.is_some(), "a message lasts a few seconds");
+    assert!(app.expire_message(std::time::Instant::now() + std::time::Duration::from_secs(6)));
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(!footer.contains("polling"), "{footer}");
+    assert!(
+        footer.contains(" a add") && footer.contains(" r poll"),
+        "{footer}"
+    );
+}
+
+#[test]
+fn the_help_fits_and_scrolls_at_the_minimum_size() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('?'), &s);
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    insta::assert_snapshot!("help_60x15", t.backend());
+    assert!(screen_text(&t).iter().any(|l| l.contains("(↑↓ scroll)")));
+    // The end of the help is reachable, and the help is still open.
+    app.on_key(key('G'), &s);
+    assert_eq!(app.mode, Mode::Help);
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    let lines = screen_text(&t);
+    assert!(
+        lines.iter().any(|l| l.contains("closes this help")),
+        "{}",
+        lines.join("\n")
+    );
+    app.on_key(key('x'), &s);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn the_too_small_message_is_never_cut() {
+    for (w, h) in [(59, 15), (50, 12), (40, 10), (24, 5), (12, 3), (5, 2)] {
+        let t = draw(&App::default(), &with_data(), w, h, Theme::plain());
+        let first = screen_text(&t)[0].trim_end().to_string();
+        assert!(
+            first.ends_with(&format!("×{h}")) || first.ends_with("60×15"),
+            "{w}x{h}: {first:?}"
+        );
+    }
+    let t = draw(&App::default(), &with_data(), 50, 12, Theme::plain());
+    assert_eq!(
+        screen_text(&t)[0].trim_end(),
+        "Too small: need 60×15, have 50×12"
+    );
+}
+
+#[test]
+fn a_click_selects_the_row_under_the_pointer_after_scrolling() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('G'), &s);
+    let mut terminal = Terminal::new(TestBackend::new(60, 15)).unwrap();
+    let mut drawn = ui::Drawn::default();
+    terminal
+        .draw(|f| drawn = ui::render(f, &app, &s, now(), &Theme::plain()))
+        .unwrap();
+    assert!(drawn.repo_offset > 0, "the list scrolled");
+    app.repo_rows = drawn.repo_rows;
+    app.repo_offset = drawn.repo_offset;
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: drawn.repo_rows.x + 2,
+        row: drawn.repo_rows.y,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(click, &s);
+    assert_eq!(app.selected, drawn.repo_offset);
+    let row = &screen_text(&terminal)[drawn.repo_rows.y as usize];
+    assert!(
+        row.contains(s.repos[app.selected].name.as_str()),
+        "clicked {row:?}, selected {}",
+        s.repos[app.selected].name
+    );
+}
+
+/// Offline: the backoff has run out but the next poll waits for the interval.
+fn offline() -> Snapshot {
+    let mut s = with_data();
+    s.fetcher = FetcherState::Offline {
+        reason: "dns".into(),
+    };
+    for r in &mut s.repos {
+        r.state = RepoState {
+            status: RepoStatus::Backoff,
+            last_error: Some(
+                "request failed: error sending request for url (https://api.github.com/repos/x/y/events?per_page=100): client error (Connect): dns error: failed to lookup address information: Name or service not known".into(),
+            ),
+            consecutive_errors: 4,
+            backoff_until: Some(now() - TimeDelta::seconds(20)),
+            next_poll_at: Some(now() + TimeDelta::seconds(165)),
+            ..ok_state(60)
+        };
+    }
+    s
+}
+
+#[test]
+fn offline_status_and_next_poll_agree_and_the_cause_is_readable() {
+    let s = offline();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let t = draw(&App::default(), &s, w, h, Theme::plain());
+        let lines = screen_text(&t);
+        let text = lines.join("\n");
+        assert!(!text.contains("retry now"), "{w}x{h}:\n{text}");
+        assert!(text.contains("retry in 2m 45s"), "{w}x{h}:\n{text}");
+        // Wrapped inside the statistics pane (the left one on large screens): read the pane's
+        // lines one after the other.
+        let pane: Vec<&str> = lines.iter().filter_map(|l| l.split('│').nth(1)).collect();
+        let flowing = pane
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flowing.contains("dns error: failed to lookup address information: Name or service not known; next try in 2m 45s"),
+            "{w}x{h}: the cause is on screen:\n{text}"
+        );
+    }
+    check("offline", &App::default(), &s);
+}
+
+#[test]
+fn the_header_is_never_cut() {
+    let mut waiting = with_data();
+    waiting.fetcher = FetcherState::WaitingForRateLimit {
+        until: now() + TimeDelta::seconds(756),
+    };
+    let mut unauth = waiting.clone();
+    unauth.authenticated = false;
+    for s in [with_data(), waiting, unauth] {
+        for w in [60, 70, 80, 100] {
+            let t = draw(&App::default(), &s, w, 24, Theme::plain());
+            let top = screen_text(&t)[0].clone();
+            assert!(top.ends_with(' '), "{w}: {top:?} reaches the edge: cut?");
+        }
+    }
+}
+
+#[test]
+fn a_rejected_token_is_not_called_authenticated() {
+    let mut s = with_data();
+    s.fetcher = FetcherState::TokenRejected;
+    let t = draw(&App::default(), &s, 120, 40, Theme::plain());
+    let top = &screen_text(&t)[0];
+    assert!(
+        top.contains("token rejected") && !top.contains("authenticated"),
+        "{top}"
+    );
+}
+
+#[test]
+fn no_repositories_is_idle_not_starting() {
+    let mut s = snapshot(vec![]);
+    s.fetcher = FetcherState::Starting;
+    let t = draw(&App::default(), &s, 80, 24, Theme::plain());
+    let top = &screen_text(&t)[0];
+    assert!(!top.contains("starting") && top.contains("idle"), "{top}");
+}
+
+#[test]
+fn the_layout_at_each_size() {
+    let s = with_data();
+    for (w, h) in SIZES {
+        let t = draw(&App::default(), &s, w, h, Theme::plain());
+        insta::assert_snapshot!(format!("layout_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn slash_filters_the_focused_pane_and_esc_clears() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('/'), &s);
+    assert_eq!(app.mode, Mode::Filtering);
+    for c in "PRAW".chars() {
+        app.on_key(key(c), &s);
+    }
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    insta::assert_snapshot!("filtered_80x24", t.backend());
+    let text = screen_text(&t).join("\n");
+    assert!(
+        text.contains("│praw-dev/praw") && !text.contains("│sferik/rails_admin"),
+        "{text}"
+    );
+    assert_eq!(app.selected, 2, "the selection follows the filter");
+    // Enter keeps the filter; moving stays among the rows shown.
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &s);
+    app.on_key(key('j'), &s);
+    assert_eq!(app.selected, 2);
+    // The statistics pane has its own filter.
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(key('/'), &s);
+    for c in "push".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &s);
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(
+        text.contains("PushEvent") && !text.contains("WatchEvent"),
+        "{text}"
+    );
+    // Esc clears the focused pane's filter.
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &s);
+    assert!(app.stats_filter.is_empty());
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &s);
+    assert!(app.repo_filter.is_empty());
+    let text = screen_text(&draw(&app, &s, 80, 24, Theme::plain())).join("\n");
+    assert!(text.contains("│sferik/rails_admin"), "{text}");
+}
+
+#[test]
+fn rebound_keys_work_and_the_help_and_footer_show_them() {
+    use ghpulse::keymap::Keymap;
+    use ghpulse::tui::keys::Keys;
+    let s = with_data();
+    let map = Keymap::with_overrides(&[("quit".into(), vec!["x".into(), "ctrl-q".into()])])
+        .expect("a valid override");
+    let mut app = App::new(Keys::new(map));
+    assert_eq!(app.on_key(key('q'), &s), Effect::None);
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(footer.contains("x quit"), "{footer}");
+    app.on_key(key('?'), &s);
+    let t = draw(&app, &s, 120, 40, Theme::plain());
+    let text = screen_text(&t).join("\n");
+    assert!(
+        text.contains("x/Ctrl-Q") && !text.contains("q/Ctrl-C"),
+        "{text}"
+    );
+    app.on_key(key('?'), &s);
+    assert_eq!(app.on_key(key('x'), &s), Effect::Quit);
+}
+
+#[test]
+fn themes_colour_the_screen() {
+    let s = with_errors();
+    let buf_of = |theme: Theme| draw(&App::default(), &s, 120, 40, theme);
+    let live_fg = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer();
+        let x = (0..120)
+            .find(|&x| buf[(x, 0)].symbol() == "●")
+            .expect("live");
+        buf[(x, 0)].fg
+    };
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("default", &[], false))),
+        Color::Green
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("light", &[], false))),
+        Color::Indexed(28)
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("high-contrast", &[], false))),
+        Color::LightGreen
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build(
+            "light",
+            &[("good".into(), "#123456".into())],
+            false
+        ))),
+        Color::Rgb(0x12, 0x34, 0x56)
+    );
+    // NO_COLOR wins over a theme and its overrides.
+    assert_eq!(
+        live_fg(&buf_of(Theme::build(
+            "high-contrast",
+            &[("good".into(), "#123456".into())],
+            true
+        ))),
+        Color::Reset
+    );
+    // high-contrast marks the selection with a colour, not only reverse video.
+    let t = buf_of(Theme::build("high-contrast", &[], false));
+    let buf = t.backend().buffer();
+    let y = (0..40)
+        .find(|&y| {
+            (0..120)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .contains("│sigmavirus24/github3.py")
+        })
+        .expect("first row");
+    assert_eq!(buf[(2, y)].bg, Color::LightYellow);
 }

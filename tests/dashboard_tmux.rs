@@ -106,7 +106,8 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
         socket: format!("ghpulse-test-{}", std::process::id()),
     };
     let command = format!(
-        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        work.dir.path().join("state").display(),
         support::BIN,
         work.config().display(),
         work.store().display(),
@@ -282,7 +283,8 @@ async fn the_dashboard_follows_the_config_file() {
         socket: format!("ghpulse-follow-{}", std::process::id()),
     };
     let command = format!(
-        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        work.dir.path().join("state").display(),
         support::BIN,
         work.config().display(),
         work.store().display(),
@@ -366,5 +368,129 @@ async fn the_dashboard_follows_the_config_file() {
 
     tmux.keys(&["q"]);
     tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
+
+/// The documented minimum size with four repositories: the selection stays on screen, a theme
+/// and a rebound key from the config take effect, `/` filters, a message expires, and the
+/// log file is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_small_dashboard_scrolls_filters_and_follows_ui_and_keys() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux (.ci/run installs it)"
+        );
+        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
+        return;
+    }
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 2,
+        ..Options::default()
+    })
+    .await;
+    let names = [
+        "sigmavirus24/github3.py",
+        "sferik/rails_admin",
+        "praw-dev/praw",
+        "github/gitignore",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let repo = data::fixture_repo(name).unwrap();
+        let mut events = data::load_events(repo.file_stem);
+        data::rescale(
+            &mut events,
+            std::time::SystemTime::now() - Duration::from_secs(60 * (i as u64 + 2)),
+            300,
+            Duration::from_secs(3600 * (30 + 30 * i as u64)),
+        );
+        gh.add_repo(repo.full_name, repo.id, events);
+    }
+    let work = Workdir::new(&names);
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(
+        work.config(),
+        format!("{config}\n[ui]\ntheme = \"light\"\n\n[keys]\nquit = [\"x\", \"ctrl-c\"]\n"),
+    )
+    .unwrap();
+    let state = work.dir.path().join("state");
+    let tmux = Tmux {
+        socket: format!("ghpulse-small-{}", std::process::id()),
+    };
+    let command = format!(
+        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
+        state.display(),
+        support::BIN,
+        work.config().display(),
+        work.store().display(),
+        gh.url()
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "dash",
+        "-x",
+        "60",
+        "-y",
+        "15",
+        &command,
+    ]);
+    let screen = tmux
+        .wait_for("four repositories polled", |s| {
+            s.contains("Repositories 4/5") && s.contains("Event type")
+        })
+        .await;
+    // The rebound quit key is in the footer; help is always there.
+    assert!(
+        screen.contains("x quit") && screen.contains("? help"),
+        "{screen}"
+    );
+
+    // j three times: the fourth repository is selected and on screen.
+    tmux.keys(&["j", "j", "j"]);
+    tmux.wait_for("the last repository shown and selected", |s| {
+        s.contains("│github/gitignore") && s.contains("┌ github/gitignore")
+    })
+    .await;
+
+    // The theme is light: its selection and colours are drawn (tmux reports the escape codes).
+    let styled = tmux.cmd(&["capture-pane", "-p", "-e", "-t", "dash"]);
+    assert!(
+        styled.contains("38;5;28") || styled.contains("38;5;130") || styled.contains("38;5;242"),
+        "the light theme's colours: {styled}"
+    );
+
+    // `/` filters the repositories as typed; Esc clears.
+    tmux.keys(&["g", "/"]);
+    tmux.text("praw");
+    tmux.wait_for("only praw listed", |s| {
+        s.contains("│praw-dev/praw") && !s.contains("│sferik/rails_admin")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter cleared", |s| {
+        s.contains("│sigmavirus24/github3.py")
+    })
+    .await;
+
+    // `r` shows a message that goes away by itself.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the poll message", |s| s.contains("polling"))
+        .await;
+    let start = Instant::now();
+    tmux.wait_for("the message expired", |s| !s.contains("polling"))
+        .await;
+    assert!(start.elapsed() < Duration::from_secs(10));
+
+    // The old quit key does nothing; the new one quits.
+    tmux.keys(&["q"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!tmux.screen().contains("EXITED"));
+    tmux.keys(&["x"]);
+    tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
+    let log = std::fs::read_to_string(state.join("ghpulse").join("ghpulse.log"))
+        .expect("the log file is written");
+    assert!(log.contains("watching 4 repositories"), "{log}");
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }

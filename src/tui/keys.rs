@@ -1,13 +1,21 @@
-//! The one key table: the handler looks keys up here and the help screen is drawn from it, so
-//! the two cannot drift apart.
+//! The one key table: the handler looks keys up here and the help screen and footer are drawn
+//! from it, so they cannot drift apart. The keys themselves come from `[keys]` (see
+//! `crate::keymap`, which the config loader validates).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::keymap::{Key, KeyChord, Keymap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Up,
     Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
     NextPane,
+    Filter,
     Add,
     Remove,
     Sort,
@@ -18,135 +26,186 @@ pub enum Action {
     Quit,
 }
 
-pub struct Binding {
-    pub keys: &'static [(KeyCode, KeyModifiers)],
-    /// How the keys are shown in the help screen and the footer.
-    pub label: &'static str,
+pub struct ActionInfo {
     pub action: Action,
     pub description: &'static str,
     /// The word shown in the one-line footer; empty for keys the footer leaves out.
     pub footer: &'static str,
 }
 
-const NONE: KeyModifiers = KeyModifiers::NONE;
+const fn info(action: Action, description: &'static str, footer: &'static str) -> ActionInfo {
+    ActionInfo {
+        action,
+        description,
+        footer,
+    }
+}
 
-pub const BINDINGS: &[Binding] = &[
-    Binding {
-        keys: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
-        label: "↑/k",
-        action: Action::Up,
-        description: "move up",
-        footer: "",
-    },
-    Binding {
-        keys: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
-        label: "↓/j",
-        action: Action::Down,
-        description: "move down",
-        footer: "",
-    },
-    Binding {
-        keys: &[
-            (KeyCode::Tab, NONE),
-            (KeyCode::BackTab, KeyModifiers::SHIFT),
-        ],
-        label: "Tab",
-        action: Action::NextPane,
-        description: "switch between repositories and statistics",
-        footer: "pane",
-    },
-    Binding {
-        keys: &[(KeyCode::Char('a'), NONE)],
-        label: "a",
-        action: Action::Add,
-        description: "add a repository (owner/name)",
-        footer: "add",
-    },
-    Binding {
-        keys: &[(KeyCode::Char('d'), NONE), (KeyCode::Delete, NONE)],
-        label: "d/Del",
-        action: Action::Remove,
-        description: "remove the selected repository (asks first)",
-        footer: "remove",
-    },
-    Binding {
-        keys: &[(KeyCode::Char('s'), NONE)],
-        label: "s",
-        action: Action::Sort,
-        description: "sort the statistics by the next column",
-        footer: "sort",
-    },
-    Binding {
-        keys: &[
-            (KeyCode::Char('S'), KeyModifiers::SHIFT),
-            (KeyCode::Char('S'), NONE),
-        ],
-        label: "S",
-        action: Action::ReverseSort,
-        description: "reverse the sort order",
-        footer: "",
-    },
-    Binding {
-        keys: &[(KeyCode::Char('r'), NONE)],
-        label: "r",
-        action: Action::PollNow,
-        description: "poll the selected repository now (within the rate limit)",
-        footer: "poll",
-    },
-    Binding {
-        keys: &[(KeyCode::Char('l'), NONE)],
-        label: "l",
-        action: Action::ToggleLogs,
-        description: "show or hide the log pane",
-        footer: "logs",
-    },
-    Binding {
-        keys: &[
-            (KeyCode::Char('?'), NONE),
-            (KeyCode::Char('?'), KeyModifiers::SHIFT),
-        ],
-        label: "?",
-        action: Action::Help,
-        description: "this help",
-        footer: "help",
-    },
-    Binding {
-        keys: &[
-            (KeyCode::Char('q'), NONE),
-            (KeyCode::Char('c'), KeyModifiers::CONTROL),
-        ],
-        label: "q/Ctrl-C",
-        action: Action::Quit,
-        description: "quit",
-        footer: "quit",
-    },
+/// In the order of `keymap::DEFAULTS` (a test checks it).
+pub const ACTIONS: &[ActionInfo] = &[
+    info(Action::Up, "move up", ""),
+    info(Action::Down, "move down", ""),
+    info(Action::PageUp, "move up a page", ""),
+    info(Action::PageDown, "move down a page", ""),
+    info(Action::Top, "go to the first row", ""),
+    info(Action::Bottom, "go to the last row", ""),
+    info(
+        Action::NextPane,
+        "switch between repositories and statistics",
+        "pane",
+    ),
+    info(
+        Action::Filter,
+        "filter the focused pane as you type (Esc clears)",
+        "filter",
+    ),
+    info(Action::Add, "add a repository (owner/name)", "add"),
+    info(
+        Action::Remove,
+        "remove the selected repository (asks first)",
+        "remove",
+    ),
+    info(
+        Action::Sort,
+        "sort the statistics by the next column",
+        "sort",
+    ),
+    info(Action::ReverseSort, "reverse the sort order", ""),
+    info(
+        Action::PollNow,
+        "poll the selected repository now (within the rate limit)",
+        "poll",
+    ),
+    info(
+        Action::ToggleLogs,
+        "show or hide the log (focused: ↑↓ PgUp PgDn scroll, +/- level)",
+        "logs",
+    ),
+    info(Action::Help, "this help", "help"),
+    info(Action::Quit, "quit", "quit"),
 ];
 
-/// The action bound to a key press, if any.
-pub fn action_for(key: &KeyEvent) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .find(|b| {
-            b.keys
-                .iter()
-                .any(|&(code, mods)| key.code == code && key.modifiers == mods)
-        })
-        .map(|b| b.action)
+/// The keys in force.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keys {
+    map: Keymap,
+}
+
+/// A terminal key press as the keymap spells it. Shift is part of the character ("G"), so
+/// it is left out; terminals differ in whether they report it.
+pub fn chord(key: &KeyEvent) -> Option<KeyChord> {
+    let k = match key.code {
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::F(n) => Key::F(n),
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Delete => Key::Delete,
+        KeyCode::Insert => Key::Insert,
+        _ => return None,
+    };
+    Some(KeyChord {
+        key: k,
+        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+        alt: key.modifiers.contains(KeyModifiers::ALT),
+    })
+}
+
+impl Keys {
+    pub fn new(map: Keymap) -> Keys {
+        Keys { map }
+    }
+
+    /// The action bound to a key press, if any.
+    pub fn action_for(&self, key: &KeyEvent) -> Option<Action> {
+        let chord = chord(key)?;
+        self.map.action_index(&chord).map(|i| ACTIONS[i].action)
+    }
+
+    /// "q/Ctrl-C": the keys of an action as the help and the footer show them.
+    pub fn label(&self, action: Action) -> String {
+        ACTIONS
+            .iter()
+            .position(|a| a.action == action)
+            .map(|i| self.map.label(i))
+            .unwrap_or_default()
+    }
+
+    /// Every action with its first key, for the one-line footer.
+    pub fn footer_bindings(&self) -> impl Iterator<Item = (String, &'static ActionInfo)> + '_ {
+        ACTIONS
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (self.map.first_label(i), a))
+    }
+
+    /// Every action with its keys, in help order.
+    pub fn bindings(&self) -> impl Iterator<Item = (String, &'static ActionInfo)> + '_ {
+        ACTIONS
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (self.map.label(i), a))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keymap::DEFAULTS;
 
     #[test]
-    fn every_action_has_a_binding_and_keys_are_unique() {
-        let mut seen = std::collections::HashSet::new();
-        for b in BINDINGS {
-            for k in b.keys {
-                assert!(seen.insert(*k), "{k:?} bound twice");
-                assert_eq!(action_for(&KeyEvent::new(k.0, k.1)), Some(b.action));
-            }
+    fn the_action_table_follows_the_keymap_order() {
+        assert_eq!(ACTIONS.len(), DEFAULTS.len());
+        let names = [
+            "up",
+            "down",
+            "page_up",
+            "page_down",
+            "top",
+            "bottom",
+            "next_pane",
+            "filter",
+            "add",
+            "remove",
+            "sort",
+            "reverse_sort",
+            "poll_now",
+            "logs",
+            "help",
+            "quit",
+        ];
+        for (i, (name, _)) in DEFAULTS.iter().enumerate() {
+            assert_eq!(*name, names[i]);
         }
-        assert_eq!(action_for(&KeyEvent::new(KeyCode::Char('x'), NONE)), None);
+    }
+
+    #[test]
+    fn default_keys_reach_their_actions() {
+        let keys = Keys::default();
+        let press = |code, mods| keys.action_for(&KeyEvent::new(code, mods));
+        assert_eq!(
+            press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            press(KeyCode::Char('G'), KeyModifiers::SHIFT),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            press(KeyCode::BackTab, KeyModifiers::SHIFT),
+            Some(Action::NextPane)
+        );
+        assert_eq!(press(KeyCode::Char('x'), KeyModifiers::NONE), None);
+        assert_eq!(keys.label(Action::Quit), "q/Ctrl-C");
     }
 }

@@ -23,6 +23,7 @@ use ratatui::backend::CrosstermBackend;
 
 use crate::engine::{Command, EngineHandle};
 use app::{App, Effect};
+use keys::Keys;
 use theme::Theme;
 
 /// Stdout is line-buffered and a frame has no newlines: without a buffer of our own a frame
@@ -31,8 +32,31 @@ use theme::Theme;
 type Screen = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 const FRAME_BUFFER: usize = 256 * 1024;
 
+/// How the dashboard looks and which keys it answers, resolved at start-up.
+pub struct Options {
+    pub theme: Theme,
+    pub keys: Keys,
+}
+
+impl Options {
+    /// `--theme` over `[ui] theme`; `[ui.colors]` over the theme; `NO_COLOR` over all;
+    /// `[keys]` over the default keys.
+    pub fn from_settings(settings: &crate::settings::Settings) -> Options {
+        let ui = &settings.config.ui;
+        let name = settings
+            .theme
+            .as_deref()
+            .or(ui.theme.as_deref())
+            .unwrap_or("default");
+        Options {
+            theme: Theme::build(name, &ui.colors, Theme::no_color_env()),
+            keys: Keys::new(settings.config.keymap.clone()),
+        }
+    }
+}
+
 /// Runs until the user quits. The terminal is restored on every way out, a panic included.
-pub async fn run(engine: EngineHandle) -> std::io::Result<()> {
+pub async fn run(engine: EngineHandle, options: Options) -> std::io::Result<()> {
     // ratatui's init enters raw mode and the alternate screen and installs the panic hook that
     // leaves them; the frames themselves go through our own buffer (see `Screen`).
     drop(ratatui::try_init()?);
@@ -43,7 +67,7 @@ pub async fn run(engine: EngineHandle) -> std::io::Result<()> {
     let _restore = Restore;
     install_panic_hook();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    event_loop(&mut terminal, engine).await
+    event_loop(&mut terminal, engine, options).await
 }
 
 /// Puts the terminal back however `run` ends: return, error, or its future being dropped
@@ -66,9 +90,13 @@ fn install_panic_hook() {
     }));
 }
 
-async fn event_loop(terminal: &mut Screen, engine: EngineHandle) -> std::io::Result<()> {
-    let theme = Theme::from_env();
-    let mut app = App::default();
+async fn event_loop(
+    terminal: &mut Screen,
+    engine: EngineHandle,
+    options: Options,
+) -> std::io::Result<()> {
+    let theme = options.theme;
+    let mut app = App::new(options.keys);
     let mut input = EventStream::new();
     let mut snapshots = engine.snapshots.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -91,6 +119,10 @@ async fn event_loop(terminal: &mut Screen, engine: EngineHandle) -> std::io::Res
             terminal.backend_mut().flush()?;
             app.repo_rows = drawn.repo_rows;
             app.stats_rows = drawn.stats_rows;
+            app.repo_offset = drawn.repo_offset;
+            app.stats_offset = drawn.stats_offset;
+            app.stats_len = drawn.stats_len;
+            app.stats_selected = app.stats_selected.min(drawn.stats_len.saturating_sub(1));
         }
         redraw = true;
         tokio::select! {
@@ -137,7 +169,9 @@ async fn event_loop(terminal: &mut Screen, engine: EngineHandle) -> std::io::Res
                 }
             }
             Some(reply) = replies.recv() => app.on_reply(reply),
-            _ = tick.tick() => {}
+            // The 1 Hz tick that redraws countdowns also ends expired messages: no timer of
+            // its own, no busy wait.
+            _ = tick.tick() => { app.expire_message(std::time::Instant::now()); }
         }
     }
 }

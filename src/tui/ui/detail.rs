@@ -3,11 +3,10 @@
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::{age, until};
+use super::{age, fit_figure, fit_text, scroll_offset, until};
 use crate::humanize;
 use crate::snapshot::Snapshot;
 use crate::stats;
@@ -21,12 +20,13 @@ pub fn render(
     s: &Snapshot,
     now: DateTime<Utc>,
     theme: &Theme,
-) -> Rect {
+    with_chart: bool,
+) -> (Rect, usize, usize) {
     let focused = app.focus == Focus::Stats;
     let border = if focused {
         theme.focused_border()
     } else {
-        Style::default()
+        theme.border()
     };
     let Some(view) = s.repos.get(app.selected) else {
         let block = Block::default()
@@ -37,7 +37,7 @@ pub fn render(
             Paragraph::new(" Add a repository to see its statistics.").block(block),
             area,
         );
-        return Rect::default();
+        return (Rect::default(), 0, 0);
     };
     let figures = stats::repo_stats(
         view.name.as_str(),
@@ -55,18 +55,31 @@ pub fn render(
         ),
         _ => String::new(),
     };
-    let mut title = vec![
-        Span::styled(format!(" {} ", view.name), theme.title()),
-        Span::styled(
-            format!("{} events in window{span} ", figures.events_in_window),
-            theme.dim(),
-        ),
-    ];
+    // The title's parts in order of worth; a part that does not fit whole is left out, so no
+    // date or count is cut at the border.
+    let mut room = (area.width as usize).saturating_sub(4);
+    let mut title = Vec::new();
+    let name = fit_text(view.name.as_str(), room.saturating_sub(2));
+    let mut part = |text: String, style| {
+        let len = text.chars().count();
+        if len <= room {
+            room -= len;
+            title.push(Span::styled(text, style));
+            true
+        } else {
+            false
+        }
+    };
+    part(format!(" {name} "), theme.title());
+    let count = format!("{} events in window", figures.events_in_window);
+    if !part(format!("{count}{span} "), theme.dim()) {
+        part(format!("{count} "), theme.dim());
+    }
     if figures.partial {
-        title.push(Span::styled(
-            "partial: events may be missing ",
-            theme.warn(),
-        ));
+        part("partial: events may be missing ".into(), theme.warn());
+    }
+    if !app.stats_filter.is_empty() {
+        part(format!("/{} ", app.stats_filter), theme.warn());
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -76,33 +89,44 @@ pub fn render(
     frame.render_widget(block, area);
 
     let mut constraints = Vec::new();
+    // The whole error, wrapped: its cause ("dns error: failed to lookup address") is at the
+    // end, past any pane width. At most a third of the pane, so the table stays.
     let error = view.state.last_error.as_ref().map(|e| {
-        let retry = until(now, view.state.backoff_until.or(view.state.next_poll_at));
-        Line::from(Span::styled(format!(" {e}; next try {retry}"), theme.bad()))
+        let retry = until(now, view.state.next_poll_at.or(view.state.backoff_until));
+        format!("{e}; next try {retry}")
     });
-    if error.is_some() {
-        constraints.push(Constraint::Length(1));
+    if let Some(text) = &error {
+        let lines = super::wrapped_lines(text, inner.width.saturating_sub(1) as usize);
+        constraints.push(Constraint::Length(
+            (lines as u16).min((inner.height / 3).max(1)),
+        ));
     }
     // The activity chart only where the table keeps room for a dozen types.
-    let chart = inner.height >= 20 && figures.events_in_window > 0;
+    let chart = with_chart && inner.height >= 20 && figures.events_in_window > 0;
     if chart {
         constraints.push(Constraint::Length(4));
     }
     constraints.push(Constraint::Min(0));
     let parts = Layout::vertical(constraints).split(inner);
     let mut next = 0;
-    if let Some(line) = error {
-        frame.render_widget(Paragraph::new(line), parts[next]);
+    if let Some(text) = error {
+        let area = Rect {
+            x: parts[next].x + 1,
+            width: parts[next].width.saturating_sub(1),
+            ..parts[next]
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.bad())).wrap(Wrap { trim: true }),
+            area,
+        );
         next += 1;
     }
     if chart {
-        let win = stats::window(&view.recent, now, &s.window);
-        let hours = (inner.width as usize).saturating_sub(2).min(168);
-        let counts = stats::hourly_counts(win, now, hours);
+        let (counts, hours) = super::activity::per_hour(view, s, now, inner.width as usize);
         let peak = counts.iter().copied().max().unwrap_or(0);
         let spark = Sparkline::default()
             .block(Block::default().title(Span::styled(
-                format!(" events per hour, last {hours}h (peak {peak}) "),
+                format!(" events per hour across the window, {hours}h (peak {peak}) "),
                 theme.dim(),
             )))
             .data(&counts)
@@ -117,22 +141,54 @@ pub fn render(
             Some(_) => " No events in the window.".to_string(),
         };
         frame.render_widget(Paragraph::new(text), table_area);
-        return Rect::default();
+        return (Rect::default(), 0, 0);
     }
 
-    let rows = app::sorted(figures.event_types, app.sort, app.sort_descending);
+    let rows: Vec<_> = app::sorted(figures.event_types, app.sort, app.sort_descending)
+        .into_iter()
+        .filter(|t| app::matches(&t.event_type, &app.stats_filter))
+        .collect();
     let selected = app.stats_selected.min(rows.len().saturating_sub(1));
     let visible = table_area.height.saturating_sub(1) as usize;
-    let offset = selected.saturating_sub(visible.saturating_sub(1));
+    let offset = scroll_offset(selected, visible);
+    // Columns that do not fit are dropped whole (median first, then last seen), never cut.
+    let fixed = COUNT + AVG + 3;
+    let width = table_area.width as usize;
+    // A column costs its width and the space before it.
+    let cost = |w: usize| w + 1;
+    let last_seen = width >= MIN_TYPE + fixed + cost(LAST);
+    let median = width >= MIN_TYPE + fixed + cost(LAST) + cost(MEDIAN);
+    let type_width = width
+        .saturating_sub(
+            fixed + if last_seen { cost(LAST) } else { 0 } + if median { cost(MEDIAN) } else { 0 },
+        )
+        .max(6);
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize::seconds);
     let table_rows = rows.iter().enumerate().skip(offset).map(|(i, t)| {
-        let row = Row::new(vec![
-            Cell::from(t.event_type.clone()),
-            Cell::from(format!("{:>6}", t.count)),
-            Cell::from(format!("{:>11}", fmt(t.avg_seconds_between))),
-            Cell::from(format!("{:>9}", fmt(t.median_seconds_between))),
-            Cell::from(format!("{:>10}", age(now, Some(t.last_event_at)))),
-        ]);
+        let mut cells = vec![
+            Cell::from(fit_text(&t.event_type, type_width)),
+            Cell::from(format!(
+                "{:>COUNT$}",
+                fit_figure(&t.count.to_string(), COUNT)
+            )),
+            Cell::from(format!(
+                "{:>AVG$}",
+                fit_figure(&fmt(t.avg_seconds_between), AVG)
+            )),
+        ];
+        if median {
+            cells.push(Cell::from(format!(
+                "{:>MEDIAN$}",
+                fit_figure(&fmt(t.median_seconds_between), MEDIAN)
+            )));
+        }
+        if last_seen {
+            cells.push(Cell::from(format!(
+                "{:>LAST$}",
+                fit_figure(&age(now, Some(t.last_event_at)), LAST)
+            )));
+        }
+        let row = Row::new(cells);
         if focused && i == selected {
             row.style(theme.selected())
         } else {
@@ -140,37 +196,59 @@ pub fn render(
         }
     });
     let arrow = if app.sort_descending { "▼" } else { "▲" };
-    let head = |col: SortColumn, text: &str| {
+    let head = |col: SortColumn, text: &str, w: usize| {
         if app.sort == col {
-            Cell::from(Span::styled(format!("{text}{arrow}"), theme.accent()))
+            Cell::from(Span::styled(
+                format!("{:>w$}", format!("{}{arrow}", text.trim_start())),
+                theme.accent(),
+            ))
         } else {
-            Cell::from(text.to_string())
+            Cell::from(format!("{text:>w$}"))
         }
     };
-    let header = Row::new(vec![
-        head(SortColumn::Type, "Event type"),
-        head(SortColumn::Count, " Count"),
-        head(SortColumn::Average, "Avg between"),
-        head(SortColumn::Median, "   Median"),
-        head(SortColumn::LastSeen, " Last seen"),
-    ])
-    .style(theme.title());
-    let widths = [
-        Constraint::Min(20),
-        Constraint::Length(7),
-        Constraint::Length(12),
-        Constraint::Length(10),
-        Constraint::Length(12),
+    let mut header = vec![
+        if app.sort == SortColumn::Type {
+            Cell::from(Span::styled(format!("Event type{arrow}"), theme.accent()))
+        } else {
+            Cell::from("Event type")
+        },
+        head(SortColumn::Count, "Count", COUNT),
+        head(SortColumn::Average, "Avg between", AVG),
     ];
+    let mut widths = vec![
+        Constraint::Length(type_width as u16),
+        Constraint::Length(COUNT as u16),
+        Constraint::Length(AVG as u16),
+    ];
+    if median {
+        header.push(head(SortColumn::Median, "Median", MEDIAN));
+        widths.push(Constraint::Length(MEDIAN as u16));
+    }
+    if last_seen {
+        header.push(head(SortColumn::LastSeen, "Last seen", LAST));
+        widths.push(Constraint::Length(LAST as u16));
+    }
     frame.render_widget(
         Table::new(table_rows, widths)
-            .header(header)
+            .header(Row::new(header).style(theme.title()))
             .column_spacing(1),
         table_area,
     );
-    Rect {
-        y: table_area.y + 1,
-        height: table_area.height.saturating_sub(1),
-        ..table_area
-    }
+    (
+        Rect {
+            y: table_area.y + 1,
+            height: table_area.height.saturating_sub(1),
+            ..table_area
+        },
+        offset,
+        rows.len(),
+    )
 }
+
+const MIN_TYPE: usize = 16;
+const COUNT: usize = 6;
+/// "Avg between", and one more for the sort arrow.
+const AVG: usize = 12;
+const MEDIAN: usize = 9;
+/// "23h 59m ago".
+const LAST: usize = 11;

@@ -13,6 +13,10 @@ use crate::tui::theme::Theme;
 pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, theme: &Theme) {
     let [top, gauge] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let state = match &s.fetcher {
+        // With nothing to watch the fetcher never makes its first poll: say so, not "starting".
+        FetcherState::Starting if s.repos.is_empty() => {
+            Span::styled("○ idle: no repositories to watch", theme.dim())
+        }
         FetcherState::Starting => Span::styled("◌ starting", theme.dim()),
         FetcherState::Live => Span::styled("● live", theme.good()),
         FetcherState::WaitingForRateLimit { until: t } => Span::styled(
@@ -30,20 +34,33 @@ pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, t
             theme.bad(),
         ),
     };
-    let auth = if s.authenticated {
-        Span::styled("authenticated", theme.good())
+    // The long form of "unauthenticated" when it fits, a short one, else none: a cut
+    // "5,0" would read as a figure.
+    let unauth = [
+        "unauthenticated: 60/h (GITHUB_TOKEN: 5,000/h)",
+        "unauthenticated: 60/h",
+        "unauthenticated",
+    ];
+    // " ghpulse " + state + "  ·  " + auth, and a blank column at the right edge.
+    let room = (area.width as usize).saturating_sub(9 + state.content.chars().count() + 5 + 1);
+    let auth = if matches!(s.fetcher, FetcherState::TokenRejected) {
+        // The state already says the token was refused; "authenticated" beside it would
+        // contradict it.
+        None
+    } else if s.authenticated {
+        Some(Span::styled("authenticated", theme.good())).filter(|_| room >= 13)
     } else {
-        Span::styled(
-            "unauthenticated: 60/h (GITHUB_TOKEN: 5,000/h)",
-            theme.warn(),
-        )
+        unauth
+            .iter()
+            .find(|t| t.chars().count() <= room)
+            .map(|t| Span::styled(*t, theme.warn()))
     };
-    let line = Line::from(vec![
-        Span::styled(" ghpulse ", theme.accent()),
-        state,
-        Span::raw("  ·  "),
-        auth,
-    ]);
+    let mut spans = vec![Span::styled(" ghpulse ", theme.accent()), state];
+    if let Some(auth) = auth {
+        spans.push(Span::raw("  ·  "));
+        spans.push(auth);
+    }
+    let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line), top);
 
     let rl = s.rate_limit.at(now);

@@ -8,8 +8,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::repo::RepoName;
 use crate::snapshot::Snapshot;
 use crate::tui::app::validate_new;
-use crate::tui::keys::BINDINGS;
+use crate::tui::keys::Keys;
 use crate::tui::theme::Theme;
+use crate::tui::ui::fit_text;
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
@@ -44,20 +45,37 @@ fn popup(
     );
 }
 
-/// Built from the same table the key handler reads.
-pub fn help(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let mut lines: Vec<Line> = BINDINGS
+/// Wide enough for every description beside the longest default key label at 80 columns.
+const HELP_WIDTH: u16 = 78;
+
+/// Built from the same table the key handler reads. Taller than the screen, it scrolls
+/// (`scroll` is clamped here) and its title says there is more.
+pub fn help(frame: &mut Frame, area: Rect, scroll: usize, keys: &Keys, theme: &Theme) {
+    // Descriptions are cut with an ellipsis on a narrow screen rather than wrapped, so one
+    // binding stays one line.
+    let bindings: Vec<_> = keys.bindings().collect();
+    let label_width = bindings
         .iter()
-        .map(|b| {
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 16);
+    let room = (HELP_WIDTH.min(area.width) as usize).saturating_sub(4 + label_width);
+    let mut lines: Vec<Line> = bindings
+        .iter()
+        .map(|(label, a)| {
             Line::from(vec![
-                Span::styled(format!(" {:<10}", b.label), theme.accent()),
-                Span::raw(b.description),
+                Span::styled(
+                    format!(" {:<label_width$} ", fit_text(label, label_width)),
+                    theme.accent(),
+                ),
+                Span::raw(fit_text(a.description, room)),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
-        " Add prompt: Enter adds, Esc cancels, Ctrl-U clears.",
+        " Add prompt and / filter: Enter keeps, Esc cancels, Ctrl-U clears.",
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
@@ -65,10 +83,36 @@ pub fn help(frame: &mut Frame, area: Rect, theme: &Theme) {
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
-        " Any key closes this help.",
+        " ↑↓ PgUp PgDn scroll, any other key closes this help.",
         theme.dim(),
     )));
-    popup(frame, area, "Keys", lines, 70, theme);
+    let width = HELP_WIDTH.min(area.width);
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max_scroll = lines.len().saturating_sub(visible);
+    let scroll = scroll.min(max_scroll);
+    let title = if max_scroll == 0 {
+        " Keys ".to_string()
+    } else {
+        format!(
+            " Keys {}-{} of {} (↑↓ scroll) ",
+            scroll + 1,
+            scroll + visible,
+            lines.len()
+        )
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focused_border())
+        .title(Span::styled(title, theme.title()));
+    // No wrapping: a wrapped line would make the count of lines, and so the scroll, wrong.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll as u16, 0)),
+        rect,
+    );
 }
 
 pub fn add_prompt(frame: &mut Frame, area: Rect, input: &str, snapshot: &Snapshot, theme: &Theme) {

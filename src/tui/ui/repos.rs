@@ -4,11 +4,10 @@
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::{age, until};
+use super::{age, filter_title, fit_figure, fit_text, scroll_offset, until};
 use crate::snapshot::{RepoView, Snapshot};
 use crate::stats;
 use crate::store::RepoStatus;
@@ -45,6 +44,12 @@ pub fn sparkline(view: &RepoView, snapshot: &Snapshot, now: DateTime<Utc>, width
         .collect()
 }
 
+/// When the repository is polled next. After an error the fetcher sets this to the later of
+/// the backoff and the poll interval, so the status column and "Next poll" always agree.
+fn next_try(view: &RepoView) -> Option<DateTime<Utc>> {
+    view.state.next_poll_at.or(view.state.backoff_until)
+}
+
 fn status(view: &RepoView, partial: bool, now: DateTime<Utc>, theme: &Theme) -> Span<'static> {
     let s = &view.state;
     match s.status {
@@ -56,12 +61,74 @@ fn status(view: &RepoView, partial: bool, now: DateTime<Utc>, theme: &Theme) -> 
         RepoStatus::RateLimited => Span::styled("rate limited", theme.warn()),
         // The error itself is shown above the statistics of the selected repository.
         RepoStatus::Backoff => Span::styled(
-            format!("retry {}", until(now, s.backoff_until)),
+            fit_figure(&format!("retry {}", until(now, next_try(view))), STATUS),
             theme.bad(),
         ),
     }
 }
 
+const STATUS: usize = 15;
+const WINDOW: usize = 6;
+/// "23h 59m ago".
+const LAST: usize = 11;
+/// "in 59m 56s".
+const NEXT: usize = 10;
+/// Narrower, a sparkline shows too little to be worth its columns.
+const MIN_SPARK: usize = 8;
+
+/// Which columns a width holds. The name and status always; then, as room allows, the window
+/// count, the last event's age, the sparkline and the next poll (dropped in the reverse
+/// order), so no column is ever squeezed into a cut figure.
+#[derive(Debug, PartialEq, Eq)]
+struct Columns {
+    name: usize,
+    window: bool,
+    last: bool,
+    next: bool,
+    spark: usize,
+}
+
+fn columns(inner: usize, longest: usize) -> Columns {
+    let name = longest.clamp(10, 40);
+    // Each shown column costs its width and one space before it.
+    let cost = |w: usize| w + 1;
+    let mut c = Columns {
+        name,
+        window: true,
+        last: true,
+        next: true,
+        spark: 0,
+    };
+    let used = |c: &Columns| {
+        c.name
+            + cost(STATUS)
+            + if c.window { cost(WINDOW) } else { 0 }
+            + if c.last { cost(LAST) } else { 0 }
+            + if c.next { cost(NEXT) } else { 0 }
+    };
+    // The sparkline is worth more than the next poll; keep both when there is room for a
+    // useful sparkline (two characters an hour of a day would need 48; 24 is a fair floor).
+    if inner.saturating_sub(used(&c) + 1) < 24 {
+        c.next = false;
+    }
+    let spark = inner.saturating_sub(used(&c) + 1);
+    if spark >= MIN_SPARK {
+        c.spark = spark;
+    } else {
+        if inner < used(&c) {
+            c.last = false;
+        }
+        if inner < used(&c) {
+            c.window = false;
+        }
+        // The name gives way last, cut with an ellipsis.
+        c.name = name.min(inner.saturating_sub(used(&c) - c.name)).max(6);
+    }
+    c
+}
+
+/// Draws the list scrolled so the selection is on screen; returns where the rows are and
+/// the first row shown.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -69,14 +136,14 @@ pub fn render(
     s: &Snapshot,
     now: DateTime<Utc>,
     theme: &Theme,
-) -> Rect {
+) -> (Rect, usize) {
     let focused = app.focus == Focus::Repos;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused {
             theme.focused_border()
         } else {
-            Style::default()
+            theme.border()
         })
         .title(Line::from(vec![
             Span::styled(" Repositories ", theme.title()),
@@ -84,6 +151,7 @@ pub fn render(
                 format!("{}/{} ", s.repos.len(), s.max_repositories),
                 theme.dim(),
             ),
+            filter_title(&app.repo_filter, theme),
         ]));
     if s.repos.is_empty() {
         let text = Line::from(vec![
@@ -92,19 +160,26 @@ pub fn render(
             Span::raw(" to add one (owner/name)."),
         ]);
         frame.render_widget(Paragraph::new(text).block(block), area);
-        return Rect::default();
+        return (Rect::default(), 0);
     }
-    let wide = area.width >= 100;
+    let rows_area = Rect {
+        x: area.x + 1,
+        y: area.y + 2,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(3),
+    };
     let longest = s
         .repos
         .iter()
         .map(|r| r.name.as_str().chars().count())
         .max()
         .unwrap_or(10);
-    let name_width = longest.clamp(10, if wide { 40 } else { 26 });
-    let fixed = name_width + 16 + 7 + 11 + if wide { 9 } else { 0 } + 6 + 2;
-    let spark_width = (area.width as usize).saturating_sub(fixed).max(4);
-    let rows = s.repos.iter().enumerate().map(|(i, view)| {
+    let col = columns(rows_area.width as usize, longest);
+    let visible = app.visible_repos(s);
+    let at = visible.iter().position(|&i| i == app.selected).unwrap_or(0);
+    let offset = scroll_offset(at, rows_area.height as usize);
+    let rows = visible.iter().skip(offset).map(|&i| {
+        let view = &s.repos[i];
         let figures = stats::repo_stats(
             view.name.as_str(),
             &view.recent,
@@ -117,21 +192,33 @@ pub fn render(
             .window_end
             .or(view.recent.first().map(|e| e.created_at));
         let mut cells = vec![
-            Cell::from(view.name.to_string()),
+            Cell::from(fit_text(view.name.as_str(), col.name)),
             Cell::from(status(view, figures.partial, now, theme)),
-            Cell::from(format!("{:>6}", figures.events_in_window)),
-            Cell::from(format!("{:>10}", age(now, last))),
         ];
-        if wide {
+        if col.window {
             cells.push(Cell::from(format!(
-                "{:>8}",
-                until(now, view.state.next_poll_at)
+                "{:>WINDOW$}",
+                fit_figure(&figures.events_in_window.to_string(), WINDOW)
             )));
         }
-        cells.push(Cell::from(Span::styled(
-            sparkline(view, s, now, spark_width),
-            theme.accent(),
-        )));
+        if col.last {
+            cells.push(Cell::from(format!(
+                "{:>LAST$}",
+                fit_figure(&age(now, last), LAST)
+            )));
+        }
+        if col.next {
+            cells.push(Cell::from(format!(
+                "{:>NEXT$}",
+                fit_figure(&until(now, next_try(view)), NEXT)
+            )));
+        }
+        if col.spark > 0 {
+            cells.push(Cell::from(Span::styled(
+                sparkline(view, s, now, col.spark),
+                theme.accent(),
+            )));
+        }
         let row = Row::new(cells);
         if i == app.selected {
             row.style(theme.selected())
@@ -140,28 +227,54 @@ pub fn render(
         }
     });
     let mut widths = vec![
-        Constraint::Length(name_width as u16),
-        Constraint::Length(16),
-        Constraint::Length(7),
-        Constraint::Length(11),
+        Constraint::Length(col.name as u16),
+        Constraint::Length(STATUS as u16),
     ];
-    let mut header = vec!["Repository", "Status", " Window", "Last event"];
-    if wide {
-        widths.push(Constraint::Length(9));
-        header.push("Next poll");
+    let mut header = vec![fit_text("Repository", col.name), "Status".to_string()];
+    if col.window {
+        widths.push(Constraint::Length(WINDOW as u16));
+        header.push(format!("{:>WINDOW$}", "Window"));
     }
-    widths.push(Constraint::Min(4));
-    header.push("Activity (events/h, window)");
+    if col.last {
+        widths.push(Constraint::Length(LAST as u16));
+        header.push(format!("{:>LAST$}", "Last event"));
+    }
+    if col.next {
+        widths.push(Constraint::Length(NEXT as u16));
+        header.push(format!("{:>NEXT$}", "Next poll"));
+    }
+    if col.spark > 0 {
+        widths.push(Constraint::Length(col.spark as u16));
+        header.push(fit_text("Activity (events/h, window)", col.spark));
+    }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
         .block(block)
         .column_spacing(1);
     frame.render_widget(table, area);
-    // Rows start under the border and the header line.
-    Rect {
-        x: area.x + 1,
-        y: area.y + 2,
-        width: area.width.saturating_sub(2),
-        height: area.height.saturating_sub(3),
+    (rows_area, offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_drop_in_order_and_never_overflow() {
+        for inner in 40..200 {
+            let c = columns(inner, 23);
+            let used = c.name
+                + STATUS
+                + 1
+                + if c.window { WINDOW + 1 } else { 0 }
+                + if c.last { LAST + 1 } else { 0 }
+                + if c.next { NEXT + 1 } else { 0 }
+                + if c.spark > 0 { c.spark + 1 } else { 0 };
+            assert!(used <= inner || c.name == 6, "{inner}: {c:?}");
+            assert!(!c.next || c.spark >= 24, "{inner}: {c:?}");
+        }
+        // The documented minimum (60 columns, 58 inside the borders) keeps every figure.
+        let c = columns(58, 23);
+        assert!(c.window && c.last && !c.next, "{c:?}");
     }
 }
