@@ -384,10 +384,12 @@ fn splice_remove(text: &str, index: usize) -> Result<String, String> {
         }
         edits.push((start..end, String::new()));
         // The new last entry keeps the list's trailing-comma style.
-        if index + 1 == n && n > 1 && a.comma_in(a.after(index)).is_none() {
-            if let Some(c) = a.comma_in(a.after(index - 1)).filter(|&c| c < start) {
-                edits.push((c..c + 1, String::new()));
-            }
+        if index + 1 == n
+            && n > 1
+            && a.comma_in(a.after(index)).is_none()
+            && let Some(c) = a.comma_in(a.after(index - 1)).filter(|&c| c < start)
+        {
+            edits.push((c..c + 1, String::new()));
         }
     } else {
         let same_line = |r: Range<usize>| !text[r].contains('\n');

@@ -14,10 +14,10 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
         return validate(doc, &doc["components"]["schemas"][name], v, at);
     }
     for key in ["oneOf", "anyOf"] {
-        if let Some(alts) = schema.get(key).and_then(Value::as_array) {
-            if !alts.iter().any(|s| validate(doc, s, v, at).is_ok()) {
-                return Err(format!("{at}: {v} matches none of {key}"));
-            }
+        if let Some(alts) = schema.get(key).and_then(Value::as_array)
+            && !alts.iter().any(|s| validate(doc, s, v, at).is_ok())
+        {
+            return Err(format!("{at}: {v} matches none of {key}"));
         }
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
@@ -53,10 +53,10 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
             return Err(format!("{at}: {s:?} is not UTC with a Z"));
         }
     }
-    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64()) {
-        if n < min {
-            return Err(format!("{at}: {n} < minimum {min}"));
-        }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} < minimum {min}"));
     }
     if let Some(obj) = v.as_object() {
         for req in schema
