@@ -3,8 +3,6 @@
 //! OpenAPI document and against figures computed here, independently, from the events the
 //! server served.
 
-#[path = "support/openapi.rs"]
-mod openapi;
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
@@ -287,7 +285,7 @@ async fn section_3a_answers_as_documented_and_as_computed_here() {
     for (path, want) in gets {
         let (status, body) = r.get(path).await;
         assert_eq!(status, want, "GET {path}: {body}");
-        openapi::check_against_doc(&doc, "get", path, status, &body);
+        support::openapi::check_against_doc(&doc, "get", path, status, &body);
         if status >= 400 {
             assert!(body["error"].is_string(), "GET {path}: {body}");
         }
