@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fake_github::{FakeGithub, Options, data};
 use serde_json::Value;
-use support::{Workdir, stop, wait_for};
+use support::{Workdir, stop};
 
 const REPOS: [&str; 2] = ["sferik/rails_admin", "praw-dev/praw"];
 
@@ -117,19 +117,7 @@ async fn prometheus_scrapes_the_same_figures_as_api_stats() {
     }
     let work = Workdir::new(&REPOS);
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let mut ghpulse = String::new();
-    wait_for(
-        "the listener's address",
-        Duration::from_secs(20),
-        &work,
-        || {
-            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
-                ghpulse = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !ghpulse.is_empty()
-        },
-    )
-    .await;
+    let ghpulse = support::listening_at(&work).await;
     let target = ghpulse.trim_start_matches("http://").to_string();
 
     let dir = tempfile::tempdir().unwrap();

@@ -67,20 +67,7 @@ async fn start(api_key: Option<&str>) -> Running {
         .into_iter()
         .collect();
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &env);
-    let mut base = String::new();
-    wait_for(
-        "the listener's address in the log",
-        Duration::from_secs(20),
-        &work,
-        || {
-            let log = work.log_text();
-            if let Some(rest) = log.split("REST API listening on ").nth(1) {
-                base = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !base.is_empty()
-        },
-    )
-    .await;
+    let base = support::listening_at(&work).await;
     let r = Running {
         _gh: gh,
         work,

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use support::{Workdir, stop, wait_for};
+use support::{Workdir, stop};
 
 /// No repositories: the fetcher runs but never needs GitHub.
 const NOWHERE: &str = "http://127.0.0.1:9";
@@ -31,20 +31,10 @@ impl Drop for Listener {
 async fn start(env: &[(&str, &str)]) -> Listener {
     let work = Workdir::new(&[]);
     let child = work.start_with(NOWHERE, None, &["--listen", "127.0.0.1:0"], env);
-    let mut addr = String::new();
-    wait_for(
-        "the listener's address in the log",
-        Duration::from_secs(20),
-        &work,
-        || {
-            let log = work.log_text();
-            if let Some(rest) = log.split("REST API listening on http://").nth(1) {
-                addr = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !addr.is_empty()
-        },
-    )
-    .await;
+    let addr = support::listening_at(&work)
+        .await
+        .trim_start_matches("http://")
+        .to_string();
     Listener {
         work,
         child: Some(child),

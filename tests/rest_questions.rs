@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use fake_github::{FakeGithub, Options, data};
 use serde_json::{Value, json};
-use support::{BIN, Workdir, stop, wait_for};
+use support::{BIN, Workdir, stop};
 
 const REPOS: [&str; 3] = [
     "sferik/rails_admin",
@@ -71,19 +71,7 @@ async fn start() -> Running {
     }
     let work = Workdir::new(&REPOS);
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let mut base = String::new();
-    wait_for(
-        "the listener's address",
-        Duration::from_secs(20),
-        &work,
-        || {
-            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
-                base = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !base.is_empty()
-        },
-    )
-    .await;
+    let base = support::listening_at(&work).await;
     let mut served = HashMap::new();
     for name in REPOS {
         let ids: Vec<u64> = gh.timeline_ids(name);

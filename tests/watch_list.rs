@@ -191,19 +191,7 @@ async fn a_running_ghpulse_follows_its_config_file() {
         &["--listen", "127.0.0.1:0"],
         &[("GHPULSE_API_KEY", KEY)],
     );
-    let mut base = String::new();
-    wait_for(
-        "the listener's address",
-        Duration::from_secs(20),
-        &work,
-        || {
-            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
-                base = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !base.is_empty()
-        },
-    )
-    .await;
+    let base = support::listening_at(&work).await;
     let api = Listening {
         base,
         http: reqwest::Client::new(),
@@ -393,19 +381,7 @@ async fn a_config_created_by_the_first_add_is_followed() {
         .stdout(Stdio::null())
         .stderr(log);
     let child = cmd.spawn().unwrap();
-    let mut base = String::new();
-    wait_for(
-        "the listener's address",
-        Duration::from_secs(20),
-        &work,
-        || {
-            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
-                base = rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            !base.is_empty()
-        },
-    )
-    .await;
+    let base = support::listening_at(&work).await;
     let api = Listening {
         base,
         http: reqwest::Client::new(),

@@ -169,6 +169,25 @@ pub async fn wait_for(
     );
 }
 
+/// The REST listener's base URL (`http://127.0.0.1:PORT`), from the line ghpulse logs once it
+/// listens (it binds port 0 in the tests).
+pub async fn listening_at(work: &Workdir) -> String {
+    let mut base = String::new();
+    wait_for(
+        "the listener's address",
+        Duration::from_secs(20),
+        work,
+        || {
+            if let Some(rest) = work.log_text().split("REST API listening on ").nth(1) {
+                base = rest.lines().next().unwrap_or_default().trim().to_string();
+            }
+            !base.is_empty()
+        },
+    )
+    .await;
+    base
+}
+
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
