@@ -122,11 +122,16 @@ pub fn render(
         next += 1;
     }
     if chart {
-        let (counts, hours) = super::activity::per_hour(view, s, now, inner.width as usize);
+        let (counts, hours) =
+            super::activity::per_hour(view, s, now, inner.width as usize, app.zoomed);
         let peak = counts.iter().copied().max().unwrap_or(0);
         let spark = Sparkline::default()
             .block(Block::default().title(Span::styled(
-                format!(" events per hour across the window, {hours}h (peak {peak}) "),
+                if app.zoomed {
+                    format!(" events per hour, zoomed to the last {hours}h (peak {peak}) ")
+                } else {
+                    format!(" events per hour across the window, {hours}h (peak {peak}) ")
+                },
                 theme.dim(),
             )))
             .data(&counts)
