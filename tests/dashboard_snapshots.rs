@@ -865,3 +865,48 @@ fn a_shows_the_action_breakdown_of_the_selected_type() {
     app.on_key(esc(), &s);
     assert_eq!(app.chart, None);
 }
+
+#[test]
+fn the_selected_repositorys_label_kpis_are_under_the_statistics() {
+    use ghpulse::questions::{GroupKpi, RepoLabels};
+    let s = with_data();
+    let labels = |repo: &str| RepoLabels {
+        repo: repo.into(),
+        issues_seen: 40,
+        pull_requests_seen: 0,
+        groups: vec![
+            GroupKpi {
+                group: "bug".into(),
+                issues: 9,
+                issue_share: Some(0.225),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+            GroupKpi {
+                group: "performance".into(),
+                issues: 1,
+                issue_share: Some(0.025),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+        ],
+    };
+    let mut app = App {
+        labels: Some(labels("sigmavirus24/github3.py")),
+        ..App::default()
+    };
+    check("labels", &app, &s);
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(
+        text.contains("bug: 9 issues") && text.contains("(22.5%)"),
+        "{text}"
+    );
+    // Another repository's figures are never shown as the selection's.
+    app.labels = Some(labels("praw-dev/praw"));
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(!text.contains("Labels:"), "{text}");
+    // The loop asks again when the selection changes.
+    let before = app.labels_key(&s, now());
+    app.on_key(key('j'), &s);
+    assert_ne!(app.labels_key(&s, now()), before);
+}

@@ -198,6 +198,9 @@ pub struct App {
     pub chart: Option<Chart>,
     /// Sparklines and the events-per-hour chart show the last 24 hours instead of the window.
     pub zoomed: bool,
+    /// The selected repository's label KPIs (section 3a), computed off the render thread when
+    /// the selection or its window changes; drawn when they are the selected repository's.
+    pub labels: Option<crate::questions::RepoLabels>,
 }
 
 impl Default for App {
@@ -224,6 +227,7 @@ impl Default for App {
             stats_len: 0,
             chart: None,
             zoomed: false,
+            labels: None,
         }
     }
 }
@@ -344,6 +348,18 @@ impl App {
         let rows = self.stats_rows(s, s.taken_at);
         let i = self.stats_selected.min(rows.len().checked_sub(1)?);
         Some(rows[i].event_type.clone())
+    }
+
+    /// What the label KPIs of the selection depend on: the repository and its window's
+    /// newest event and size. When it changes, the loop computes them again.
+    pub fn labels_key(
+        &self,
+        s: &Snapshot,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(RepoName, Option<u64>, usize)> {
+        let view = s.repos.get(self.selected)?;
+        let win = crate::stats::window(&view.recent, now, &s.window);
+        Some((view.name.clone(), win.first().map(|e| e.id), win.len()))
     }
 
     pub fn selected_repo<'a>(&self, snapshot: &'a Snapshot) -> Option<&'a RepoName> {
