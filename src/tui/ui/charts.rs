@@ -125,16 +125,8 @@ fn gaps(
         * 1.1;
     let avg_line = [(x_min, avg), (0.0, avg)];
     let median_line = [(x_min, median), (0.0, median)];
+    // The lines first, the dots over them.
     let datasets = vec![
-        Dataset::default()
-            .name(match points.len() {
-                1 => "1 gap".to_string(),
-                n => format!("{n} gaps"),
-            })
-            .marker(Marker::Dot)
-            .graph_type(GraphType::Scatter)
-            .style(theme.accent())
-            .data(&points),
         Dataset::default()
             .name(format!("average {}", humanize::seconds(avg)))
             .marker(Marker::Braille)
@@ -147,9 +139,34 @@ fn gaps(
             .graph_type(GraphType::Line)
             .style(theme.good())
             .data(&median_line),
+        Dataset::default()
+            .name(match points.len() {
+                1 => "1 gap".to_string(),
+                n => format!("{n} gaps"),
+            })
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Scatter)
+            .style(theme.accent())
+            .data(&points),
     ];
+    // The figures on a line of their own under the chart: a legend box would hide dots.
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [plot, key] =
+        ratatui::layout::Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    let legend = Line::from(vec![
+        Span::styled(" • ", theme.accent()),
+        Span::raw(match points.len() {
+            1 => "1 gap".to_string(),
+            n => format!("{n} gaps"),
+        }),
+        Span::styled("  ── ", theme.warn()),
+        Span::raw(format!("average {}", humanize::seconds(avg))),
+        Span::styled("  ── ", theme.good()),
+        Span::raw(format!("median {}", humanize::seconds(median))),
+    ]);
+    frame.render_widget(Paragraph::new(legend), key);
     let chart = ChartWidget::new(datasets)
-        .block(block)
         .x_axis(
             Axis::default()
                 .style(theme.dim())
@@ -169,8 +186,8 @@ fn gaps(
                     Line::from(humanize::seconds(top.round())),
                 ]),
         )
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
-    frame.render_widget(chart, area);
+        .legend_position(None);
+    frame.render_widget(chart, plot);
 }
 
 fn counts(
