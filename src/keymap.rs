@@ -165,6 +165,10 @@ pub const DEFAULTS: &[(&str, &[&str])] = &[
     ("reverse_sort", &["S"]),
     ("poll_now", &["r"]),
     ("logs", &["l"]),
+    ("gap_chart", &["enter"]),
+    ("counts_chart", &["o"]),
+    ("zoom", &["z"]),
+    ("actions", &["A"]),
     ("help", &["?"]),
     ("quit", &["q", "ctrl-c"]),
 ];

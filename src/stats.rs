@@ -251,6 +251,17 @@ fn ms_to_seconds(ms: f64) -> f64 {
     ms.round() / 1000.0
 }
 
+/// The gap chart of one type: for each event of `event_type` in the window `win` but the
+/// first, in time order, its time (ms since the epoch) and the seconds since the previous one
+/// of that type — the gaps whose mean and median [`window_stats`] reports.
+pub fn type_gaps(win: &[EventMeta], event_type: &str) -> Vec<(i64, f64)> {
+    let events: Vec<&EventMeta> = win.iter().filter(|e| e.event_type == event_type).collect();
+    ascending_times(&events)
+        .windows(2)
+        .map(|p| (p[1], ms_to_seconds((p[1] - p[0]) as f64)))
+        .collect()
+}
+
 /// Events per hour over the last `hours` hours of the window, oldest bucket first.
 pub fn hourly_counts(window: &[EventMeta], now: DateTime<Utc>, hours: usize) -> Vec<u64> {
     let mut buckets = vec![0u64; hours];
@@ -538,6 +549,31 @@ mod tests {
         );
         assert_eq!(actions[2].last_event_at, t("2026-11-22T10:03:00Z"));
         assert_eq!(by.event_types[1].actions.as_ref().unwrap()[0].action, None);
+    }
+
+    #[test]
+    fn the_gap_chart_has_the_gaps_whose_mean_and_median_are_reported() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "2026-11-22T10:00:00Z"),
+            ev(2, "WatchEvent", "2026-11-22T10:30:00Z"),
+            ev(3, "PushEvent", "2026-11-22T11:00:00Z"),
+            ev(4, "PushEvent", "2026-11-22T11:00:00Z"),
+            ev(5, "PushEvent", "2026-11-22T11:30:00Z"),
+        ]);
+        let win = window(&e, t(NOW), &Window::default());
+        let gaps = type_gaps(win, "PushEvent");
+        let secs: Vec<f64> = gaps.iter().map(|g| g.1).collect();
+        assert_eq!(secs, vec![3600.0, 0.0, 1800.0]);
+        assert_eq!(gaps[0].0, t("2026-11-22T11:00:00Z").timestamp_millis());
+        let s = stats(&e, &[], Window::default());
+        let push = &s.event_types[0];
+        assert_eq!(
+            push.avg_seconds_between,
+            Some(secs.iter().sum::<f64>() / 3.0)
+        );
+        assert_eq!(push.median_seconds_between, Some(1800.0));
+        assert!(type_gaps(win, "WatchEvent").is_empty());
+        assert!(type_gaps(&[], "PushEvent").is_empty());
     }
 
     #[test]

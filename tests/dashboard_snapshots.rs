@@ -13,7 +13,7 @@ use ghpulse::repo::RepoName;
 use ghpulse::snapshot::{FetcherState, RepoView, Snapshot};
 use ghpulse::stats::Gap;
 use ghpulse::store::{RepoState, RepoStatus};
-use ghpulse::tui::app::{App, Effect, Mode};
+use ghpulse::tui::app::{App, Chart, Effect, Mode, Period};
 use ghpulse::tui::theme::Theme;
 use ghpulse::tui::ui;
 use ratatui::Terminal;
@@ -738,4 +738,175 @@ fn themes_colour_the_screen() {
         })
         .expect("first row");
     assert_eq!(buf[(2, y)].bg, Color::LightYellow);
+}
+
+fn enter() -> KeyEvent {
+    KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)
+}
+
+fn esc() -> KeyEvent {
+    KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
+}
+
+#[test]
+fn enter_opens_the_gap_chart_of_the_selected_type_and_esc_closes_it() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(enter(), &s);
+    assert!(matches!(app.chart, Some(Chart::Gaps(_))));
+    check("gap_chart", &app, &s);
+    // The chart's average and median are the table's (section 3), in its legend.
+    let figures = ghpulse::stats::repo_stats(
+        s.repos[0].name.as_str(),
+        &s.repos[0].recent,
+        &s.repos[0].gaps,
+        now(),
+        &s.window,
+        None,
+    );
+    let Some(Chart::Gaps(t)) = &app.chart else {
+        unreachable!()
+    };
+    let figures = figures
+        .event_types
+        .iter()
+        .find(|x| &x.event_type == t)
+        .unwrap();
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    let avg = ghpulse::humanize::seconds(figures.avg_seconds_between.unwrap());
+    assert!(text.contains(&format!("average {avg}")), "{text}");
+    app.on_key(esc(), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn the_gap_chart_never_panics_on_thin_data() {
+    let at = |id: u64, mins: i64| EventMeta {
+        id,
+        event_type: "PushEvent".into(),
+        created_at: now() - TimeDelta::minutes(mins),
+        actor: "someone".into(),
+        action: None,
+    };
+    let cases = [
+        vec![],
+        vec![at(1, 5)],
+        vec![at(3, 5), at(2, 5), at(1, 5)],
+        vec![at(2, 0), at(1, 0)],
+    ];
+    for events in cases {
+        let s = snapshot(vec![view("o/r", events, ok_state(5))]);
+        for chart in [
+            Chart::Gaps("PushEvent".into()),
+            Chart::Gaps("IssuesEvent".into()),
+            Chart::Counts(Period::Hour),
+            Chart::Actions("PushEvent".into()),
+            Chart::Actions("IssuesEvent".into()),
+        ] {
+            let app = App {
+                chart: Some(chart),
+                zoomed: true,
+                ..App::default()
+            };
+            for (w, h) in [(60, 15), (80, 24), (120, 40), (200, 50)] {
+                draw(&app, &s, w, h, Theme::plain());
+            }
+        }
+    }
+    let s = snapshot(vec![view("o/r", vec![at(2, 0), at(1, 0)], ok_state(5))]);
+    let mut app = App::default();
+    app.on_key(enter(), &s);
+    check("gap_chart_zero_gaps", &app, &s);
+}
+
+#[test]
+fn o_cycles_the_counts_by_type_over_hour_day_week_then_closes() {
+    let s = with_data();
+    let mut app = App::default();
+    for (period, name) in [
+        (Period::Hour, "counts_hour"),
+        (Period::Day, "counts_day"),
+        (Period::Week, "counts_week"),
+    ] {
+        app.on_key(key('o'), &s);
+        assert_eq!(app.chart, Some(Chart::Counts(period)));
+        check(name, &app, &s);
+    }
+    app.on_key(key('o'), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn z_zooms_the_activity_to_the_last_24_hours() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('z'), &s);
+    assert!(app.zoomed);
+    check("zoomed", &app, &s);
+    app.on_key(key('z'), &s);
+    assert!(!app.zoomed);
+}
+
+#[test]
+fn a_shows_the_action_breakdown_of_the_selected_type() {
+    let s = with_data();
+    let mut app = App::default();
+    // IssuesEvent has actions (opened, closed, ...): find its row.
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(key('/'), &s);
+    for c in "Issues".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(enter(), &s);
+    app.on_key(key('A'), &s);
+    assert_eq!(app.chart, Some(Chart::Actions("IssuesEvent".into())));
+    check("actions", &app, &s);
+    app.on_key(esc(), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn the_selected_repositorys_label_kpis_are_under_the_statistics() {
+    use ghpulse::questions::{GroupKpi, RepoLabels};
+    let s = with_data();
+    let labels = |repo: &str| RepoLabels {
+        repo: repo.into(),
+        issues_seen: 40,
+        pull_requests_seen: 0,
+        groups: vec![
+            GroupKpi {
+                group: "bug".into(),
+                issues: 9,
+                issue_share: Some(0.225),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+            GroupKpi {
+                group: "performance".into(),
+                issues: 1,
+                issue_share: Some(0.025),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+        ],
+    };
+    let mut app = App {
+        labels: Some(labels("sigmavirus24/github3.py")),
+        ..App::default()
+    };
+    check("labels", &app, &s);
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(
+        text.contains("bug: 9 issues") && text.contains("(22.5%)"),
+        "{text}"
+    );
+    // Another repository's figures are never shown as the selection's.
+    app.labels = Some(labels("praw-dev/praw"));
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(!text.contains("Labels:"), "{text}");
+    // The loop asks again when the selection changes.
+    let before = app.labels_key(&s, now());
+    app.on_key(key('j'), &s);
+    assert_ne!(app.labels_key(&s, now()), before);
 }

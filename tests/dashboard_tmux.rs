@@ -140,6 +140,27 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
         "{screen}"
     );
 
+    // The selected repository's label KPIs arrive from the store, off the drawing path.
+    tmux.wait_for("the label KPIs", |s| {
+        s.contains("Labels:") && s.contains("pull requests seen")
+    })
+    .await;
+    // Enter opens the gap chart of the selected type, Esc closes it; `o` shows the counts.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the gap chart", |s| s.contains("Gaps between"))
+        .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the gap chart closed", |s| !s.contains("Gaps between"))
+        .await;
+    tmux.keys(&["o"]);
+    tmux.wait_for("the counts by type", |s| {
+        s.contains("Events by type, last hour")
+    })
+    .await;
+    tmux.keys(&["o", "o", "o"]);
+    tmux.wait_for("the counts closed", |s| !s.contains("Events by type"))
+        .await;
+
     // `a`, a duplicate is refused as typed, then a new name is added and selected.
     tmux.keys(&["a"]);
     tmux.text("praw-dev/PRAW");

@@ -98,6 +98,43 @@ impl SortColumn {
     }
 }
 
+/// The span of the counts-by-type bar chart (`o` cycles through them, then closes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Period {
+    pub fn offset(self) -> chrono::TimeDelta {
+        match self {
+            Period::Hour => chrono::TimeDelta::hours(1),
+            Period::Day => chrono::TimeDelta::days(1),
+            Period::Week => chrono::TimeDelta::weeks(1),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Period::Hour => "last hour",
+            Period::Day => "last day",
+            Period::Week => "last week",
+        }
+    }
+}
+
+/// A chart shown in place of the activity pane (large screens) or of the statistics table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Chart {
+    /// Each gap between events of this type, with the average and median.
+    Gaps(String),
+    /// Counts by type over the period.
+    Counts(Period),
+    /// The section 3a figures of each action of this type.
+    Actions(String),
+}
+
 /// How long a status message stays in the footer.
 pub const MESSAGE_LIFETIME: Duration = Duration::from_secs(5);
 
@@ -157,6 +194,13 @@ pub struct App {
     pub stats_offset: usize,
     /// Rows of the statistics table as last drawn (0 before the first frame).
     pub stats_len: usize,
+    /// The chart open, if any (Esc closes it).
+    pub chart: Option<Chart>,
+    /// Sparklines and the events-per-hour chart show the last 24 hours instead of the window.
+    pub zoomed: bool,
+    /// The selected repository's label KPIs (section 3a), computed off the render thread when
+    /// the selection or its window changes; drawn when they are the selected repository's.
+    pub labels: Option<crate::questions::RepoLabels>,
 }
 
 impl Default for App {
@@ -181,6 +225,9 @@ impl Default for App {
             repo_offset: 0,
             stats_offset: 0,
             stats_len: 0,
+            chart: None,
+            zoomed: false,
+            labels: None,
         }
     }
 }
@@ -275,6 +322,44 @@ impl App {
             Focus::Stats => &mut self.stats_filter,
             _ => &mut self.repo_filter,
         }
+    }
+
+    /// The statistics table's rows of the selected repository: sorted, filtered.
+    pub fn stats_rows(&self, s: &Snapshot, now: chrono::DateTime<chrono::Utc>) -> Vec<TypeStats> {
+        let Some(view) = s.repos.get(self.selected) else {
+            return Vec::new();
+        };
+        let figures = crate::stats::repo_stats(
+            view.name.as_str(),
+            &view.recent,
+            &view.gaps,
+            now,
+            &s.window,
+            None,
+        );
+        sorted(figures.event_types, self.sort, self.sort_descending)
+            .into_iter()
+            .filter(|t| matches(&t.event_type, &self.stats_filter))
+            .collect()
+    }
+
+    /// The event type of the selected statistics row (as of the snapshot's time).
+    fn selected_type(&self, s: &Snapshot) -> Option<String> {
+        let rows = self.stats_rows(s, s.taken_at);
+        let i = self.stats_selected.min(rows.len().checked_sub(1)?);
+        Some(rows[i].event_type.clone())
+    }
+
+    /// What the label KPIs of the selection depend on: the repository and its window's
+    /// newest event and size. When it changes, the loop computes them again.
+    pub fn labels_key(
+        &self,
+        s: &Snapshot,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(RepoName, Option<u64>, usize)> {
+        let view = s.repos.get(self.selected)?;
+        let win = crate::stats::window(&view.recent, now, &s.window);
+        Some((view.name.clone(), win.first().map(|e| e.id), win.len()))
     }
 
     pub fn selected_repo<'a>(&self, snapshot: &'a Snapshot) -> Option<&'a RepoName> {
@@ -377,6 +462,11 @@ impl App {
             }
             Mode::Normal => {}
         }
+        // Esc closes an open chart before anything else.
+        if key.code == KeyCode::Esc && self.chart.is_some() {
+            self.chart = None;
+            return Effect::None;
+        }
         let action = self.keys.action_for(&key);
         if self.focus == Focus::Logs && action != Some(Action::Quit) {
             use tui_logger::TuiWidgetEvent as Log;
@@ -463,6 +553,23 @@ impl App {
                     return Effect::PollNow(repo.clone());
                 }
             }
+            Action::GapChart => match self.selected_type(snapshot) {
+                Some(t) => self.chart = Some(Chart::Gaps(t)),
+                None => self.flash("no event type to chart".into(), true),
+            },
+            Action::Actions => match self.selected_type(snapshot) {
+                Some(t) => self.chart = Some(Chart::Actions(t)),
+                None => self.flash("no event type to break down".into(), true),
+            },
+            Action::CountsChart => {
+                self.chart = match self.chart {
+                    Some(Chart::Counts(Period::Hour)) => Some(Chart::Counts(Period::Day)),
+                    Some(Chart::Counts(Period::Day)) => Some(Chart::Counts(Period::Week)),
+                    Some(Chart::Counts(Period::Week)) => None,
+                    _ => Some(Chart::Counts(Period::Hour)),
+                }
+            }
+            Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleLogs => {
                 self.show_logs = !self.show_logs;
                 self.focus = if self.show_logs {

@@ -22,6 +22,10 @@ pub enum Action {
     ReverseSort,
     PollNow,
     ToggleLogs,
+    GapChart,
+    CountsChart,
+    Zoom,
+    Actions,
     Help,
     Quit,
 }
@@ -80,6 +84,26 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::ToggleLogs,
         "show or hide the log (focused: ↑↓ PgUp PgDn scroll, +/- level)",
         "logs",
+    ),
+    info(
+        Action::GapChart,
+        "gap chart of the selected event type (Esc closes)",
+        "",
+    ),
+    info(
+        Action::CountsChart,
+        "counts by type: last hour, day, week, then off",
+        "",
+    ),
+    info(
+        Action::Zoom,
+        "zoom the activity charts: last 24h / whole window",
+        "",
+    ),
+    info(
+        Action::Actions,
+        "actions of the selected event type (Esc closes)",
+        "",
     ),
     info(Action::Help, "this help", "help"),
     info(Action::Quit, "quit", "quit"),
@@ -181,6 +205,10 @@ mod tests {
             "reverse_sort",
             "poll_now",
             "logs",
+            "gap_chart",
+            "counts_chart",
+            "zoom",
+            "actions",
             "help",
             "quit",
         ];

@@ -36,6 +36,8 @@ const FRAME_BUFFER: usize = 256 * 1024;
 pub struct Options {
     pub theme: Theme,
     pub keys: Keys,
+    /// `[labels]`, for the selected repository's label KPIs.
+    pub labels: crate::config::LabelGroups,
 }
 
 impl Options {
@@ -51,6 +53,7 @@ impl Options {
         Options {
             theme: Theme::build(name, &ui.colors, Theme::no_color_env()),
             keys: Keys::new(settings.config.keymap.clone()),
+            labels: settings.config.labels.clone(),
         }
     }
 }
@@ -102,6 +105,10 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<Result<String, String>>();
+    // The label KPIs need the stored JSON: read off the render thread, once per change of
+    // the selection or its window, never while drawing.
+    let (labels_tx, mut labels_rx) = mpsc::unbounded_channel::<crate::questions::RepoLabels>();
+    let mut labels_asked = None;
     // Each pass draws, then sleeps until input, new data, an engine reply or the tick. Input
     // that changes nothing (mouse motion, key releases) draws no frame.
     let mut redraw = true;
@@ -111,6 +118,34 @@ async fn event_loop(
             tui_logger::move_events();
             let snapshot = snapshots.borrow().clone();
             app.on_snapshot(&snapshot);
+            let key = app.labels_key(&snapshot, Utc::now());
+            if key != labels_asked {
+                labels_asked = key.clone();
+                if let Some((name, _, _)) = key {
+                    let (store, tx, groups) = (
+                        engine.store.clone(),
+                        labels_tx.clone(),
+                        options.labels.clone(),
+                    );
+                    let snapshot = snapshot.clone();
+                    tokio::task::spawn_blocking(move || {
+                        match crate::answers::labels(
+                            &snapshot,
+                            &store,
+                            Utc::now(),
+                            Some(&name),
+                            &groups,
+                        ) {
+                            Ok(mut report) => {
+                                if let Some(r) = report.repositories.pop() {
+                                    let _ = tx.send(r);
+                                }
+                            }
+                            Err(e) => tracing::warn!("label KPIs of {name}: {e}"),
+                        }
+                    });
+                }
+            }
             let _ = crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate);
             let mut drawn = ui::Drawn::default();
             terminal
@@ -169,6 +204,7 @@ async fn event_loop(
                 }
             }
             Some(reply) = replies.recv() => app.on_reply(reply),
+            Some(labels) = labels_rx.recv() => app.labels = Some(labels),
             // The 1 Hz tick that redraws countdowns also ends expired messages: no timer of
             // its own, no busy wait.
             _ = tick.tick() => { app.expire_message(std::time::Instant::now()); }

@@ -107,7 +107,32 @@ pub fn render(
         constraints.push(Constraint::Length(4));
     }
     constraints.push(Constraint::Min(0));
+    // The label KPIs under the table, wrapped (at most 3 lines), once computed for this
+    // repository.
+    let labels = app
+        .labels
+        .as_ref()
+        .filter(|l| l.repo == view.name.as_str())
+        .map(label_line);
+    let label_height = labels.as_ref().map_or(0, |l| {
+        (super::wrapped_lines(l, inner.width.saturating_sub(1) as usize) as u16)
+            .min(3)
+            .min(inner.height / 3)
+    });
+    constraints.push(Constraint::Length(label_height));
     let parts = Layout::vertical(constraints).split(inner);
+    if let Some(text) = labels {
+        let at = parts[parts.len() - 1];
+        let at = Rect {
+            x: at.x + 1,
+            width: at.width.saturating_sub(1),
+            ..at
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
+            at,
+        );
+    }
     let mut next = 0;
     if let Some(text) = error {
         let area = Rect {
@@ -122,11 +147,16 @@ pub fn render(
         next += 1;
     }
     if chart {
-        let (counts, hours) = super::activity::per_hour(view, s, now, inner.width as usize);
+        let (counts, hours) =
+            super::activity::per_hour(view, s, now, inner.width as usize, app.zoomed);
         let peak = counts.iter().copied().max().unwrap_or(0);
         let spark = Sparkline::default()
             .block(Block::default().title(Span::styled(
-                format!(" events per hour across the window, {hours}h (peak {peak}) "),
+                if app.zoomed {
+                    format!(" events per hour, zoomed to the last {hours}h (peak {peak}) ")
+                } else {
+                    format!(" events per hour across the window, {hours}h (peak {peak}) ")
+                },
                 theme.dim(),
             )))
             .data(&counts)
@@ -243,6 +273,29 @@ pub fn render(
         offset,
         rows.len(),
     )
+}
+
+/// "Labels: 46 issues, 78 pull requests seen · bug: 3 issues (6.5%), 1 PRs (1.3%) · …": the
+/// figures of `GET /api/labels` for one repository.
+pub fn label_line(l: &crate::questions::RepoLabels) -> String {
+    let pct = |share: Option<f64>| {
+        share.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
+    };
+    let mut text = format!(
+        "Labels: {} issues, {} pull requests seen",
+        l.issues_seen, l.pull_requests_seen
+    );
+    for g in &l.groups {
+        text.push_str(&format!(
+            " · {}: {} issues ({}), {} PRs ({})",
+            g.group,
+            g.issues,
+            pct(g.issue_share),
+            g.pull_requests,
+            pct(g.pull_request_share)
+        ));
+    }
+    text
 }
 
 const MIN_TYPE: usize = 16;

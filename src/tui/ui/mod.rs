@@ -2,6 +2,7 @@
 //! rows ended up, so mouse handling hits what was drawn.
 
 mod activity;
+mod charts;
 mod detail;
 mod header;
 mod overlays;
@@ -93,7 +94,7 @@ pub fn render(
 
     let panes = layout(body, snapshot.repos.len(), app.show_logs);
     let (repo_rows, repo_offset) = repos::render(frame, panes.repos, app, snapshot, now, theme);
-    let (stats_rows, stats_offset, stats_len) = detail::render(
+    let (mut stats_rows, stats_offset, stats_len) = detail::render(
         frame,
         panes.detail,
         app,
@@ -107,6 +108,14 @@ pub fn render(
     }
     if let Some(l) = panes.logs {
         render_logs(frame, l, app, theme);
+    }
+    // A chart takes the activity pane's place, or the statistics table's on smaller screens.
+    if let Some(chart) = &app.chart {
+        let at = panes.side.unwrap_or_else(|| {
+            stats_rows = Rect::default();
+            panes.detail
+        });
+        charts::render(frame, at, chart, app, snapshot, now, theme);
     }
     render_footer(frame, footer, app, theme);
 

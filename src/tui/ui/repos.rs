@@ -18,13 +18,17 @@ const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '
 
 /// Events per hour across the window (at most its 7 days), squeezed into `width` characters:
 /// when there are more hours than characters, each character shows its busiest hour.
-pub fn sparkline(view: &RepoView, snapshot: &Snapshot, now: DateTime<Utc>, width: usize) -> String {
+pub fn sparkline(
+    view: &RepoView,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    width: usize,
+    zoomed: bool,
+) -> String {
     let win = stats::window(&view.recent, now, &snapshot.window);
-    let Some(oldest) = win.last() else {
+    let Some(hours) = super::activity::hours_shown(win, snapshot, now, zoomed) else {
         return String::new();
     };
-    let max_hours = (snapshot.window.max_age.as_secs() / 3600).max(1) as i64;
-    let hours = ((now - oldest.created_at).num_hours() + 1).clamp(1, max_hours) as usize;
     let counts = stats::hourly_counts(win, now, hours);
     let per_char = hours.div_ceil(width.max(1));
     let grouped: Vec<u64> = counts
@@ -215,7 +219,7 @@ pub fn render(
         }
         if col.spark > 0 {
             cells.push(Cell::from(Span::styled(
-                sparkline(view, s, now, col.spark),
+                sparkline(view, s, now, col.spark, app.zoomed),
                 theme.accent(),
             )));
         }
@@ -245,7 +249,14 @@ pub fn render(
     }
     if col.spark > 0 {
         widths.push(Constraint::Length(col.spark as u16));
-        header.push(fit_text("Activity (events/h, window)", col.spark));
+        header.push(fit_text(
+            if app.zoomed {
+                "Activity (events/h, last 24h)"
+            } else {
+                "Activity (events/h, window)"
+            },
+            col.spark,
+        ));
     }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
