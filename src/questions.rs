@@ -282,7 +282,7 @@ mod tests {
             event_type: ty.into(),
             created_at: t(at),
             actor: "someone".into(),
-            action: action.map(str::to_string),
+            action: action.map(crate::event::Sym::from),
         }
     }
 

@@ -1024,7 +1024,7 @@ mod tests {
             event_type: ty.into(),
             created_at: at.parse().unwrap(),
             actor: "someone".into(),
-            action: (ty == "IssuesEvent").then(|| "opened".to_string()),
+            action: (ty == "IssuesEvent").then(|| "opened".into()),
         };
         (meta, format!("{{\"id\":\"{id}\"}}"))
     }
@@ -1225,7 +1225,7 @@ mod tests {
             let mut scanned: BTreeMap<String, u64> = BTreeMap::new();
             for e in store.recent_events("o/r", usize::MAX, None).unwrap() {
                 if e.created_at >= since {
-                    *scanned.entry(e.event_type).or_default() += 1;
+                    *scanned.entry(e.event_type.to_string()).or_default() += 1;
                 }
             }
             assert_eq!(store.count_since("o/r", since).unwrap(), scanned);
