@@ -116,7 +116,7 @@ async fn run() {
     // Quiet from now on: no more 1-s polls during the measurements.
     gh.set_poll_interval(60);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_ingest = big_proc.rss();
+    let rss_ingest = big_proc.rss_parts();
     let peak_ingest = big_proc.peak_rss();
     let store_bytes = file_len(&big.store());
     let raw_bytes: u64 = timelines.iter().map(SyntheticTimeline::json_bytes).sum();
@@ -145,7 +145,7 @@ async fn run() {
         )
         .await,
     ));
-    let rss_default_load = big_proc.rss();
+    let rss_default_load = big_proc.rss_parts();
     big_proc.stop();
 
     // The same store with a window holding every event.
@@ -176,7 +176,7 @@ async fn run() {
         Some(&wide.url("/api/stats")),
     )
     .await;
-    let rss_wide_load = wide.rss();
+    let rss_wide_load = wide.rss_parts();
     let peak_wide = wide.peak_rss();
     let base_end = wrk(&hello_url, 2, 32, secs, None).await;
     wide.stop();
@@ -215,16 +215,10 @@ async fn run() {
     println!("| memory and size | value |");
     println!("|---|---:|");
     println!("| ingest: {stored} events through the fetcher | {ingest_secs:.0} s |");
-    println!("| RSS after ingest | {} |", mb(rss_ingest));
+    println!("| RSS after ingest | {rss_ingest} |");
     println!("| peak RSS during ingest (VmHWM) | {} |", mb(peak_ingest));
-    println!(
-        "| RSS after load, default window | {} |",
-        mb(rss_default_load)
-    );
-    println!(
-        "| RSS after load, 30 d / 100k window | {} |",
-        mb(rss_wide_load)
-    );
+    println!("| RSS after load, default window | {rss_default_load} |");
+    println!("| RSS after load, 30 d / 100k window | {rss_wide_load} |");
     println!(
         "| peak RSS, 30 d / 100k window (VmHWM) | {} |",
         mb(peak_wide)
@@ -378,6 +372,17 @@ impl Ghpulse {
 
     fn peak_rss(&self) -> u64 {
         self.status_kb("VmHWM:")
+    }
+
+    /// The resident set and what it is: anonymous memory (heap, stacks, redb's cache) and
+    /// file pages (the binary and libraries).
+    fn rss_parts(&self) -> String {
+        format!(
+            "{} ({} anonymous, {} file)",
+            mb(self.rss()),
+            mb(self.status_kb("RssAnon:")),
+            mb(self.status_kb("RssFile:"))
+        )
     }
 
     fn stop(&mut self) {

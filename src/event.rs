@@ -1,6 +1,8 @@
 //! The part of a GitHub event that ghpulse computes with. The raw JSON is kept in the store.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,10 +12,114 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventMeta {
     pub id: u64,
-    pub event_type: String,
+    pub event_type: Sym,
     pub created_at: DateTime<Utc>,
-    pub actor: String,
-    pub action: Option<String>,
+    pub actor: Sym,
+    pub action: Option<Sym>,
+}
+
+/// A short immutable string (an event type, an actor, an action) that events read together
+/// share: a snapshot holds up to `window.max_events` events per repository, and their types
+/// and actors repeat, so each is allocated once per read instead of once per event (see
+/// [`Interner`]). Reads and compares as a `&str`.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sym(Arc<str>);
+
+impl Sym {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Sym {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Sym {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Sym {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Sym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Sym {
+    fn from(s: &str) -> Sym {
+        Sym(Arc::from(s))
+    }
+}
+
+impl From<String> for Sym {
+    fn from(s: String) -> Sym {
+        Sym(Arc::from(s))
+    }
+}
+
+impl From<Cow<'_, str>> for Sym {
+    fn from(s: Cow<'_, str>) -> Sym {
+        Sym(Arc::from(s))
+    }
+}
+
+impl PartialEq<str> for Sym {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Sym {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<Sym> for str {
+    fn eq(&self, other: &Sym) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Sym> for &str {
+    fn eq(&self, other: &Sym) -> bool {
+        *self == &*other.0
+    }
+}
+
+/// Hands out one [`Sym`] per distinct string for the events of one read; dropped with it, so
+/// strings no event holds any more are freed with their events.
+#[derive(Default)]
+pub struct Interner(HashSet<Sym>);
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Sym {
+        match self.0.get(s) {
+            Some(sym) => sym.clone(),
+            None => {
+                let sym = Sym::from(s);
+                self.0.insert(sym.clone());
+                sym
+            }
+        }
+    }
 }
 
 /// The fields read from an event, borrowed from its JSON where no unescaping is needed.
@@ -117,10 +223,10 @@ impl Fields<'_> {
         let action = self.payload.valid().and_then(|p| p.action.valid());
         Ok(EventMeta {
             id,
-            event_type: self.event_type.into_owned(),
+            event_type: self.event_type.into(),
             created_at,
-            actor: actor.into_owned(),
-            action: action.map(Cow::into_owned),
+            actor: actor.into(),
+            action: action.map(Sym::from),
         })
     }
 }
@@ -187,19 +293,19 @@ mod tests {
         let created_at = DateTime::parse_from_rfc3339(v.get("created_at")?.as_str()?).ok()?;
         Some(EventMeta {
             id,
-            event_type: v.get("type")?.as_str()?.to_string(),
+            event_type: v.get("type")?.as_str()?.into(),
             created_at: created_at.with_timezone(&Utc),
             actor: v
                 .get("actor")
                 .and_then(|a| a.get("display_login").or_else(|| a.get("login")))
                 .and_then(Value::as_str)
                 .unwrap_or_default()
-                .to_string(),
+                .into(),
             action: v
                 .get("payload")
                 .and_then(|p| p.get("action"))
                 .and_then(Value::as_str)
-                .map(str::to_string),
+                .map(Sym::from),
         })
     }
 

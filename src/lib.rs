@@ -18,6 +18,7 @@ pub mod github;
 pub mod humanize;
 pub mod keymap;
 pub mod logging;
+pub mod memory;
 pub mod planner;
 pub mod questions;
 pub mod ratelimit;

@@ -16,6 +16,8 @@ use ghpulse::settings::{self, Settings};
 use ghpulse::store::Store;
 
 fn main() -> ExitCode {
+    // Before any thread exists: the allocator's limits apply to arenas made later.
+    ghpulse::memory::configure();
     let cli = Cli::parse_args();
     let result = if cli.command.is_some() {
         // One-shot commands read files others may have damaged: whatever a library does with
@@ -118,8 +120,17 @@ fn print(out: &mut impl Write, bytes: &[u8]) -> Result<(), Failure> {
     }
 }
 
+/// Tokio's default is 512.
+const BLOCKING_THREADS: usize = 8;
+
 fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Runtime::new().map_err(Failure::other)?;
+    // Blocking threads serve store writes, cold statistics and `/api/events/count`: on a
+    // couple of cores a few of them are as fast as hundreds, and each costs a stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .map_err(Failure::other)?;
     runtime.block_on(async move {
         let mut signals = ghpulse::shutdown::Signals::install();
         if headless {
@@ -131,6 +142,7 @@ fn watch_repositories(settings: Settings, headless: bool) -> Result<(), Failure>
         let client =
             Client::new(&settings.api_url, settings.token.clone()).map_err(Failure::other)?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(ghpulse::memory::trim_periodically(stop_rx.clone()));
         let (handle, fetcher) = engine::start(
             EngineSettings {
                 config: settings.config.clone(),

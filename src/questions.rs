@@ -133,7 +133,7 @@ pub fn counts_by_type(
     let mut counts = BTreeMap::new();
     for e in in_scope(events, now, Scope::Offset(offset)) {
         if action.is_none_or(|a| e.action.as_deref() == Some(a)) {
-            *counts.entry(e.event_type.clone()).or_insert(0) += 1;
+            *counts.entry(e.event_type.to_string()).or_insert(0) += 1;
         }
     }
     counts
@@ -282,7 +282,7 @@ mod tests {
             event_type: ty.into(),
             created_at: t(at),
             actor: "someone".into(),
-            action: action.map(str::to_string),
+            action: action.map(crate::event::Sym::from),
         }
     }
 
@@ -558,7 +558,7 @@ mod tests {
                         id: i as u64 + 1,
                         event_type: ty.into(),
                         created_at: now - TimeDelta::seconds(age),
-                        actor: String::new(),
+                        actor: Default::default(),
                         action: Some(action.into()),
                     })
                     .collect(),

@@ -388,7 +388,7 @@ mod tests {
             id: 1,
             event_type: "X".into(),
             created_at: t0() - TimeDelta::minutes(mins),
-            actor: String::new(),
+            actor: Default::default(),
             action: None,
         };
         let burst: Vec<_> = (0..30).map(ev).collect();

@@ -322,7 +322,7 @@ mod tests {
             id,
             event_type: ty.into(),
             created_at: now - chrono::TimeDelta::minutes(mins),
-            actor: String::new(),
+            actor: Default::default(),
             action: None,
         };
         let repo = |n: &str, recent: Vec<EventMeta>| RepoView {

@@ -484,7 +484,7 @@ mod tests {
     #[test]
     fn an_action_filter_keeps_the_window_and_lists_types_with_that_action() {
         let with = |id, ty: &str, action: Option<&str>, at| EventMeta {
-            action: action.map(str::to_string),
+            action: action.map(crate::event::Sym::from),
             ..ev(id, ty, at)
         };
         let e = sorted(vec![

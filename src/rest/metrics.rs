@@ -226,7 +226,7 @@ mod tests {
             id,
             event_type: event_type.into(),
             created_at: now - chrono::TimeDelta::minutes(mins),
-            actor: String::new(),
+            actor: Default::default(),
             action: None,
         };
         Snapshot {

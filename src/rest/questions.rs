@@ -351,9 +351,9 @@ pub async fn events(
             .iter()
             .map(|(e, _)| EventEntry {
                 id: e.id.to_string(),
-                event_type: e.event_type.clone(),
-                action: e.action.clone(),
-                actor: e.actor.clone(),
+                event_type: e.event_type.to_string(),
+                action: e.action.as_deref().map(str::to_string),
+                actor: e.actor.to_string(),
                 created_at: e.created_at,
             })
             .collect();
