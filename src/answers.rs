@@ -91,6 +91,19 @@ pub fn stats(snapshot: &Snapshot, now: DateTime<Utc>, ask: &StatsAsk<'_>) -> Sta
 
 /// Every stored event of each repository created after `after`, newest first: offsets can
 /// reach further back than the window the snapshot holds.
+/// Each repository with the events `events_after` read for it (offsets have no gaps).
+fn paired<'a>(repos: &[&'a RepoView], events: &'a [Vec<EventMeta>]) -> Vec<RepoEvents<'a>> {
+    repos
+        .iter()
+        .zip(events)
+        .map(|(r, e)| RepoEvents {
+            repo: r.name.as_str(),
+            events: e,
+            gaps: &[],
+        })
+        .collect()
+}
+
 fn events_after(
     store: &Store,
     repos: &[&RepoView],
@@ -131,15 +144,7 @@ pub fn most_active(
     let now = stats::to_millis(now);
     let repos: Vec<&RepoView> = snapshot.repos.iter().collect();
     let events = events_after(store, &repos, now - offset(offset_minutes))?;
-    let with_events: Vec<RepoEvents<'_>> = repos
-        .iter()
-        .zip(&events)
-        .map(|(r, e)| RepoEvents {
-            repo: r.name.as_str(),
-            events: e,
-            gaps: &[],
-        })
-        .collect();
+    let with_events = paired(&repos, &events);
     let mut ranked = questions::most_active(&with_events, now, offset(offset_minutes));
     ranked.truncate(limit.unwrap_or(usize::MAX));
     Ok(ranked)
@@ -166,15 +171,7 @@ pub fn with_events(
         Some(m) => {
             let repos: Vec<&RepoView> = snapshot.repos.iter().collect();
             let events = events_after(store, &repos, now - offset(m))?;
-            let with_events: Vec<RepoEvents<'_>> = repos
-                .iter()
-                .zip(&events)
-                .map(|(r, e)| RepoEvents {
-                    repo: r.name.as_str(),
-                    events: e,
-                    gaps: &[],
-                })
-                .collect();
+            let with_events = paired(&repos, &events);
             Ok(questions::more_than(
                 &with_events,
                 now,

@@ -14,6 +14,35 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// The real binary on `work`'s config and store, against `api_url`, in a detached tmux
+    /// session of `size`, on a socket of its own; the shell line stays after it exits, to
+    /// report its exit code.
+    fn start(name: &str, work: &Workdir, api_url: &str, size: (u16, u16)) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{name}-{}", std::process::id()),
+        };
+        let command = format!(
+            "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {api_url}; echo EXITED:$?; sleep 600",
+            work.dir.path().join("state").display(),
+            support::BIN,
+            work.config().display(),
+            work.store().display(),
+        );
+        let (width, height) = (size.0.to_string(), size.1.to_string());
+        tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "dash",
+            "-x",
+            &width,
+            "-y",
+            &height,
+            &command,
+        ]);
+        tmux
+    }
+
     fn cmd(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -102,28 +131,7 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
         gh.add_repo(repo.full_name, repo.id, events);
     }
     let work = Workdir::new(&["sferik/rails_admin", "praw-dev/praw"]);
-    let tmux = Tmux {
-        socket: format!("ghpulse-test-{}", std::process::id()),
-    };
-    let command = format!(
-        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
-        work.dir.path().join("state").display(),
-        support::BIN,
-        work.config().display(),
-        work.store().display(),
-        gh.url()
-    );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "dash",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let tmux = Tmux::start("ghpulse-test", &work, &gh.url(), (120, 40));
 
     // Data appears: both repositories polled, the first one's statistics listed.
     let screen = tmux
@@ -300,28 +308,7 @@ async fn the_dashboard_follows_the_config_file() {
         "# test watch list\nrepositories = [\n  \"sferik/rails_admin\",  # busy\n  # the quiet one\n  \"praw-dev/praw\",  # quiet\n]\nmax_repositories = 5\n",
     )
     .unwrap();
-    let tmux = Tmux {
-        socket: format!("ghpulse-follow-{}", std::process::id()),
-    };
-    let command = format!(
-        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
-        work.dir.path().join("state").display(),
-        support::BIN,
-        work.config().display(),
-        work.store().display(),
-        gh.url()
-    );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "dash",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let tmux = Tmux::start("ghpulse-follow", &work, &gh.url(), (120, 40));
     tmux.wait_for("both repositories polled", |s| {
         s.contains("Repositories 2/5") && s.matches(" ok ").count() >= 2
     })
@@ -435,28 +422,7 @@ async fn the_small_dashboard_scrolls_filters_and_follows_ui_and_keys() {
     )
     .unwrap();
     let state = work.dir.path().join("state");
-    let tmux = Tmux {
-        socket: format!("ghpulse-small-{}", std::process::id()),
-    };
-    let command = format!(
-        "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {}; echo EXITED:$?; sleep 600",
-        state.display(),
-        support::BIN,
-        work.config().display(),
-        work.store().display(),
-        gh.url()
-    );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "dash",
-        "-x",
-        "60",
-        "-y",
-        "15",
-        &command,
-    ]);
+    let tmux = Tmux::start("ghpulse-small", &work, &gh.url(), (60, 15));
     let screen = tmux
         .wait_for("four repositories polled", |s| {
             s.contains("Repositories 4/5") && s.contains("Event type")
