@@ -14,7 +14,10 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
     long_about = "Watch GitHub repository activity from a terminal.\n\n\
         Without a subcommand, ghpulse polls the GitHub Events API for the repositories in the \
         config file and shows a live dashboard (or, with --headless or when stdout is not a \
-        terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM).\n\n\
+        terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM). It follows \
+        the config file while it runs: an edit applies within 2 s, an invalid one is reported \
+        and the last valid config stays in force. The dashboard also logs to \
+        $XDG_STATE_HOME/ghpulse/ghpulse.log.\n\n\
         Token: GITHUB_TOKEN, else GH_TOKEN, else the gh CLI's login (`gh auth token`, for \
         GH_HOST when set); none: unauthenticated, 60 requests/hour.\n\
         REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\
