@@ -427,6 +427,7 @@ impl Engine {
             config_error: self.config_error.clone(),
             stats_cache: Default::default(),
         };
+        snapshot.keep_figures_of(&self.publish.borrow());
         self.publish.send_replace(Arc::new(snapshot));
     }
 }

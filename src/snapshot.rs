@@ -200,6 +200,32 @@ impl Snapshot {
         }
     }
 
+    /// Keeps `previous`'s computed figures when they were computed from the same events (the
+    /// same lists, not equal copies) and window: a poll that brought nothing new, a 304, then
+    /// costs the next reader no recomputation.
+    pub fn keep_figures_of(&self, previous: &Snapshot) {
+        let same_events = self.window == previous.window
+            && self.repos.len() == previous.repos.len()
+            && self.repos.iter().zip(&previous.repos).all(|(a, b)| {
+                a.name == b.name
+                    && Arc::ptr_eq(&a.recent, &b.recent)
+                    && Arc::ptr_eq(&a.gaps, &b.gaps)
+            });
+        let kept = previous
+            .stats_cache
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if same_events && kept.is_some() {
+            *self
+                .stats_cache
+                .current
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = kept;
+        }
+    }
+
     pub fn repo(&self, name: &RepoName) -> Option<&RepoView> {
         self.repos.iter().find(|r| &r.name == name)
     }
@@ -498,6 +524,33 @@ mod tests {
         let q = StatsQuery::default();
         assert!(!s.stats(s.taken_at, &q).repositories[0].partial);
         assert!(s.stats(gap_from, &q).repositories[0].partial);
+    }
+
+    #[test]
+    fn figures_are_kept_only_for_the_same_events() {
+        let s = snapshot();
+        let now = s.taken_at;
+        let q = StatsQuery::default();
+        let _ = s.stats(now, &q);
+        let computed_once = s.cached_stats(now).expect("computed");
+
+        // What a 304 publishes: new state, the same event lists.
+        let mut after_304 = s.clone();
+        after_304.taken_at = now + chrono::TimeDelta::seconds(1);
+        after_304.keep_figures_of(&s);
+        let kept = after_304.cached_stats(now).expect("kept");
+        assert!(Arc::ptr_eq(&kept, &computed_once));
+
+        // New events (an equal copy is not trusted: only the same list is), another window.
+        let mut new_events = s.clone();
+        new_events.repos[0].recent = Arc::new(new_events.repos[0].recent.to_vec());
+        new_events.keep_figures_of(&s);
+        assert!(new_events.cached_stats(now).is_none());
+        let mut new_window = s.clone();
+        new_window.window.max_events -= 1;
+        new_window.keep_figures_of(&s);
+        assert!(new_window.cached_stats(now).is_none());
+        assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));
     }
 
     #[test]
