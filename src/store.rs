@@ -551,21 +551,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Events of a repository created at or after `since`, counted by type (types with none
-    /// left out). Answered from the in-memory count index, never a scan of the rows.
-    pub fn count_since(
+    /// Events of a repository created after `after` (SPEC 3a: `created_at > now - M`),
+    /// counted by type (types with none left out). Answered from the in-memory count index,
+    /// never a scan of the rows.
+    pub fn count_after(
         &self,
         repo_key: &str,
-        since: DateTime<Utc>,
+        after: DateTime<Utc>,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let since_ms = since.timestamp_millis();
+        // Event times are whole milliseconds: later than `after` is later than its millisecond.
+        let after_ms = after.timestamp_millis();
         let count = |times: &BTreeMap<String, Vec<i64>>| {
             times
                 .iter()
                 .map(|(ty, t)| {
                     (
                         ty,
-                        (t.len() - t.partition_point(|&ms| ms < since_ms)) as u64,
+                        (t.len() - t.partition_point(|&ms| ms <= after_ms)) as u64,
                     )
                 })
                 .filter(|&(_, n)| n > 0)
@@ -1157,7 +1159,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_since_an_instant_by_type() {
+    fn counts_after_an_instant_by_type() {
         let store = Store::in_memory().unwrap();
         record(
             &store,
@@ -1170,7 +1172,7 @@ mod tests {
             "x",
         );
         let counts = store
-            .count_since("o/r", "2026-11-22T09:30:00Z".parse().unwrap())
+            .count_after("o/r", "2026-11-22T09:30:00Z".parse().unwrap())
             .unwrap();
         assert_eq!(
             counts.into_iter().collect::<Vec<_>>(),
@@ -1179,12 +1181,12 @@ mod tests {
     }
 
     #[test]
-    fn counts_since_are_exact_and_follow_commits_and_pruning() {
+    fn counts_after_an_instant_are_exact_and_follow_commits_and_pruning() {
         let store = Store::in_memory().unwrap();
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let counts = |since: &str| {
             store
-                .count_since("o/r", at(since))
+                .count_after("o/r", at(since))
                 .unwrap()
                 .into_iter()
                 .collect::<Vec<_>>()
@@ -1198,9 +1200,11 @@ mod tests {
             ],
             "x",
         );
-        // The instant itself is included, a millisecond later is not.
-        assert_eq!(counts("2026-11-22T10:00:00Z"), [("B".to_string(), 1)]);
-        assert!(counts("2026-11-22T10:00:00.001Z").is_empty());
+        // A millisecond before is included, the instant itself and a fraction of a
+        // millisecond before it are not.
+        assert_eq!(counts("2026-11-22T09:59:59.999Z"), [("B".to_string(), 1)]);
+        assert_eq!(counts("2026-11-22T09:59:59.9995Z"), [("B".to_string(), 1)]);
+        assert!(counts("2026-11-22T10:00:00Z").is_empty());
         // Loaded now; later commits (out of time order too) must reach it.
         record(
             &store,
@@ -1219,7 +1223,7 @@ mod tests {
             "z",
         );
         assert_eq!(
-            counts("2026-11-22T08:00:00Z"),
+            counts("2026-11-22T07:59:59Z"),
             [("A".to_string(), 2), ("B".to_string(), 2)],
             "the duplicate id 2 is not counted twice"
         );
@@ -1245,11 +1249,11 @@ mod tests {
             let since = base + chrono::TimeDelta::seconds(rng.i64(0..86_400));
             let mut scanned: BTreeMap<String, u64> = BTreeMap::new();
             for e in store.recent_events("o/r", usize::MAX, None).unwrap() {
-                if e.created_at >= since {
+                if e.created_at > since {
                     *scanned.entry(e.event_type.to_string()).or_default() += 1;
                 }
             }
-            assert_eq!(store.count_since("o/r", since).unwrap(), scanned);
+            assert_eq!(store.count_after("o/r", since).unwrap(), scanned);
         }
     }
 

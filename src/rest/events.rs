@@ -65,7 +65,7 @@ pub async fn count(
     let counts = tokio::task::spawn_blocking(move || {
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
         for key in keys {
-            for (ty, n) in store.count_since(&key, since)? {
+            for (ty, n) in store.count_after(&key, since)? {
                 *total.entry(ty).or_default() += n;
             }
         }
