@@ -215,9 +215,9 @@ pub fn labels(
     store: &Store,
     now: DateTime<Utc>,
     repo: Option<&RepoName>,
-    groups: &LabelGroups,
 ) -> Result<LabelsReport, StoreError> {
     let now = stats::to_millis(now);
+    let groups = &snapshot.labels;
     let repositories = snapshot
         .repos
         .iter()

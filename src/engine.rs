@@ -425,6 +425,7 @@ impl Engine {
             fetcher: p.shown_state(now),
             repos: p.views(now),
             config_error: self.config_error.clone(),
+            labels: Arc::new(self.config.labels.clone()),
             stats_cache: Default::default(),
         };
         snapshot.keep_figures_of(&self.publish.borrow());

@@ -33,8 +33,8 @@ pub fn stats(
     // Whether a token is set changes none of these figures.
     let snapshot = Snapshot::from_store(config, &store, false, now).map_err(Failure::other)?;
     if q.labels {
-        let report = answers::labels(&snapshot, &store, now, repo.as_ref(), &config.labels)
-            .map_err(Failure::other)?;
+        let report =
+            answers::labels(&snapshot, &store, now, repo.as_ref()).map_err(Failure::other)?;
         return if json {
             print_json(&report, out)
         } else {

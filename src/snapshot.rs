@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::{Config, Window};
+use crate::config::{Config, LabelGroups, Window};
 use crate::event::EventMeta;
 use crate::ratelimit::{RateLimit, RequestCounters};
 use crate::repo::RepoName;
@@ -57,6 +57,8 @@ pub struct Snapshot {
     pub repos: Vec<RepoView>,
     /// Why the config file as it is now is not in force (the last valid one is), if it is not.
     pub config_error: Option<String>,
+    /// `[labels]` of the config in force, for the label KPIs.
+    pub labels: Arc<LabelGroups>,
     /// The statistics of `repos`, computed on first use; see [`Snapshot::stats_cache`].
     pub stats_cache: StatsCache,
 }
@@ -255,6 +257,7 @@ impl Snapshot {
             fetcher: FetcherState::Starting,
             repos,
             config_error: None,
+            labels: Arc::new(config.labels.clone()),
             stats_cache: StatsCache::default(),
         })
     }
@@ -374,6 +377,7 @@ mod tests {
                 repo("a/first-by-name", vec![]),
             ],
             config_error: None,
+            labels: Default::default(),
             stats_cache: StatsCache::default(),
         }
     }

@@ -88,6 +88,7 @@ fn snapshot(repos: Vec<RepoView>) -> Snapshot {
         fetcher: FetcherState::Live,
         repos,
         config_error: None,
+        labels: Default::default(),
         stats_cache: Default::default(),
     }
 }

@@ -134,6 +134,27 @@ impl Listening {
         (names, error, body)
     }
 
+    /// GET /api/labels: its status, and the label groups of the first repository.
+    async fn label_groups(&self) -> (u16, Vec<String>) {
+        let resp = self
+            .http
+            .get(format!("{}/api/labels", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        let groups = body["repositories"][0]["groups"]
+            .as_array()
+            .map(|gs| {
+                gs.iter()
+                    .map(|g| g["group"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (status, groups)
+    }
+
     /// Waits until `check` holds for GET /api/repos; returns how long it took.
     async fn until(
         &self,
@@ -285,6 +306,11 @@ async fn a_running_ghpulse_follows_its_config_file() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 409, "a broken file is not overwritten");
+    assert_eq!(
+        api.label_groups().await,
+        (200, vec!["bug".to_string(), "performance".to_string()]),
+        "the label KPIs answer with the groups in force"
+    );
 
     // Fixed: the message goes and the file's list is in force.
     std::fs::write(
@@ -331,6 +357,26 @@ async fn a_running_ghpulse_follows_its_config_file() {
         "{}",
         work.log_text()
     );
+
+    // Label groups apply at once.
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(
+        work.config(),
+        format!(
+            "{config}[labels]
+docs = [\"documentation\"]
+"
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while api.label_groups().await != (200, vec!["docs".to_string()]) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "labels not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The header is in the OpenAPI document.
     let doc: Value = api

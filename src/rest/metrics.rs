@@ -252,6 +252,7 @@ mod tests {
                 })
                 .collect(),
             config_error: None,
+            labels: Default::default(),
             stats_cache: Default::default(),
         }
     }

@@ -15,7 +15,6 @@ use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
 use super::events::EventCounts;
 use super::repos::EventEntry;
 use crate::answers::{self, MAX_OFFSET_MINUTES, StatsAsk};
-use crate::config::Config;
 use crate::export::{key_bounds, parse_instant};
 use crate::questions::{LabelsReport, RepoActivity, RepoTypeCount};
 use crate::repo::RepoName;
@@ -192,7 +191,6 @@ pub struct LabelsParams {
     (status = 200, body = LabelsReport),
     (status = 400, body = ErrorBody, description = "malformed repo"),
     (status = 404, body = ErrorBody, description = "repo not watched"),
-    (status = 503, body = ErrorBody, description = "the config file is invalid"),
 ))]
 pub async fn labels(
     State(state): State<ApiState>,
@@ -201,18 +199,8 @@ pub async fn labels(
     let snapshot = state.snapshot();
     let repo = p.repo.map(|r| super::watched(&snapshot, &r)).transpose()?;
     let store = state.engine.store.clone();
-    // The groups as the file says now: the snapshot carries no label groups.
-    let config = tokio::task::spawn_blocking({
-        let path = snapshot.config_path.clone();
-        move || Config::load(&path)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let report = blocking(move || {
-        answers::labels(&snapshot, &store, Utc::now(), repo.as_ref(), &config.labels)
-    })
-    .await?;
+    let report =
+        blocking(move || answers::labels(&snapshot, &store, Utc::now(), repo.as_ref())).await?;
     Ok(Json(report))
 }
 

@@ -1,12 +1,14 @@
 //! What the user did: selection, focus, mode, input, sort. Key and mouse handling change this
 //! state and say what the engine should do; drawing never changes it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
 use super::keys::{Action, Keys};
+use crate::config::LabelGroups;
 use crate::repo::RepoName;
 use crate::snapshot::Snapshot;
 use crate::stats::TypeStats;
@@ -350,16 +352,22 @@ impl App {
         Some(rows[i].event_type.clone())
     }
 
-    /// What the label KPIs of the selection depend on: the repository and its window's
-    /// newest event and size. When it changes, the loop computes them again.
+    /// What the label KPIs of the selection depend on: the repository, its window's newest
+    /// event and size, and the label groups in force. When it changes, the loop computes them
+    /// again.
     pub fn labels_key(
         &self,
         s: &Snapshot,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<(RepoName, Option<u64>, usize)> {
+    ) -> Option<(RepoName, Option<u64>, usize, Arc<LabelGroups>)> {
         let view = s.repos.get(self.selected)?;
         let win = crate::stats::window(&view.recent, now, &s.window);
-        Some((view.name.clone(), win.first().map(|e| e.id), win.len()))
+        Some((
+            view.name.clone(),
+            win.first().map(|e| e.id),
+            win.len(),
+            s.labels.clone(),
+        ))
     }
 
     pub fn selected_repo<'a>(&self, snapshot: &'a Snapshot) -> Option<&'a RepoName> {

@@ -36,8 +36,6 @@ const FRAME_BUFFER: usize = 256 * 1024;
 pub struct Options {
     pub theme: Theme,
     pub keys: Keys,
-    /// `[labels]`, for the selected repository's label KPIs.
-    pub labels: crate::config::LabelGroups,
 }
 
 impl Options {
@@ -53,7 +51,6 @@ impl Options {
         Options {
             theme: Theme::build(name, &ui.colors, Theme::no_color_env()),
             keys: Keys::new(settings.config.keymap.clone()),
-            labels: settings.config.labels.clone(),
         }
     }
 }
@@ -121,21 +118,11 @@ async fn event_loop(
             let key = app.labels_key(&snapshot, Utc::now());
             if key != labels_asked {
                 labels_asked = key.clone();
-                if let Some((name, _, _)) = key {
-                    let (store, tx, groups) = (
-                        engine.store.clone(),
-                        labels_tx.clone(),
-                        options.labels.clone(),
-                    );
+                if let Some((name, _, _, _)) = key {
+                    let (store, tx) = (engine.store.clone(), labels_tx.clone());
                     let snapshot = snapshot.clone();
                     tokio::task::spawn_blocking(move || {
-                        match crate::answers::labels(
-                            &snapshot,
-                            &store,
-                            Utc::now(),
-                            Some(&name),
-                            &groups,
-                        ) {
+                        match crate::answers::labels(&snapshot, &store, Utc::now(), Some(&name)) {
                             Ok(mut report) => {
                                 if let Some(r) = report.repositories.pop() {
                                     let _ = tx.send(r);
