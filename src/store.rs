@@ -77,6 +77,10 @@ pub enum StoreError {
     Damaged { path: PathBuf, reason: String },
     #[error("store: damaged data ({0})")]
     Corrupted(String),
+    /// A write panicked inside redb or its storage: nothing of it is kept, and the database
+    /// is reopened at the next write.
+    #[error("store: a write failed ({0})")]
+    WritePanicked(String),
     #[error("store error: {0}")]
     Db(String),
 }
@@ -381,15 +385,16 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs a write transaction. After an I/O error redb refuses every later call, so the
-    /// database is dropped here and reopened by the next call: once the disk has room again,
-    /// writes resume without a restart.
+    /// Runs a write transaction. After an I/O error, or a panic in the middle of a write, redb
+    /// refuses every later call until the file is reopened, so the database is dropped here
+    /// and reopened by the next call: once the disk has room again, writes resume without a
+    /// restart.
     fn write<T>(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.db()?;
-        let result = (|| {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let Db::Writer(writer) = &*db else {
                 return Err(StoreError::Db("the store was opened read-only".into()));
             };
@@ -400,10 +405,22 @@ impl Store {
             let value = f(&txn)?;
             txn.commit()?;
             Ok(value)
-        })();
-        if let Err(StoreError::Io { .. }) = &result {
+        }))
+        .unwrap_or_else(|payload| {
+            Err(StoreError::WritePanicked(
+                panic_text(payload.as_ref()).unwrap_or_else(|| "a panic".into()),
+            ))
+        });
+        let reopen = matches!(
+            result,
+            Err(StoreError::Io { .. } | StoreError::Corrupted(_) | StoreError::WritePanicked(_))
+        );
+        if reopen {
             drop(db);
-            *self.lock_write() = None;
+            let failed = self.lock_write().take();
+            // A database that failed mid-write can panic while closing (redb unwraps its own
+            // poisoned locks after the file is closed): caught, so the next call reopens it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(failed)));
         }
         result
     }
@@ -1003,13 +1020,17 @@ fn check_integrity(path: &Path, db: &mut Database) -> Result<(), StoreError> {
 /// Runs redb's opening of a file. A damaged file can trip an assertion inside redb (debug
 /// builds panic where release builds return `Corrupted`): either way the store is called
 /// damaged, by name, instead of taking the process down.
+/// What a caught panic said, when it said it in text.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
 fn guarded<T>(path: &Path, open: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
-        let reason = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unreadable pages".into());
+        let reason = panic_text(payload.as_ref()).unwrap_or_else(|| "unreadable pages".into());
         Err(StoreError::Damaged {
             path: path.to_path_buf(),
             reason,

@@ -19,6 +19,8 @@ use serde_json::Value;
 const OK: u8 = 0;
 const FULL: u8 = 1;
 const BROKEN: u8 = 2;
+/// A backend that panics mid-write, as a bug in a dependency would.
+const PANICS: u8 = 3;
 
 /// A disk in memory: its bytes outlive every `Database` opened on it, as a file does.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,7 @@ impl Disk {
         match self.mode.load(Ordering::SeqCst) {
             FULL => Err(std::io::Error::from(ErrorKind::StorageFull)),
             BROKEN => Err(std::io::Error::other("injected I/O error")),
+            PANICS => panic!("injected panic in a store write"),
             _ => Ok(()),
         }
     }
@@ -137,6 +140,31 @@ fn a_failed_write_keeps_nothing_of_it_and_the_store_recovers_by_itself() {
             .unwrap();
         assert_eq!(record(&store, "o/r", 1).unwrap(), 1);
     }
+}
+
+#[test]
+fn a_write_that_panics_keeps_nothing_of_it_and_the_store_goes_on() {
+    let disk = Disk::default();
+    let store = disk.store();
+    assert_eq!(record(&store, "o/r", 1).unwrap(), 1);
+    disk.set(PANICS);
+    // redb's locks are poisoned by the panic, and it refuses every later write ("reopen the
+    // database to repair it"), or panics while closing: the store reopens it instead.
+    let err = record(&store, "o/r", 2).expect_err("the write fails");
+    assert!(matches!(err, StoreError::WritePanicked(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "store: a write failed (injected panic in a store write)"
+    );
+    disk.set(OK);
+    assert_eq!(
+        store.newest_id("o/r").unwrap(),
+        Some(1),
+        "nothing of the write"
+    );
+    assert_eq!(record(&store, "o/r", 2).unwrap(), 1);
+    assert_eq!(store.newest_id("o/r").unwrap(), Some(2));
+    assert_eq!(record(&store, "o/r", 3).unwrap(), 1);
 }
 
 fn fixture(gh: &FakeGithub, stem: &str, name: &str, repo_id: u64, first_id: u64) -> Vec<Value> {

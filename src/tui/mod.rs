@@ -82,9 +82,18 @@ impl Drop for Restore {
 }
 
 /// ratatui's hook (installed by `try_init`) restores the screen; mouse capture is ours to undo.
+/// Only for a panic on the dashboard's own thread. One on another thread is caught where it
+/// happens (Tokio ends just that task, a store write returns an error, a dead fetcher ends the
+/// process with its reason) and the dashboard goes on: it is logged instead of tearing the
+/// screen down under a running dashboard.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
+    let dashboard = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != dashboard {
+            tracing::error!("{info}");
+            return;
+        }
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         previous(info);
     }));
