@@ -268,6 +268,11 @@ impl CachedStats {
         self.computed_at <= now && self.valid_until.is_none_or(|v| now < v)
     }
 
+    /// The figures of the snapshot's `i`-th repository.
+    pub fn repo(&self, i: usize) -> Option<&RepoStats> {
+        self.repos.get(i).map(|(_, figures, _)| figures)
+    }
+
     fn select<'a>(
         &'a self,
         q: &'a StatsQuery<'_>,

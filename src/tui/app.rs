@@ -253,7 +253,7 @@ pub fn validate_new(input: &str, snapshot: &Snapshot) -> Result<RepoName, String
 }
 
 /// The statistics rows in the chosen order.
-pub fn sorted(mut rows: Vec<TypeStats>, column: SortColumn, descending: bool) -> Vec<TypeStats> {
+fn sorted(mut rows: Vec<TypeStats>, column: SortColumn, descending: bool) -> Vec<TypeStats> {
     let key = |t: &TypeStats| -> (Option<f64>, String) {
         match column {
             SortColumn::Type => (None, t.event_type.clone()),
@@ -288,7 +288,7 @@ pub fn sorted(mut rows: Vec<TypeStats>, column: SortColumn, descending: bool) ->
 }
 
 /// Does `text` match a filter (case-insensitive substring; an empty filter matches all)?
-pub fn matches(text: &str, filter: &str) -> bool {
+fn matches(text: &str, filter: &str) -> bool {
     filter.is_empty() || text.to_lowercase().contains(&filter.to_lowercase())
 }
 
@@ -328,18 +328,11 @@ impl App {
 
     /// The statistics table's rows of the selected repository: sorted, filtered.
     pub fn stats_rows(&self, s: &Snapshot, now: chrono::DateTime<chrono::Utc>) -> Vec<TypeStats> {
-        let Some(view) = s.repos.get(self.selected) else {
+        let cached = s.stats_cache(now);
+        let Some(figures) = cached.repo(self.selected) else {
             return Vec::new();
         };
-        let figures = crate::stats::repo_stats(
-            view.name.as_str(),
-            &view.recent,
-            &view.gaps,
-            now,
-            &s.window,
-            None,
-        );
-        sorted(figures.event_types, self.sort, self.sort_descending)
+        sorted(figures.event_types.clone(), self.sort, self.sort_descending)
             .into_iter()
             .filter(|t| matches(&t.event_type, &self.stats_filter))
             .collect()

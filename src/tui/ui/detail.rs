@@ -9,8 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, W
 use super::{age, fit_figure, fit_text, scroll_offset, until};
 use crate::humanize;
 use crate::snapshot::Snapshot;
-use crate::stats;
-use crate::tui::app::{self, App, Focus, SortColumn};
+use crate::tui::app::{App, Focus, SortColumn};
 use crate::tui::theme::Theme;
 
 pub fn render(
@@ -39,14 +38,10 @@ pub fn render(
         );
         return (Rect::default(), 0, 0);
     };
-    let figures = stats::repo_stats(
-        view.name.as_str(),
-        &view.recent,
-        &view.gaps,
-        now,
-        &s.window,
-        None,
-    );
+    let cached = s.stats_cache(now);
+    let Some(figures) = cached.repo(app.selected) else {
+        return (Rect::default(), 0, 0);
+    };
     let span = match (figures.window_start, figures.window_end) {
         (Some(a), Some(b)) => format!(
             ", {} → {}",
@@ -174,10 +169,7 @@ pub fn render(
         return (Rect::default(), 0, 0);
     }
 
-    let rows: Vec<_> = app::sorted(figures.event_types, app.sort, app.sort_descending)
-        .into_iter()
-        .filter(|t| app::matches(&t.event_type, &app.stats_filter))
-        .collect();
+    let rows = app.stats_rows(s, now);
     let selected = app.stats_selected.min(rows.len().saturating_sub(1));
     let visible = table_area.height.saturating_sub(1) as usize;
     let offset = scroll_offset(selected, visible);

@@ -182,16 +182,11 @@ pub fn render(
     let visible = app.visible_repos(s);
     let at = visible.iter().position(|&i| i == app.selected).unwrap_or(0);
     let offset = scroll_offset(at, rows_area.height as usize);
-    let rows = visible.iter().skip(offset).map(|&i| {
+    // Computed once per snapshot (and when the age edge passes an event), not per frame.
+    let cached = s.stats_cache(now);
+    let rows = visible.iter().skip(offset).filter_map(|&i| {
         let view = &s.repos[i];
-        let figures = stats::repo_stats(
-            view.name.as_str(),
-            &view.recent,
-            &view.gaps,
-            now,
-            &s.window,
-            None,
-        );
+        let figures = cached.repo(i)?;
         let last = figures
             .window_end
             .or(view.recent.first().map(|e| e.created_at));
@@ -224,11 +219,11 @@ pub fn render(
             )));
         }
         let row = Row::new(cells);
-        if i == app.selected {
+        Some(if i == app.selected {
             row.style(theme.selected())
         } else {
             row
-        }
+        })
     });
     let mut widths = vec![
         Constraint::Length(col.name as u16),
