@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fake_github::{FakeGithub, Options, data};
+use fake_github::{FakeGithub, Options};
 use support::Workdir;
 
 struct Tmux {
@@ -93,21 +93,25 @@ impl Drop for Tmux {
     }
 }
 
+/// Whether the pseudo-terminal tests can run: outside CI a machine without tmux skips them.
 fn tmux_available() -> bool {
-    Command::new("tmux")
+    let found = Command::new("tmux")
         .arg("-V")
         .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
-    if !tmux_available() {
+        .is_ok_and(|o| o.status.success());
+    if !found {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have tmux (.ci/run installs it)"
         );
         eprintln!("tmux is not installed: skipping the pseudo-terminal test");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
+    if !tmux_available() {
         return;
     }
     let gh = FakeGithub::start(Options {
@@ -120,15 +124,11 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
         ("praw-dev/praw", 7, 100),
         ("github/gitignore", 11, 140),
     ] {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        data::rescale(
-            &mut events,
+        gh.add_fixture(
+            name,
             std::time::SystemTime::now() - Duration::from_secs(ago * 60),
-            300,
             Duration::from_secs(span * 3600),
         );
-        gh.add_repo(repo.full_name, repo.id, events);
     }
     let work = Workdir::new(&["sferik/rails_admin", "praw-dev/praw"]);
     let tmux = Tmux::start("ghpulse-test", &work, &gh.url(), (120, 40));
@@ -279,11 +279,6 @@ async fn the_dashboard_shows_data_adds_removes_and_quits_cleanly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_follows_the_config_file() {
     if !tmux_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have tmux (.ci/run installs it)"
-        );
-        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
         return;
     }
     let gh = FakeGithub::start(Options {
@@ -292,15 +287,11 @@ async fn the_dashboard_follows_the_config_file() {
     })
     .await;
     for name in ["sferik/rails_admin", "praw-dev/praw", "github/gitignore"] {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        data::rescale(
-            &mut events,
+        gh.add_fixture(
+            name,
             std::time::SystemTime::now() - Duration::from_secs(300),
-            300,
             Duration::from_secs(3600 * 60),
         );
-        gh.add_repo(repo.full_name, repo.id, events);
     }
     let work = Workdir::new(&[]);
     std::fs::write(
@@ -385,11 +376,6 @@ async fn the_dashboard_follows_the_config_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_small_dashboard_scrolls_filters_and_follows_ui_and_keys() {
     if !tmux_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have tmux (.ci/run installs it)"
-        );
-        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
         return;
     }
     let gh = FakeGithub::start(Options {
@@ -404,15 +390,11 @@ async fn the_small_dashboard_scrolls_filters_and_follows_ui_and_keys() {
         "github/gitignore",
     ];
     for (i, name) in names.iter().enumerate() {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        data::rescale(
-            &mut events,
+        gh.add_fixture(
+            name,
             std::time::SystemTime::now() - Duration::from_secs(60 * (i as u64 + 2)),
-            300,
             Duration::from_secs(3600 * (30 + 30 * i as u64)),
         );
-        gh.add_repo(repo.full_name, repo.id, events);
     }
     let work = Workdir::new(&names);
     let config = std::fs::read_to_string(work.config()).unwrap();

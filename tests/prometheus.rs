@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_github::{FakeGithub, Options, data};
+use fake_github::{FakeGithub, Options};
 use serde_json::Value;
 use support::{Workdir, stop};
 
@@ -109,11 +109,8 @@ async fn prometheus_scrapes_the_same_figures_as_api_stats() {
     })
     .await;
     for (i, name) in REPOS.iter().enumerate() {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
         let newest = std::time::SystemTime::now() - Duration::from_secs(300 * (i as u64 + 1));
-        data::rescale(&mut events, newest, 300, Duration::from_secs(3600 * 48));
-        gh.add_repo(repo.full_name, repo.id, events);
+        gh.add_fixture(name, newest, Duration::from_secs(3600 * 48));
     }
     let work = Workdir::new(&REPOS);
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);

@@ -6,7 +6,7 @@ mod support;
 use std::process::Child;
 use std::time::Duration;
 
-use fake_github::{FakeGithub, Options, data};
+use fake_github::{FakeGithub, Options};
 use proptest::prelude::*;
 use serde_json::Value;
 use support::openapi::{check_against_doc, documented, validate};
@@ -40,27 +40,18 @@ async fn start(api_key: Option<&str>) -> Running {
     })
     .await;
     for (i, name) in REPOS.iter().enumerate() {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        let newest = std::time::SystemTime::now() - Duration::from_secs(120 * (i as u64 + 1));
-        data::rescale(
-            &mut events,
-            newest,
-            300,
+        gh.add_fixture(
+            name,
+            std::time::SystemTime::now() - Duration::from_secs(120 * (i as u64 + 1)),
             Duration::from_secs(3600 * (40 + 30 * i as u64)),
         );
-        gh.add_repo(repo.full_name, repo.id, events);
     }
     // Served but not watched: the API adds it.
-    let extra = data::fixture_repo("github3py/github3.py").unwrap();
-    let mut events = data::load_events(extra.file_stem);
-    data::rescale(
-        &mut events,
+    gh.add_fixture(
+        "github3py/github3.py",
         std::time::SystemTime::now(),
-        300,
         Duration::from_secs(3600 * 100),
     );
-    gh.add_repo(extra.full_name, extra.id, events);
     let work = Workdir::new(&REPOS);
     let env: Vec<(&str, &str)> = api_key
         .map(|k| ("GHPULSE_API_KEY", k))

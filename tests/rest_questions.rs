@@ -44,16 +44,11 @@ async fn start() -> Running {
     .await;
     let mut all = HashMap::new();
     for (i, name) in REPOS.iter().enumerate() {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        let newest = SystemTime::now() - Duration::from_secs(600 * (i as u64 + 1));
-        data::rescale(
-            &mut events,
-            newest,
-            300,
+        let events = gh.add_fixture(
+            name,
+            SystemTime::now() - Duration::from_secs(600 * (i as u64 + 1)),
             Duration::from_secs(3600 * (30 + 20 * i as u64)),
         );
-        gh.add_repo(repo.full_name, repo.id, events.clone());
         all.insert(*name, events);
     }
     // The recordings hold few labels of the default groups: a bug-labelled issue, and a

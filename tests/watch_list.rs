@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_github::{FakeGithub, Options, data};
+use fake_github::{FakeGithub, Options};
 use serde_json::Value;
 use support::{BIN, Workdir, stop, wait_for};
 
@@ -190,15 +190,11 @@ async fn a_running_ghpulse_follows_its_config_file() {
         "github/gitignore",
         "github3py/github3.py",
     ] {
-        let repo = data::fixture_repo(name).unwrap();
-        let mut events = data::load_events(repo.file_stem);
-        data::rescale(
-            &mut events,
+        gh.add_fixture(
+            name,
             std::time::SystemTime::now() - Duration::from_secs(600),
-            300,
             Duration::from_secs(3600 * 48),
         );
-        gh.add_repo(repo.full_name, repo.id, events);
     }
     let work = Workdir::new(&[]);
     std::fs::write(
@@ -362,11 +358,7 @@ async fn a_running_ghpulse_follows_its_config_file() {
     let config = std::fs::read_to_string(work.config()).unwrap();
     std::fs::write(
         work.config(),
-        format!(
-            "{config}[labels]
-docs = [\"documentation\"]
-"
-        ),
+        format!("{config}[labels]\ndocs = [\"documentation\"]\n"),
     )
     .unwrap();
     let start = Instant::now();

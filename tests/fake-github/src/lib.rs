@@ -385,6 +385,19 @@ impl FakeGithub {
             .map(|e| e.visible_since)
     }
 
+    /// Serves a recorded repository ([`data::FIXTURE_REPOS`], by `owner/name`) with its 300
+    /// newest events rescaled to end at `newest` and span `span` ([`data::rescale`]); returns
+    /// the events as served.
+    ///
+    /// Panics if `name` is not a fixture repository.
+    pub fn add_fixture(&self, name: &str, newest: SystemTime, span: Duration) -> Vec<Value> {
+        let repo = data::fixture_repo(name).expect("a fixture repository");
+        let mut events = data::load_events(repo.file_stem);
+        data::rescale(&mut events, newest, 300, span);
+        self.add_repo(repo.full_name, repo.id, events.clone());
+        events
+    }
+
     /// Serves the demo data set of the binary ([`data::demo_dataset`]) for `now`.
     pub fn add_demo_repos(&self, now: SystemTime) {
         for (repo, events) in data::demo_dataset(now) {
