@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use fake_github::data;
-use ghpulse::event::EventMeta;
-use ghpulse::export::{Format, export};
-use ghpulse::store::{PollRecord, RepoState, Store};
+use ghpulse_core::{EventMeta, ExportFormat, PollRecord, RepoState, Store, export_events};
 
 const REPOS: [&str; 5] = [
     "sferik/rails_admin",
@@ -87,11 +85,11 @@ fn main() {
         .map(|r| (r.to_string(), r.to_string()))
         .collect();
     let store = Store::open_read_only(&path).expect("read-only store");
-    for format in [Format::Jsonl, Format::Csv] {
+    for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
         for run in 1..=3 {
             let mut out = Counter(0);
             let t = Instant::now();
-            let n = export(&store, &repos, None, None, format, &mut out).expect("export");
+            let n = export_events(&store, &repos, None, None, format, &mut out).expect("export");
             println!(
                 "in-process {format:?} run {run}: {n} events, {:.1} MB in {:.3} s",
                 out.0 as f64 / 1e6,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -154,10 +155,16 @@ pub struct ExportArgs {
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
     /// jsonl: one event a line exactly as GitHub served it; csv: id,repo,type,action,actor,created_at
-    #[arg(long, value_enum, default_value_t)]
-    pub format: crate::export::Format,
+    #[arg(long, default_value = "jsonl", value_parser = format_parser())]
+    pub format: ghpulse_core::ExportFormat,
     #[command(flatten)]
     pub files: Files,
+}
+
+/// `--format`'s names, offered in help and completions, read by the engine's own parser.
+fn format_parser() -> impl TypedValueParser<Value = ghpulse_core::ExportFormat> {
+    clap::builder::PossibleValuesParser::new(ghpulse_core::ExportFormat::NAMES)
+        .try_map(|name| name.parse::<ghpulse_core::ExportFormat>())
 }
 
 /// Which source gave an option its value: a bad value must blame the right one.
@@ -180,7 +187,8 @@ impl Cli {
         Cli::from_matches(Cli::command().get_matches())
     }
 
-    /// Like `parse_args`, over given arguments (for tests).
+    /// Like `parse_args`, over given arguments.
+    #[cfg(test)]
     pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,

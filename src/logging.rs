@@ -68,7 +68,6 @@ pub fn to_dashboard() {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    tui_logger::set_default_level(tui_logger::LevelFilter::Debug);
     let path = log_file_path();
     let file = path.as_deref().map(log_file);
     let (layer, problem) = match file {
@@ -87,7 +86,7 @@ pub fn to_dashboard() {
     };
     let _ = tracing_subscriber::registry()
         .with(filter())
-        .with(tui_logger::TuiTracingSubscriberLayer)
+        .with(ghpulse_tui::log_pane_layer())
         .with(layer)
         .try_init();
     match (path, problem) {

@@ -33,6 +33,7 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// Sets the allocator up for a long-running ghpulse. Call it first in `main`, before any
 /// thread starts: arenas already made are not taken back.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
 pub fn configure() {
     // SAFETY: mallopt only changes glibc's tuning parameters, under its own lock; the
     // parameters and values are documented ones (mallopt(3)). A value glibc refuses leaves the
@@ -49,6 +50,7 @@ pub fn configure() {}
 
 /// Hands the free pages of every arena back to the kernel.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
 pub fn trim() {
     // SAFETY: malloc_trim takes each arena's lock itself and only releases memory no
     // allocation uses (madvise on whole free pages, shrinking the top of each heap).

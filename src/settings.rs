@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cli::Cli;
-use crate::config::{Config, ConfigError};
-use crate::github::{DEFAULT_API_URL, Token};
+use ghpulse_core::{Config, ConfigError, DEFAULT_API_URL, Token};
 
 pub struct Settings {
     pub config: Config,
@@ -96,20 +95,14 @@ pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
             None,
         ),
     };
-    if watching {
-        match reqwest::Url::parse(&api_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                let message = format!("{api_url:?} is not an http(s) URL");
-                return Err(match blame {
-                    Some(origin) => usage(origin, "api_url", message),
-                    None => config_usage("api_url", message),
-                });
-            }
-        }
+    if watching && let Err(message) = ghpulse_core::check_api_url(&api_url) {
+        return Err(match blame {
+            Some(origin) => usage(origin, "api_url", message),
+            None => config_usage("api_url", message),
+        });
     }
     if let Some(theme) = &cli.theme {
-        crate::config::check_theme(theme).map_err(|message| ConfigError {
+        ghpulse_core::check_theme(theme).map_err(|message| ConfigError {
             path: PathBuf::from("command line"),
             line: None,
             key: "--theme".into(),

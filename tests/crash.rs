@@ -44,7 +44,7 @@ fn publish(gh: &FakeGithub, repo: &str, repo_id: u64, n: usize) -> Vec<Value> {
 /// The ids stored for a repository, sorted (duplicates kept); none while the store is being
 /// created.
 fn stored_ids(work: &Workdir, repo: &str) -> Vec<u64> {
-    let Ok(store) = ghpulse::store::Store::open_read_only(&work.store()) else {
+    let Ok(store) = ghpulse_core::Store::open_read_only(&work.store()) else {
         return Vec::new();
     };
     let mut ids: Vec<u64> = store

@@ -80,7 +80,7 @@ fn new_events(template: &[Value], name: &str, repo_id: u64, first_id: u64) -> Ve
     out
 }
 
-fn stored_ids(store: &ghpulse::store::Store, repo: &str) -> BTreeSet<u64> {
+fn stored_ids(store: &ghpulse_core::Store, repo: &str) -> BTreeSet<u64> {
     store
         .recent_events(repo, 10_000, None)
         .map(|v| v.into_iter().map(|e| e.id).collect())
@@ -101,7 +101,7 @@ fn all_exact(
     cases: &[(String, Option<Fault>, u32)],
     published: &[Vec<Value>],
 ) -> bool {
-    let Ok(store) = ghpulse::store::Store::open_read_only(&work.store()) else {
+    let Ok(store) = ghpulse_core::Store::open_read_only(&work.store()) else {
         return false;
     };
     cases

@@ -261,7 +261,7 @@ async fn a_kill_mid_poll_loses_nothing_and_duplicates_nothing() {
     assert!(stop(child).success());
 
     let store =
-        ghpulse::store::Store::open_read_only(&work.store()).expect("store opens after a kill");
+        ghpulse_core::Store::open_read_only(&work.store()).expect("store opens after a kill");
     let stored = store.recent_events("praw-dev/praw", 10_000, None).unwrap();
     let mut ids: Vec<u64> = stored.iter().map(|e| e.id).collect();
     ids.sort();
@@ -322,9 +322,9 @@ async fn each_fault_stays_with_its_repository() {
     assert!(child.try_wait().unwrap().is_none(), "still running");
     assert!(stop(child).success());
 
-    let store = ghpulse::store::Store::open_read_only(&work.store()).unwrap();
+    let store = ghpulse_core::Store::open_read_only(&work.store()).unwrap();
     let state = |r: &str| store.repo_state(r).unwrap().expect("state recorded");
-    use ghpulse::store::RepoStatus;
+    use ghpulse_core::RepoStatus;
     assert_eq!(state("sferik/rails_admin").status, RepoStatus::NotFound);
     for r in [
         "sigmavirus24/github3.py",

@@ -1,0 +1,461 @@
+//! The fetcher loop: schedule -> poll -> store -> publish a snapshot, and the one place where
+//! the watch list changes: requests from the dashboard and the REST API, and the config file
+//! changing under it.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use crate::config::edit::{self, EditError};
+use crate::config::load::Config;
+use crate::config::watch::ConfigWatch;
+use crate::github::client::Client;
+use crate::github::repo_name::RepoName;
+use crate::poll::once::{self, PollOutcome};
+use crate::poll::planner::{Planner, Watched};
+use crate::query::Query;
+use crate::snapshot::{self, RepoView, Snapshot};
+use crate::store::{Store, StoreError};
+
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A change asked for by a view, through the handle's methods: every view asks the same way
+/// and the engine answers in one place.
+#[derive(Debug)]
+enum Request {
+    Add {
+        repo: String,
+        reply: oneshot::Sender<Result<RepoName, EditError>>,
+    },
+    Remove {
+        repo: String,
+        reply: oneshot::Sender<Result<RepoName, EditError>>,
+    },
+    /// Poll as soon as the poll interval and the budget allow.
+    PollNow { repo: RepoName },
+}
+
+/// What the views hold: the published snapshots, the questions they ask of them and the
+/// store, and the changes they ask for.
+#[derive(Clone)]
+pub struct EngineHandle {
+    requests: mpsc::Sender<Request>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    store: Store,
+    running: Arc<AtomicBool>,
+}
+
+impl EngineHandle {
+    /// The snapshot published last.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
+    }
+
+    /// A receiver that is told of every new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The latest snapshot with the store it came from, to ask questions that read stored
+    /// events (label KPIs, counts, event lists).
+    pub fn query(&self) -> Query {
+        Query::new(self.snapshot(), self.store.clone())
+    }
+
+    /// False once the fetcher loop has ended, however it ended (shutdown or panic).
+    pub fn fetcher_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Watches a repository (the config file is edited) and waits for the engine's answer.
+    pub async fn add(&self, repo: String) -> Result<RepoName, EditError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Request::Add { repo, reply }, rx).await
+    }
+
+    /// Stops watching a repository (its stored events are kept).
+    pub async fn remove(&self, repo: String) -> Result<RepoName, EditError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Request::Remove { repo, reply }, rx).await
+    }
+
+    /// Asks for a poll of `repo` as soon as its poll interval and the budget allow. Never
+    /// waits: when the engine is busy with other requests, this one is dropped (the user can
+    /// ask again).
+    pub fn poll_now(&self, repo: RepoName) {
+        let _ = self.requests.try_send(Request::PollNow { repo });
+    }
+
+    async fn ask(
+        &self,
+        request: Request,
+        rx: oneshot::Receiver<Result<RepoName, EditError>>,
+    ) -> Result<RepoName, EditError> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| EditError::Stopped)?;
+        rx.await.map_err(|_| EditError::Stopped)?
+    }
+}
+
+pub struct EngineSettings {
+    pub config: Config,
+    pub client: Client,
+    pub store: Store,
+}
+
+struct Engine {
+    config: Config,
+    client: Client,
+    store: Store,
+    planner: Planner,
+    publish: watch::Sender<Arc<Snapshot>>,
+    /// Why the file as it is now was not applied; `config` is the last valid one.
+    config_error: Option<String>,
+}
+
+type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
+
+/// Loads the stored state, publishes a first snapshot and spawns the loop. The loop ends when
+/// `shutdown` turns true, after the poll in flight (if any) has been committed.
+pub async fn start_engine(
+    settings: EngineSettings,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
+    let EngineSettings {
+        config,
+        client,
+        store,
+    } = settings;
+    let now = Utc::now();
+    let authenticated = client.authenticated();
+    let initial = {
+        let (config, store) = (config.clone(), store.clone());
+        tokio::task::spawn_blocking(move || {
+            Snapshot::from_store(&config, &store, authenticated, now)
+        })
+        .await
+        .map_err(|e| StoreError::Db(e.to_string()))??
+    };
+    let (publish, snapshots) = watch::channel(Arc::new(initial.clone()));
+    let (requests, rx) = mpsc::channel(64);
+    let repos = initial
+        .repos
+        .into_iter()
+        .map(|view| Watched::new(view, false))
+        .collect();
+    let mut engine = Engine {
+        config,
+        client,
+        store: store.clone(),
+        planner: Planner::new(repos, authenticated, initial.rate_limit, initial.requests),
+        publish,
+        config_error: None,
+    };
+    engine.publish_snapshot();
+    let follow = ConfigWatch::start(&engine.config.path);
+    let running = Arc::new(AtomicBool::new(false));
+    let flag = RunningFlag::raise(running.clone());
+    let join = tokio::spawn(async move {
+        let _flag = flag;
+        engine.run(rx, shutdown, follow).await
+    });
+    Ok((
+        EngineHandle {
+            requests,
+            snapshots,
+            store,
+            running,
+        },
+        join,
+    ))
+}
+
+/// Up while the loop's task lives; lowered when the task's future is dropped, which happens on
+/// return and on a panic alike.
+struct RunningFlag(Arc<AtomicBool>);
+
+impl RunningFlag {
+    fn raise(flag: Arc<AtomicBool>) -> RunningFlag {
+        flag.store(true, Ordering::Release);
+        RunningFlag(flag)
+    }
+}
+
+impl Drop for RunningFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Engine {
+    async fn run(
+        &mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut shutdown: watch::Receiver<bool>,
+        mut follow: ConfigWatch,
+    ) {
+        let mut in_flight: Option<PollFuture> = None;
+        let mut next_prune = tokio::time::Instant::now();
+        // A config whose folder did not exist could not be watched; once an edit has created
+        // it, watch it (once: a second failure is logged, not retried in a loop).
+        let mut rewatch = !follow.is_following();
+        loop {
+            if rewatch && self.config.exists {
+                rewatch = false;
+                follow = ConfigWatch::start(&self.config.path);
+            }
+            let next = if in_flight.is_none() {
+                self.planner.next_due(Utc::now())
+            } else {
+                None
+            };
+            let sleep_for = next
+                .as_ref()
+                .map(|(_, at)| (*at - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                Some(request) = requests.recv() => self.handle(request).await,
+                _ = follow.changed() => self.reload().await,
+                result = async {
+                    match in_flight.as_mut() {
+                        Some(poll) => poll.await,
+                        None => std::future::pending().await,
+                    }
+                }, if in_flight.is_some() => {
+                    in_flight = None;
+                    self.apply(result);
+                }
+                _ = tokio::time::sleep(sleep_for), if in_flight.is_none() && next.is_some() => {
+                    if let Some((i, _)) = next {
+                        in_flight = Some(self.start_poll(i));
+                    }
+                }
+                _ = tokio::time::sleep_until(next_prune), if in_flight.is_none() => {
+                    next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                    self.prune().await;
+                }
+            }
+        }
+        if let Some(poll) = in_flight {
+            // Let the poll finish so its events and ETag land together; a hung request is
+            // abandoned (nothing of it is committed yet).
+            if let Ok(result) = tokio::time::timeout(Duration::from_secs(10), poll).await {
+                self.apply(result);
+            }
+        }
+        info!("fetcher stopped; the store is up to date");
+    }
+
+    fn start_poll(&mut self, i: usize) -> PollFuture {
+        let input = self.planner.poll_input(i, Utc::now(), &self.config.window);
+        let (client, store) = (self.client.clone(), self.store.clone());
+        Box::pin(async move { once::poll_once(&client, &store, input, Utc::now).await })
+    }
+
+    fn apply(&mut self, outcome: PollOutcome) {
+        self.planner.apply(outcome, Utc::now());
+        self.publish_snapshot();
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Add { repo, reply } => {
+                let result = self.edit(move |p| edit::add_repository(p, &repo)).await;
+                let _ = reply.send(result);
+            }
+            Request::Remove { repo, reply } => {
+                let result = self.edit(move |p| edit::remove_repository(p, &repo)).await;
+                let _ = reply.send(result);
+            }
+            Request::PollNow { repo } => {
+                if let Some(i) = self.planner.position(&repo) {
+                    self.planner.repos[i].urgent = true;
+                    info!("{repo}: polling as soon as the poll interval and budget allow");
+                }
+            }
+        }
+    }
+
+    /// Applies a config edit (a locked read-modify-write of the file), then follows it.
+    async fn edit(
+        &mut self,
+        change: impl FnOnce(&std::path::Path) -> Result<edit::Edited, EditError> + Send + 'static,
+    ) -> Result<RepoName, EditError> {
+        let path = self.config.path.clone();
+        let edit::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
+            .await
+            .map_err(|e| EditError::Io {
+                path: self.config.path.clone(),
+                source: std::io::Error::other(e),
+            })??;
+        self.apply_config(config).await;
+        Ok(repo)
+    }
+
+    /// The file changed: a valid one is applied at once, an invalid one is reported and the
+    /// last valid config stays in force.
+    async fn reload(&mut self) {
+        let path = self.config.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let loaded = match loaded {
+            Ok(c) if self.config.exists && !c.exists => {
+                Err(format!("{}: the file is gone", self.config.path.display()))
+            }
+            other => other,
+        };
+        match loaded {
+            Ok(config) => {
+                if let Some(was) = self.config_error.take() {
+                    info!("config file fixed ({was}); it is in force again");
+                }
+                if config.listen != self.config.listen {
+                    warn!("[server] listen changed: it takes effect when ghpulse restarts");
+                }
+                if config.api_url != self.config.api_url {
+                    warn!("[github] api_url changed: it takes effect when ghpulse restarts");
+                }
+                if config != self.config {
+                    info!("config file changed; applying it");
+                }
+                self.apply_config(config).await;
+            }
+            Err(e) => {
+                if self.config_error.as_ref() != Some(&e) {
+                    warn!("{e}; the last valid config stays in force until the file is fixed");
+                }
+                self.config_error = Some(e);
+                self.publish_snapshot();
+            }
+        }
+    }
+
+    /// Makes the watch list and the window follow a valid config read from the file.
+    async fn apply_config(&mut self, config: Config) {
+        self.config_error = None;
+        let resize = config.window.max_events != self.config.window.max_events;
+        let mut repos = Vec::with_capacity(config.repositories.len());
+        for name in &config.repositories {
+            let kept = self
+                .planner
+                .position(name)
+                .map(|pos| self.planner.repos.swap_remove(pos));
+            let kept = match kept {
+                Some(kept) if !resize => {
+                    repos.push(kept);
+                    continue;
+                }
+                other => other,
+            };
+            // A repository watched before keeps what the store has: no re-read.
+            let view = {
+                let (store, name, max) =
+                    (self.store.clone(), name.clone(), config.window.max_events);
+                tokio::task::spawn_blocking(move || snapshot::repo_view(&store, &name, max)).await
+            };
+            let view = match view {
+                Ok(Ok(v)) => v,
+                _ => RepoView {
+                    name: name.clone(),
+                    state: Default::default(),
+                    recent: Arc::default(),
+                    gaps: Arc::default(),
+                },
+            };
+            match kept {
+                Some(mut kept) => {
+                    kept.view.recent = view.recent;
+                    repos.push(kept);
+                }
+                None => {
+                    info!("{name}: now watched");
+                    repos.push(Watched::new(view, true));
+                }
+            }
+        }
+        for gone in &self.planner.repos {
+            info!(
+                "{}: no longer watched (its stored events are kept)",
+                gone.view.name
+            );
+        }
+        self.planner.repos = repos;
+        self.config = config;
+        self.publish_snapshot();
+    }
+
+    async fn prune(&mut self) {
+        let cutoff =
+            Utc::now() - TimeDelta::from_std(self.config.retention).unwrap_or(TimeDelta::days(30));
+        let store = self.store.clone();
+        let names: Vec<RepoName> = self
+            .planner
+            .repos
+            .iter()
+            .map(|w| w.view.name.clone())
+            .collect();
+        let max_events = self.config.window.max_events;
+        let pruned = tokio::task::spawn_blocking(move || {
+            let n = store.prune(cutoff)?;
+            let views = if n > 0 {
+                names
+                    .iter()
+                    .map(|r| snapshot::repo_view(&store, r, max_events))
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, StoreError>((n, views))
+        })
+        .await;
+        match pruned {
+            Ok(Ok((0, _))) => {}
+            Ok(Ok((n, views))) => {
+                info!("pruned {n} event(s) created before {cutoff}");
+                for view in views {
+                    if let Some(i) = self.planner.position(&view.name) {
+                        self.planner.repos[i].view = view;
+                    }
+                }
+                self.publish_snapshot();
+            }
+            Ok(Err(e)) => warn!("pruning failed: {e}"),
+            Err(e) => warn!("pruning failed: {e}"),
+        }
+    }
+
+    fn publish_snapshot(&mut self) {
+        let now = Utc::now();
+        let p = &self.planner;
+        let snapshot = Snapshot {
+            taken_at: now,
+            config_path: self.config.path.clone(),
+            window: self.config.window,
+            max_repositories: self.config.max_repositories,
+            authenticated: p.authenticated,
+            rate_limit: p.rate_limit.at(now),
+            requests: p.counters,
+            fetcher: p.shown_state(now),
+            repos: p.views(now),
+            config_error: self.config_error.clone(),
+            labels: Arc::new(self.config.labels.clone()),
+            stats_cache: Default::default(),
+        };
+        snapshot.keep_figures_of(&self.publish.borrow());
+        self.publish.send_replace(Arc::new(snapshot));
+    }
+}

@@ -1,0 +1,532 @@
+//! One request to GitHub's repository events endpoint: conditional headers out, rate-limit
+//! headers, poll interval, `Link` and errors in. No policy lives here: the fetcher decides.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{self, HeaderMap};
+use serde_json::value::RawValue;
+
+use crate::github::event::EventMeta;
+use crate::github::rate_limit::RateLimit;
+use crate::github::repo_name::RepoName;
+
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+const USER_AGENT: &str = concat!("ghpulse/", env!("CARGO_PKG_VERSION"));
+/// A page of 100 events is well under 1 MiB; anything far larger is not an events page.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_REDIRECTS: usize = 10;
+
+/// Why a redirect was refused; found again in reqwest's error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin ({0})")]
+struct ForeignRedirect(String);
+
+/// Whether `url` has the scheme, host and port of `api_url` (the only place the token goes).
+pub fn same_origin(url: &str, api_url: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(api_url)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
+/// `scheme://host:port` of a URL, for messages: never its path or query.
+pub fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => "an unreadable URL".into(),
+    }
+}
+
+/// A GitHub token. Its `Debug` and `Display` never show it, so no log line can leak it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(s: String) -> Option<Token> {
+        let s = s.trim().to_string();
+        (!s.is_empty()).then_some(Token(s))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(hidden)")
+    }
+}
+
+/// What every answer told us, whatever its status.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseMeta {
+    pub status: u16,
+    pub rate_limit: Option<RateLimit>,
+    pub poll_interval: Option<Duration>,
+    pub retry_after: Option<Duration>,
+    /// Server clock minus ours, from the `Date` header: used to read `x-ratelimit-reset`.
+    pub clock_skew: Option<chrono::TimeDelta>,
+}
+
+#[derive(Debug)]
+pub struct EventsPage {
+    /// Parsed events with their raw JSON, in the order GitHub listed them.
+    pub events: Vec<(EventMeta, String)>,
+    /// Events that could not be read (no id, no type, bad date); they are logged and skipped.
+    pub skipped: Vec<String>,
+    pub next: Option<String>,
+    pub etag: Option<String>,
+    /// Where the answer came from after redirects: differs from the request for renamed repos.
+    pub final_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("not found (HTTP {0})")]
+    NotFound(u16),
+    #[error("token rejected (HTTP 401); check GITHUB_TOKEN / GH_TOKEN")]
+    Unauthorized,
+    #[error("rate limited (HTTP {0})")]
+    RateLimited(u16),
+    #[error("forbidden (HTTP 403): {0}")]
+    Forbidden(String),
+    #[error("server error (HTTP {0})")]
+    Server(u16),
+    #[error("unexpected answer (HTTP {0})")]
+    Unexpected(u16),
+    #[error("timed out")]
+    Timeout,
+    #[error("network error: {0}")]
+    Network(String),
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// A `Link` or a redirect pointed off the API's origin: not followed, the token stays home.
+    #[error("refused to follow a link to another origin ({0})")]
+    ForeignOrigin(String),
+    /// The poll's events could not be committed (disk full, I/O error).
+    #[error("{0}")]
+    Store(String),
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    NotModified,
+    Page(EventsPage),
+    Failed(FetchError),
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    /// `None` when no HTTP answer arrived (network error, timeout).
+    pub meta: Option<ResponseMeta>,
+    pub outcome: Outcome,
+}
+
+/// Where pages come from: GitHub over HTTP, or a model of it in a simulation.
+pub trait Transport: Send + Sync + 'static {
+    /// The API root, e.g. `https://api.github.com`, without a trailing slash.
+    fn api_url(&self) -> &str;
+
+    fn first_page_url(&self, repo: &RepoName) -> String {
+        format!(
+            "{}/repos/{}/{}/events?per_page=100",
+            self.api_url(),
+            repo.owner(),
+            repo.name()
+        )
+    }
+
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Answer> + Send;
+}
+
+impl Transport for Client {
+    fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Answer> + Send {
+        self.send(url.to_string(), etag.map(str::to_string))
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    api_url: String,
+    token: Option<Token>,
+}
+
+impl Client {
+    pub fn new(api_url: &str, token: Option<Token>) -> Result<Client, String> {
+        let api_url = api_url.trim_end_matches('/').to_string();
+        let home = reqwest::Url::parse(&api_url)
+            .map_err(|e| format!("API URL {api_url:?}: {e}"))?
+            .origin();
+        // Renamed repositories redirect within the API; anything else is refused before a
+        // request (and the token) leaves for it.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.url().origin() != home {
+                let to = origin_of(attempt.url().as_str());
+                attempt.error(ForeignRedirect(to))
+            } else if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else {
+                attempt.follow()
+            }
+        });
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(redirects)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            api_url,
+            token,
+        })
+    }
+
+    pub fn authenticated(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Sends one GET. `etag` makes it conditional; later pages are fetched without one.
+    async fn send(&self, url: String, etag: Option<String>) -> Answer {
+        if !same_origin(&url, &self.api_url) {
+            return Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::ForeignOrigin(origin_of(&url))),
+            };
+        }
+        let mut req = self
+            .http
+            .get(&url)
+            .header(header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(Token(t)) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(tag) = &etag {
+            req = req.header(header::IF_NONE_MATCH, tag.as_str());
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Answer {
+                    meta: None,
+                    outcome: Outcome::Failed(transport_error(&e)),
+                };
+            }
+        };
+        let meta = response_meta(resp.status().as_u16(), resp.headers());
+        let outcome = read_outcome(resp, &meta).await;
+        Answer {
+            meta: Some(meta),
+            outcome,
+        }
+    }
+}
+
+async fn read_outcome(resp: reqwest::Response, meta: &ResponseMeta) -> Outcome {
+    let status = meta.status;
+    let headers = resp.headers().clone();
+    let final_url = resp.url().to_string();
+    let body = match read_capped(resp).await {
+        Ok(b) => b,
+        Err(e) => return Outcome::Failed(e),
+    };
+    match status {
+        304 => Outcome::NotModified,
+        200 => match parse_events(&body) {
+            Ok((events, skipped)) => Outcome::Page(EventsPage {
+                events,
+                skipped,
+                next: next_link(&headers, &final_url),
+                etag: headers
+                    .get(header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                final_url,
+            }),
+            Err(e) => Outcome::Failed(e),
+        },
+        401 => Outcome::Failed(FetchError::Unauthorized),
+        404 | 410 => Outcome::Failed(FetchError::NotFound(status)),
+        429 => Outcome::Failed(FetchError::RateLimited(status)),
+        403 => {
+            let message = error_message(&body);
+            let exhausted = meta.rate_limit.as_ref().is_some_and(|r| r.remaining == 0);
+            if exhausted
+                || meta.retry_after.is_some()
+                || message.to_ascii_lowercase().contains("rate limit")
+            {
+                Outcome::Failed(FetchError::RateLimited(status))
+            } else {
+                Outcome::Failed(FetchError::Forbidden(message))
+            }
+        }
+        500..=599 => Outcome::Failed(FetchError::Server(status)),
+        _ => Outcome::Failed(FetchError::Unexpected(status)),
+    }
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(FetchError::Malformed(format!(
+                        "body over {MAX_BODY_BYTES} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(transport_error(&e)),
+        }
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        return FetchError::Timeout;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(ForeignRedirect(to)) = c.downcast_ref::<ForeignRedirect>() {
+            return FetchError::ForeignOrigin(to.clone());
+        }
+        cause = c.source();
+    }
+    // reqwest's top-level message is generic ("error sending request"); the cause is below it.
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    FetchError::Network(msg)
+}
+
+/// Reads a page leniently: one odd event never fails the page, a body that is not an array does.
+/// Events of a page with their raw JSON, and why each unreadable one was skipped.
+pub type ParsedPage = (Vec<(EventMeta, String)>, Vec<String>);
+
+pub fn parse_events(body: &[u8]) -> Result<ParsedPage, FetchError> {
+    let raws: Vec<&RawValue> = serde_json::from_slice(body)
+        .map_err(|e| FetchError::Malformed(format!("not a JSON array of events: {e}")))?;
+    let mut events = Vec::with_capacity(raws.len());
+    let mut skipped = Vec::new();
+    for raw in raws {
+        match EventMeta::from_raw(raw.get()) {
+            Ok(meta) => events.push((meta, raw.get().to_string())),
+            Err(why) => skipped.push(why),
+        }
+    }
+    Ok((events, skipped))
+}
+
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn header_date(headers: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
+    httpdate::parse_http_date(headers.get(name)?.to_str().ok()?.trim()).ok()
+}
+
+/// `Retry-After` is seconds or an HTTP date (RFC 9110 10.2.3); a date is read in the
+/// server's clock, like the rate-limit reset.
+fn retry_after(headers: &HeaderMap, clock_skew: chrono::TimeDelta) -> Option<Duration> {
+    if let Some(secs) = header_u64(headers, "retry-after") {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::<Utc>::from(header_date(headers, "retry-after")?) - clock_skew;
+    Some((at - Utc::now()).to_std().unwrap_or_default())
+}
+
+pub fn response_meta(status: u16, headers: &HeaderMap) -> ResponseMeta {
+    let now = Utc::now();
+    let clock_skew =
+        header_date(headers, header::DATE.as_str()).map(|d| DateTime::<Utc>::from(d) - now);
+    let rate_limit = match (
+        header_u64(headers, "x-ratelimit-limit"),
+        header_u64(headers, "x-ratelimit-remaining"),
+        header_u64(headers, "x-ratelimit-reset"),
+    ) {
+        (Some(limit), Some(remaining), Some(reset)) => {
+            let reset_server = DateTime::from_timestamp(reset as i64, 0).unwrap_or_default();
+            Some(RateLimit {
+                limit: limit as u32,
+                remaining: remaining as u32,
+                used: header_u64(headers, "x-ratelimit-used")
+                    .unwrap_or(limit.saturating_sub(remaining)) as u32,
+                // In our clock: a fast or slow local clock must not make us poll early.
+                reset_at: reset_server - clock_skew.unwrap_or_default(),
+            })
+        }
+        _ => None,
+    };
+    ResponseMeta {
+        status,
+        rate_limit,
+        poll_interval: header_u64(headers, "x-poll-interval").map(Duration::from_secs),
+        retry_after: retry_after(headers, clock_skew.unwrap_or_default()),
+        clock_skew,
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, used as given (a relative reference is
+/// resolved against the URL that answered).
+pub fn next_link(headers: &HeaderMap, base: &str) -> Option<String> {
+    headers
+        .get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| parse_link_header::parse_with_rel(v).ok())
+        .find_map(|links| links.get("next").map(|l| l.raw_uri.clone()))
+        .and_then(|raw| {
+            let base = reqwest::Url::parse(base).ok()?;
+            Some(base.join(&raw).ok()?.to_string())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn finds_next_in_real_link_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::LINK, HeaderValue::from_static(
+            "<https://api.github.com/repositories/810796/events?page=3&per_page=100>; rel=\"next\", <https://api.github.com/repositories/810796/events?page=3&per_page=100>; rel=\"last\", <https://api.github.com/repositories/810796/events?page=1&per_page=100>; rel=\"first\"",
+        ));
+        let base = "https://api.github.com/repos/o/r/events?per_page=100";
+        assert_eq!(
+            next_link(&h, base).as_deref(),
+            Some("https://api.github.com/repositories/810796/events?page=3&per_page=100")
+        );
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static(
+                "<https://x/events?page=1>; rel=\"first\", <https://x/events?page=2>; rel=\"prev\"",
+            ),
+        );
+        assert_eq!(next_link(&h, base), None);
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static("</repositories/1/events?page=2>; rel=\"next\""),
+        );
+        assert_eq!(
+            next_link(&h, base).as_deref(),
+            Some("https://api.github.com/repositories/1/events?page=2"),
+            "a relative reference resolves against the answering URL"
+        );
+    }
+
+    #[test]
+    fn reads_rate_limit_and_poll_interval() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-remaining", "41"),
+            ("x-ratelimit-reset", "1475143315"),
+            ("x-poll-interval", "60"),
+            ("retry-after", "30"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        let m = response_meta(200, &h);
+        let rl = m.rate_limit.unwrap();
+        assert_eq!((rl.limit, rl.remaining, rl.used), (60, 41, 19));
+        assert_eq!(m.poll_interval, Some(Duration::from_secs(60)));
+        assert_eq!(m.retry_after, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn one_odd_event_does_not_fail_the_page() {
+        let body = br#"[{"id":"12345678901","type":"NewKindEvent","actor":{"login":"a"},"payload":{},"created_at":"2026-11-22T10:00:00Z"},
+                        {"id":"x","type":"PushEvent"}, {"type":"PushEvent","created_at":"2026-11-22T10:00:00Z"}]"#;
+        let (events, skipped) = parse_events(body).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0.id, 12_345_678_901);
+        assert_eq!(events[0].0.event_type, "NewKindEvent");
+        assert!(
+            events[0].1.starts_with("{\"id\":\"12345678901\""),
+            "raw JSON kept verbatim"
+        );
+        assert_eq!(skipped.len(), 2);
+        assert!(matches!(
+            parse_events(b"{\"oops\":true}"),
+            Err(FetchError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_events(b"[{\"id\":"),
+            Err(FetchError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let mut h = HeaderMap::new();
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let wait = response_meta(403, &h).retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let api = "https://api.github.com";
+        assert!(same_origin(
+            "https://api.github.com/repositories/1/events?page=2",
+            api
+        ));
+        assert!(same_origin("https://API.github.com:443/x", api));
+        for other in [
+            "https://evil.example/repositories/1/events",
+            "http://api.github.com/x",
+            "https://api.github.com:8443/x",
+            "https://api.github.com.evil.example/x",
+            "https://user@evil.example/x",
+            "not a url",
+        ] {
+            assert!(!same_origin(other, api), "{other}");
+        }
+        assert_eq!(
+            origin_of("https://evil.example:8080/p?token=x"),
+            "https://evil.example:8080"
+        );
+    }
+
+    #[test]
+    fn the_token_never_prints() {
+        let t = Token::new("ghp_secret".into()).unwrap();
+        assert!(!format!("{t:?}").contains("secret"));
+    }
+}

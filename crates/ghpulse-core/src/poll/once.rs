@@ -1,0 +1,824 @@
+//! One poll of one repository: page 1 with its ETag, further pages until a stored event or
+//! 300 events, then one store transaction for the events, the gap (if any) and the new state.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Transport};
+use crate::github::event::EventMeta;
+use crate::github::rate_limit::{RateLimit, RequestCounters};
+use crate::github::repo_name::RepoName;
+use crate::poll::schedule::{self, DEFAULT_POLL_INTERVAL};
+use crate::stats::figures::Gap;
+use crate::store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError};
+
+/// GitHub keeps at most this many events of a repository's timeline.
+pub const TIMELINE_CAP: usize = 300;
+/// Events older than this are not in the timeline any more, so their absence is no gap.
+const TIMELINE_DAYS: i64 = 30;
+
+pub struct PollInput {
+    pub repo: RepoName,
+    pub state: RepoState,
+    /// The latest figures before this poll; each answer updates them.
+    pub rate_limit: RateLimit,
+    pub counters: RequestCounters,
+    pub events_per_hour: f64,
+    pub max_events: usize,
+}
+
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub repo: RepoName,
+    pub state: RepoState,
+    pub new_events: u64,
+    pub pages: u32,
+    pub rate_limit: RateLimit,
+    pub counters: RequestCounters,
+    pub last_meta: Option<ResponseMeta>,
+    /// The error that ended the poll, if any (events before it are still committed).
+    pub error: Option<FetchError>,
+    pub gap: Option<Gap>,
+    pub skipped: Vec<String>,
+    /// Set when GitHub answered from another URL (a renamed or moved repository).
+    pub moved_to: Option<String>,
+    /// The repository's newest events and gaps, re-read when this poll changed them.
+    pub refreshed: Option<(Vec<EventMeta>, Vec<Gap>)>,
+}
+
+/// Reads a repository's new events and commits them with the poll's state in one
+/// transaction. Never fails: a store error is the poll's error, backed off like any other.
+pub async fn poll_once(
+    client: &impl Transport,
+    store: &Store,
+    input: PollInput,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> PollOutcome {
+    let mut read = read_pages(client, store, &input).await;
+    let now = clock();
+    let gap = match (&read.error, read.interrupted) {
+        (None, false) => find_gap(store, &input, &read, now).await,
+        _ => None,
+    };
+    let mut state = next_state(
+        &input.state,
+        now,
+        read.last_meta.as_ref(),
+        read.error.as_ref(),
+        read.new_etag.take(),
+        read.not_modified,
+    );
+    state.read_on = if read.interrupted {
+        // Keep the first interruption's point: events up to it are still unread.
+        Some(input.state.read_on.unwrap_or(ReadOn {
+            before_id: read.before_id,
+        }))
+    } else if read.pages_read > 0 {
+        None
+    } else {
+        input.state.read_on
+    };
+    let committed = blocking(store, {
+        let (key, max_events) = (input.repo.key(), input.max_events);
+        let events = std::mem::take(&mut read.collected);
+        let (gap, state, rate_limit, counters) = (
+            gap.clone(),
+            state.clone(),
+            read.rate_limit.clone(),
+            read.counters,
+        );
+        move |s| {
+            let changed_gaps = gap.is_some();
+            let added = s.record_poll(PollRecord {
+                repo_key: &key,
+                events: &events,
+                gap,
+                state,
+                rate_limit: Some(rate_limit),
+                counters,
+            })?;
+            let refreshed = if added > 0 || changed_gaps {
+                Some((s.recent_events(&key, max_events, None)?, s.gaps(&key)?))
+            } else {
+                None
+            };
+            Ok((added, refreshed))
+        }
+    })
+    .await;
+    let (new_events, refreshed, gap) = match committed {
+        Ok((added, refreshed)) => (added, refreshed, gap),
+        Err(e) => {
+            // Nothing of this poll was kept, so the next one must read the same pages again:
+            // the previous ETag and read-on point stay, and the failure backs off.
+            let error = FetchError::Store(e.to_string());
+            state = next_state(&input.state, now, None, Some(&error), None, false);
+            state.read_on = input.state.read_on;
+            read.error = Some(error);
+            (0, None, None)
+        }
+    };
+    state.events_stored += new_events;
+    PollOutcome {
+        repo: input.repo,
+        state,
+        new_events,
+        pages: read.requests,
+        rate_limit: read.rate_limit,
+        counters: read.counters,
+        last_meta: read.last_meta,
+        error: read.error,
+        gap,
+        skipped: read.skipped,
+        moved_to: read.moved_to,
+        refreshed,
+    }
+}
+
+/// What the pages of one poll brought, before anything is committed.
+struct Pages {
+    collected: Vec<(EventMeta, String)>,
+    skipped: Vec<String>,
+    /// Requests sent; `pages_read` of them brought a page of events.
+    requests: u32,
+    pages_read: u32,
+    /// A page held an event read by an earlier poll: nothing older is new.
+    reached_known: bool,
+    /// Pages were read but the rest was not (an error or a spent budget after page 1).
+    interrupted: bool,
+    /// The newest event id stored before this poll (or before the interrupted poll it resumes).
+    before_id: Option<u64>,
+    new_etag: Option<String>,
+    not_modified: bool,
+    error: Option<FetchError>,
+    last_meta: Option<ResponseMeta>,
+    moved_to: Option<String>,
+    rate_limit: RateLimit,
+    counters: RequestCounters,
+}
+
+impl Pages {
+    fn new(before_id: Option<u64>, input: &PollInput) -> Pages {
+        Pages {
+            collected: Vec::new(),
+            skipped: Vec::new(),
+            requests: 0,
+            pages_read: 0,
+            reached_known: false,
+            interrupted: false,
+            before_id,
+            new_etag: None,
+            not_modified: false,
+            error: None,
+            last_meta: None,
+            moved_to: None,
+            rate_limit: input.rate_limit.clone(),
+            counters: input.counters,
+        }
+    }
+
+    /// Ends the reading on an error; the pages read so far are kept and the rest is owed.
+    fn fail(&mut self, error: FetchError) {
+        self.interrupted = self.pages_read > 0;
+        self.error = Some(error);
+    }
+}
+
+/// Page 1 (with the ETag unless an interrupted poll is being resumed), then further pages
+/// until one holds an event read before, 300 events, the end of the timeline, an error or a
+/// spent budget. `Link` targets off the API's origin are refused, never requested.
+async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -> Pages {
+    let key = input.repo.key();
+    let first_url = client.first_page_url(&input.repo);
+    let before_id = match input.state.read_on {
+        Some(r) => Ok(r.before_id),
+        None => {
+            let key = key.clone();
+            blocking(store, move |s| s.newest_id(&key)).await
+        }
+    };
+    let mut read = match before_id {
+        Ok(before_id) => Pages::new(before_id, input),
+        Err(e) => {
+            let mut read = Pages::new(None, input);
+            read.fail(FetchError::Store(e.to_string()));
+            return read;
+        }
+    };
+    let mut seen = 0;
+    let mut url = first_url.clone();
+    loop {
+        let etag = match (read.pages_read, input.state.read_on) {
+            (0, None) => input.state.etag.as_deref(),
+            _ => None,
+        };
+        let Answer { meta, outcome } = client.get(&url, etag).await;
+        read.requests += 1;
+        read.counters.total += 1;
+        if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
+            read.rate_limit = rl;
+        }
+        read.last_meta = meta;
+        let page = match outcome {
+            Outcome::NotModified => {
+                read.counters.not_modified += 1;
+                read.not_modified = true;
+                break;
+            }
+            Outcome::Failed(e) => {
+                if matches!(e, FetchError::RateLimited(_)) {
+                    read.counters.rate_limited += 1;
+                } else {
+                    read.counters.errors += 1;
+                }
+                read.fail(e);
+                break;
+            }
+            Outcome::Page(p) => p,
+        };
+        read.counters.ok += 1;
+        let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
+        let known = {
+            let key = key.clone();
+            blocking(store, move |s| s.known_ids(&key, &ids)).await
+        };
+        let known = match known {
+            Ok(known) => known,
+            Err(e) => {
+                read.fail(FetchError::Store(e.to_string()));
+                break;
+            }
+        };
+        read.pages_read += 1;
+        if read.pages_read == 1 {
+            read.new_etag = page.etag.clone();
+            if page.final_url != first_url {
+                read.moved_to = Some(page.final_url.clone());
+            }
+        }
+        read.skipped.extend(page.skipped);
+        seen += page.events.len();
+        read.reached_known = page
+            .events
+            .iter()
+            .any(|(e, _)| before_id_reached(read.before_id, e.id));
+        read.collected.extend(
+            page.events
+                .into_iter()
+                .zip(known)
+                .filter(|(_, k)| !k)
+                .map(|(e, _)| e),
+        );
+        let Some(next) = page.next else { break };
+        if read.reached_known || seen >= TIMELINE_CAP {
+            break;
+        }
+        if read.rate_limit.remaining == 0 {
+            read.interrupted = true;
+            break;
+        }
+        if !client::same_origin(&next, client.api_url()) {
+            // Never sent: the token must not reach another host, nor its answer the store.
+            read.fail(FetchError::ForeignOrigin(client::origin_of(&next)));
+            break;
+        }
+        url = next;
+    }
+    read
+}
+
+/// Whether an event of a timeline was published no later than the newest one stored before:
+/// ids grow with publication, so everything listed after it was read before.
+fn before_id_reached(before_id: Option<u64>, id: u64) -> bool {
+    before_id.is_some_and(|b| id <= b)
+}
+
+/// A completed poll that met no event read before, while the store had events of R young
+/// enough to still be in the timeline: events between them may be missing.
+async fn find_gap(
+    store: &Store,
+    input: &PollInput,
+    read: &Pages,
+    now: DateTime<Utc>,
+) -> Option<Gap> {
+    if read.reached_known || read.not_modified || read.collected.is_empty() {
+        return None;
+    }
+    let before_id = read.before_id?;
+    let key = input.repo.key();
+    let newest_before = blocking(store, move |s| s.event_created_at(&key, before_id))
+        .await
+        .ok()
+        .flatten()?;
+    if newest_before <= now - TimeDelta::days(TIMELINE_DAYS) {
+        return None;
+    }
+    let oldest_seen = read
+        .collected
+        .iter()
+        .map(|(e, _)| e.created_at)
+        .min()
+        .unwrap_or(newest_before);
+    let hours = (oldest_seen - newest_before).num_seconds().max(0) as f64 / 3600.0;
+    Some(Gap {
+        detected_at: now,
+        from: newest_before,
+        to: oldest_seen.max(newest_before),
+        estimated_missing: (hours * input.events_per_hour).ceil().max(1.0) as u64,
+    })
+}
+
+/// The repository's state after a poll; `events_stored` is filled in by the store.
+fn next_state(
+    prev: &RepoState,
+    now: DateTime<Utc>,
+    meta: Option<&ResponseMeta>,
+    error: Option<&FetchError>,
+    new_etag: Option<String>,
+    not_modified: bool,
+) -> RepoState {
+    let poll_interval = meta
+        .filter(|m| m.status == 200 || m.status == 304)
+        .and_then(|m| m.poll_interval)
+        .or(prev.poll_interval_secs.map(Duration::from_secs))
+        .unwrap_or(DEFAULT_POLL_INTERVAL);
+    let mut state = RepoState {
+        etag: if not_modified {
+            prev.etag.clone()
+        } else {
+            new_etag.or(prev.etag.clone())
+        },
+        last_polled_at: Some(now),
+        poll_interval_secs: Some(poll_interval.as_secs()),
+        events_stored: prev.events_stored,
+        ..RepoState::default()
+    };
+    let backoff = match error {
+        None => {
+            state.status = RepoStatus::Ok;
+            None
+        }
+        Some(e) => {
+            state.last_error = Some(e.to_string());
+            state.consecutive_errors = prev.consecutive_errors + 1;
+            let (status, wait) = match e {
+                FetchError::NotFound(_) => (RepoStatus::NotFound, schedule::NOT_FOUND_RETRY),
+                FetchError::Unauthorized => {
+                    (RepoStatus::TokenRejected, schedule::TOKEN_REJECTED_RETRY)
+                }
+                FetchError::RateLimited(_) => {
+                    let budget =
+                        meta.and_then(|m| m.rate_limit.as_ref())
+                            .map(|r| schedule::Budget {
+                                remaining: r.remaining,
+                                reset_at: r.reset_at,
+                                limit: r.limit,
+                            });
+                    let until = schedule::rate_limited_until(
+                        now,
+                        meta.and_then(|m| m.retry_after),
+                        budget,
+                        state.consecutive_errors,
+                    );
+                    (
+                        RepoStatus::RateLimited,
+                        (until - now).to_std().unwrap_or_default(),
+                    )
+                }
+                _ => (
+                    RepoStatus::Backoff,
+                    schedule::error_backoff(
+                        state.consecutive_errors,
+                        poll_interval,
+                        fastrand::f64(),
+                    ),
+                ),
+            };
+            state.status = status;
+            Some(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1)))
+        }
+    };
+    state.backoff_until = backoff;
+    let by_interval = now + TimeDelta::from_std(poll_interval).unwrap_or_default();
+    state.next_poll_at = Some(backoff.map_or(by_interval, |b| b.max(by_interval)));
+    state
+}
+
+/// redb is synchronous: run store calls off the async executor.
+async fn blocking<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::github::client::EventsPage;
+
+    /// Answers from a script, recording what was asked.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Answer>>,
+        asked: Mutex<Vec<(String, Option<String>)>>,
+    }
+
+    impl Transport for Scripted {
+        fn api_url(&self) -> &str {
+            "https://gh"
+        }
+        fn get(&self, url: &str, etag: Option<&str>) -> impl Future<Output = Answer> + Send {
+            self.asked
+                .lock()
+                .unwrap()
+                .push((url.to_string(), etag.map(str::to_string)));
+            let answer = self
+                .answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("an answer is scripted");
+            std::future::ready(answer)
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn meta(status: u16, remaining: u32) -> Option<ResponseMeta> {
+        Some(ResponseMeta {
+            status,
+            rate_limit: Some(RateLimit {
+                limit: 5000,
+                remaining,
+                used: 5000 - remaining,
+                reset_at: now() + TimeDelta::hours(1),
+            }),
+            poll_interval: Some(Duration::from_secs(60)),
+            ..Default::default()
+        })
+    }
+
+    /// A page of events with ids `ids`, one minute apart, newest first.
+    fn page(
+        ids: std::ops::RangeInclusive<u64>,
+        next: Option<&str>,
+        etag: &str,
+        remaining: u32,
+    ) -> Answer {
+        let events = ids
+            .rev()
+            .map(|id| {
+                let m = EventMeta {
+                    id,
+                    event_type: "PushEvent".into(),
+                    created_at: now() - TimeDelta::minutes(10_000 - id as i64),
+                    actor: "a".into(),
+                    action: None,
+                };
+                let raw = format!(
+                    "{{\"id\":\"{id}\",\"created_at\":\"{}\"}}",
+                    m.created_at.to_rfc3339()
+                );
+                (m, raw)
+            })
+            .collect();
+        Answer {
+            meta: meta(200, remaining),
+            outcome: Outcome::Page(EventsPage {
+                events,
+                skipped: vec![],
+                next: next.map(str::to_string),
+                etag: Some(etag.into()),
+                final_url: "https://gh/repos/o/r/events?per_page=100".into(),
+            }),
+        }
+    }
+
+    fn failed(status: u16, e: FetchError) -> Answer {
+        Answer {
+            meta: meta(status, 4000),
+            outcome: Outcome::Failed(e),
+        }
+    }
+
+    async fn run(gh: &Scripted, store: &Store, state: RepoState) -> PollOutcome {
+        let input = PollInput {
+            repo: RepoName::parse("o/r").unwrap(),
+            state,
+            rate_limit: RateLimit::assumed(true, now()),
+            counters: RequestCounters::default(),
+            events_per_hour: 6.0,
+            max_events: 500,
+        };
+        poll_once(gh, store, input, now).await
+    }
+
+    fn script(answers: Vec<Answer>) -> Scripted {
+        Scripted {
+            answers: Mutex::new(answers.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_read_follows_links_up_to_300_events() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(
+                201..=300,
+                Some("https://gh/repositories/1/events?page=2"),
+                "W/\"p1\"",
+                4999,
+            ),
+            page(
+                101..=200,
+                Some("https://gh/repositories/1/events?page=3"),
+                "W/\"p2\"",
+                4998,
+            ),
+            page(
+                1..=100,
+                Some("https://gh/repositories/1/events?page=4"),
+                "W/\"p3\"",
+                4997,
+            ),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            (out.new_events, out.pages, out.gap.is_none()),
+            (300, 3, true)
+        );
+        let asked = gh.asked.lock().unwrap().clone();
+        assert_eq!(
+            asked[1].0, "https://gh/repositories/1/events?page=2",
+            "the Link target, as given"
+        );
+        assert!(asked.iter().all(|(_, etag)| etag.is_none()));
+        assert_eq!(out.state.etag.as_deref(), Some("W/\"p1\""), "page 1's ETag");
+        assert_eq!(
+            out.counters,
+            RequestCounters {
+                total: 3,
+                ok: 3,
+                ..Default::default()
+            }
+        );
+        assert_eq!(out.rate_limit.remaining, 4997);
+        assert_eq!(out.refreshed.unwrap().0.len(), 300);
+        assert_eq!(
+            out.state.events_stored, 300,
+            "the view's count follows the store's"
+        );
+        assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 300);
+    }
+
+    #[tokio::test]
+    async fn paging_stops_at_a_stored_event_and_304_keeps_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        let gh = script(vec![
+            page(
+                31..=130,
+                Some("https://gh/repositories/1/events?page=2"),
+                "W/\"b\"",
+                4998,
+            ),
+            Answer {
+                meta: meta(304, 4998),
+                outcome: Outcome::NotModified,
+            },
+        ]);
+        let second = run(&gh, &store, first.state).await;
+        assert_eq!(
+            (second.new_events, second.pages),
+            (80, 1),
+            "page 1 held known events: no page 2"
+        );
+        assert_eq!(
+            gh.asked.lock().unwrap()[0].1.as_deref(),
+            Some("W/\"a\""),
+            "the stored ETag, verbatim"
+        );
+        let third = run(&gh, &store, second.state).await;
+        assert_eq!(
+            (third.new_events, third.state.etag.as_deref()),
+            (0, Some("W/\"b\""))
+        );
+        assert_eq!(third.counters.not_modified, 1);
+    }
+
+    #[tokio::test]
+    async fn a_poll_that_meets_no_stored_event_records_a_gap() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=10, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        assert!(first.gap.is_none(), "a first read is no gap");
+        let gh = script(vec![
+            page(501..=600, Some("https://gh/p2"), "W/\"b\"", 4998),
+            page(401..=500, Some("https://gh/p3"), "W/\"c\"", 4997),
+            page(301..=400, None, "W/\"d\"", 4996),
+        ]);
+        let out = run(&gh, &store, first.state).await;
+        let gap = out.gap.expect("gap recorded");
+        assert_eq!(
+            gap.from,
+            now() - TimeDelta::minutes(10_000 - 10),
+            "newest stored event"
+        );
+        assert_eq!(
+            gap.to,
+            now() - TimeDelta::minutes(10_000 - 301),
+            "oldest event seen"
+        );
+        assert_eq!(store.gaps("o/r").unwrap(), [gap]);
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_stops_paging() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 0)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!((out.pages, out.new_events), (1, 100));
+    }
+
+    #[tokio::test]
+    async fn an_error_mid_paging_keeps_what_arrived() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999),
+            failed(502, FetchError::Server(502)),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(out.new_events, 100);
+        assert_eq!(out.state.status, RepoStatus::Backoff);
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(30));
+        assert_eq!(
+            out.counters,
+            RequestCounters {
+                total: 2,
+                ok: 1,
+                errors: 1,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_poll_cut_after_page_1_is_read_on_by_the_next_whatever_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        // 250 new events (51..=300): page 1 arrives, page 2 fails.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
+            failed(500, FetchError::Server(500)),
+        ]);
+        let cut = run(&gh, &store, first.state).await;
+        assert_eq!(cut.new_events, 100);
+        assert!(cut.gap.is_none(), "an interrupted poll proves no gap");
+        assert_eq!(
+            cut.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+        // The next poll sends no ETag (a 304 would hide the unread pages) and reads on past
+        // the events the cut poll stored, down to event 50.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
+            page(101..=200, Some("https://gh/p3"), "W/\"c\"", 4996),
+            page(1..=100, None, "W/\"d\"", 4995),
+        ]);
+        let resumed = run(&gh, &store, cut.state).await;
+        assert_eq!(gh.asked.lock().unwrap()[0].1, None, "no If-None-Match");
+        assert_eq!((resumed.new_events, resumed.pages), (150, 3));
+        assert!(resumed.gap.is_none());
+        assert_eq!(resumed.state.read_on, None, "done: back to ETags");
+        assert_eq!(resumed.state.etag.as_deref(), Some("W/\"b\""));
+        assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 300);
+    }
+
+    #[tokio::test]
+    async fn a_cut_that_fails_again_on_page_1_keeps_its_point() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
+        let first = run(&gh, &store, RepoState::default()).await;
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
+            failed(429, FetchError::RateLimited(429)),
+        ]);
+        let cut = run(&gh, &store, first.state).await;
+        let gh = script(vec![failed(502, FetchError::Server(502))]);
+        let again = run(&gh, &store, cut.state).await;
+        assert_eq!(
+            again.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+        // Cut a second time on page 2: still the first cut's point, not event 300.
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
+            failed(200, FetchError::Malformed("truncated".into())),
+        ]);
+        let twice = run(&gh, &store, again.state).await;
+        assert_eq!(
+            twice.state.read_on,
+            Some(ReadOn {
+                before_id: Some(50)
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_mid_paging_is_a_cut_too() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 0)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(out.state.read_on, Some(ReadOn { before_id: None }));
+    }
+
+    #[tokio::test]
+    async fn a_link_to_another_origin_is_never_requested() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![page(
+            101..=200,
+            Some("https://elsewhere.example/repositories/1/events?page=2"),
+            "W/\"a\"",
+            4999,
+        )]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(gh.asked.lock().unwrap().len(), 1, "page 2 never requested");
+        assert_eq!(
+            out.error,
+            Some(FetchError::ForeignOrigin(
+                "https://elsewhere.example".into()
+            ))
+        );
+        assert_eq!(out.state.status, RepoStatus::Backoff);
+        assert_eq!(out.new_events, 100, "page 1 came from the API and is kept");
+        assert_eq!(out.state.read_on, Some(ReadOn { before_id: None }));
+    }
+
+    #[tokio::test]
+    async fn a_broken_answer_never_moves_the_etag() {
+        let store = Store::in_memory().unwrap();
+        let prev = RepoState {
+            etag: Some("W/\"old\"".into()),
+            poll_interval_secs: Some(60),
+            ..Default::default()
+        };
+        let gh = script(vec![failed(
+            200,
+            FetchError::Malformed("not an array".into()),
+        )]);
+        let out = run(&gh, &store, prev).await;
+        assert_eq!(out.state.etag.as_deref(), Some("W/\"old\""));
+        assert_eq!(out.state.consecutive_errors, 1);
+        assert_eq!(
+            store.repo_state("o/r").unwrap().unwrap().etag.as_deref(),
+            Some("W/\"old\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn statuses_follow_the_error() {
+        for (answer, status) in [
+            (failed(404, FetchError::NotFound(404)), RepoStatus::NotFound),
+            (
+                failed(401, FetchError::Unauthorized),
+                RepoStatus::TokenRejected,
+            ),
+            (
+                failed(429, FetchError::RateLimited(429)),
+                RepoStatus::RateLimited,
+            ),
+            (
+                Answer {
+                    meta: None,
+                    outcome: Outcome::Failed(FetchError::Timeout),
+                },
+                RepoStatus::Backoff,
+            ),
+        ] {
+            let store = Store::in_memory().unwrap();
+            let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+            assert_eq!(out.state.status, status);
+            assert!(
+                out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),
+                "{status:?}"
+            );
+        }
+    }
+}

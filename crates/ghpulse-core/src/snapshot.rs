@@ -1,0 +1,586 @@
+//! The engine's published state: an owned, immutable picture that the dashboard, the REST
+//! listener and `ghpulse stats` all compute their figures from.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::config::load::{Config, LabelGroups, Window};
+use crate::github::event::EventMeta;
+use crate::github::rate_limit::{RateLimit, RequestCounters};
+use crate::github::repo_name::RepoName;
+use crate::stats::figures::{self, Gap, RepoStats, StatsReport, WindowReport};
+use crate::store::{RepoState, Store, StoreError};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FetcherState {
+    Starting,
+    Live,
+    WaitingForRateLimit { until: DateTime<Utc> },
+    Offline { reason: String },
+    TokenRejected,
+}
+
+impl FetcherState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FetcherState::Starting => "starting",
+            FetcherState::Live => "live",
+            FetcherState::WaitingForRateLimit { .. } => "waiting for rate limit",
+            FetcherState::Offline { .. } => "offline",
+            FetcherState::TokenRejected => "token rejected",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RepoView {
+    pub name: RepoName,
+    pub state: RepoState,
+    /// E(R)'s newest `window.max_events` events, newest first: enough for every figure.
+    pub recent: Arc<Vec<EventMeta>>,
+    pub gaps: Arc<Vec<Gap>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub taken_at: DateTime<Utc>,
+    pub config_path: PathBuf,
+    pub window: Window,
+    pub max_repositories: usize,
+    pub authenticated: bool,
+    pub rate_limit: RateLimit,
+    pub requests: RequestCounters,
+    pub fetcher: FetcherState,
+    pub repos: Vec<RepoView>,
+    /// Why the config file as it is now is not in force (the last valid one is), if it is not.
+    pub config_error: Option<String>,
+    /// `[labels]` of the config in force, for the label KPIs.
+    pub labels: Arc<LabelGroups>,
+    /// The statistics of `repos`, computed on first use; see [`Snapshot::stats_cache`].
+    pub stats_cache: StatsCache,
+}
+
+/// Where a snapshot keeps its computed statistics. A clone starts empty: a changed copy of a
+/// snapshot must not inherit figures of the original.
+#[derive(Default)]
+pub struct StatsCache {
+    current: RwLock<Option<Arc<CachedStats>>>,
+    /// Held while computing, so concurrent first readers compute once.
+    computing: Mutex<()>,
+}
+
+impl Clone for StatsCache {
+    fn clone(&self) -> Self {
+        StatsCache::default()
+    }
+}
+
+impl std::fmt::Debug for StatsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatsCache")
+    }
+}
+
+/// Every repository's figures, unfiltered, as of `computed_at`, and their JSON. They hold for
+/// any instant in `computed_at..valid_until`: the window only changes with time when its
+/// oldest event passes the age limit (or a gap's start is reached), and that instant is
+/// `valid_until`.
+pub struct CachedStats {
+    computed_at: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    window: WindowReport,
+    window_json: Bytes,
+    /// In the snapshot's order, with each repository's JSON object.
+    repos: Vec<(RepoName, RepoStats, Bytes)>,
+}
+
+/// Which part of the statistics a caller wants.
+#[derive(Clone, Debug, Default)]
+pub struct StatsQuery<'a> {
+    pub repo: Option<&'a RepoName>,
+    pub event_type: Option<&'a str>,
+    /// Keep the first N repositories, in config order.
+    pub limit: Option<usize>,
+}
+
+impl Snapshot {
+    /// SPEC section 3's figures as of `now` (truncated to the millisecond).
+    pub fn stats(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> StatsReport {
+        let now = figures::to_millis(now);
+        let cached = self.stats_cache(now);
+        StatsReport {
+            generated_at: now,
+            window: cached.window.clone(),
+            repositories: cached
+                .select(q)
+                .map(|(_, r, _)| with_type(r, q.event_type))
+                .collect(),
+        }
+    }
+
+    /// The same report as [`Snapshot::stats`], as JSON: the repositories' objects were
+    /// serialized once, so only the selection is copied.
+    pub fn stats_json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
+        let now = figures::to_millis(now);
+        self.stats_cache(now).json(now, q)
+    }
+
+    /// The figures for `now` if they are already computed: never blocks on a computation.
+    pub fn cached_stats(&self, now: DateTime<Utc>) -> Option<Arc<CachedStats>> {
+        let now = figures::to_millis(now);
+        let current = self
+            .stats_cache
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| c.holds_at(now)).cloned()
+    }
+
+    /// The figures for `now`, computed when no cached ones hold then. The first call after a
+    /// snapshot (or after the age edge passed an event) costs a pass over every window; call it
+    /// off the async executor.
+    pub fn stats_cache(&self, now: DateTime<Utc>) -> Arc<CachedStats> {
+        let now = figures::to_millis(now);
+        if let Some(c) = self.cached_stats(now) {
+            return c;
+        }
+        let _computing = self
+            .stats_cache
+            .computing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = self.cached_stats(now) {
+            return c;
+        }
+        let fresh = Arc::new(self.compute_stats(now));
+        *self
+            .stats_cache
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fresh.clone());
+        fresh
+    }
+
+    fn compute_stats(&self, now: DateTime<Utc>) -> CachedStats {
+        let max_age = TimeDelta::from_std(self.window.max_age).unwrap_or(TimeDelta::MAX);
+        let mut valid_until: Option<DateTime<Utc>> = None;
+        let mut until = |t: Option<DateTime<Utc>>| {
+            if let Some(t) = t.filter(|&t| t > now) {
+                valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
+            }
+        };
+        let repos = self
+            .repos
+            .iter()
+            .map(|r| {
+                let figures = figures::repo_stats(
+                    r.name.as_str(),
+                    &r.recent,
+                    &r.gaps,
+                    now,
+                    &self.window,
+                    None,
+                );
+                // The oldest event leaves the window at its created_at + max_age.
+                until(
+                    figures
+                        .window_start
+                        .and_then(|s| s.checked_add_signed(max_age)),
+                );
+                // A gap counts from its start on.
+                for g in r.gaps.iter() {
+                    until(Some(g.from));
+                }
+                let json = to_json(&figures);
+                (r.name.clone(), figures, json)
+            })
+            .collect();
+        let window = WindowReport::from(self.window);
+        CachedStats {
+            computed_at: now,
+            valid_until,
+            window_json: to_json(&window),
+            window,
+            repos,
+        }
+    }
+
+    /// Keeps `previous`'s computed figures when they were computed from the same events (the
+    /// same lists, not equal copies) and window: a poll that brought nothing new, a 304, then
+    /// costs the next reader no recomputation.
+    pub fn keep_figures_of(&self, previous: &Snapshot) {
+        let same_events = self.window == previous.window
+            && self.repos.len() == previous.repos.len()
+            && self.repos.iter().zip(&previous.repos).all(|(a, b)| {
+                a.name == b.name
+                    && Arc::ptr_eq(&a.recent, &b.recent)
+                    && Arc::ptr_eq(&a.gaps, &b.gaps)
+            });
+        let kept = previous
+            .stats_cache
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if same_events && kept.is_some() {
+            *self
+                .stats_cache
+                .current
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = kept;
+        }
+    }
+
+    pub fn repo(&self, name: &RepoName) -> Option<&RepoView> {
+        self.repos.iter().find(|r| &r.name == name)
+    }
+
+    /// The picture a store holds for a config, with no fetcher running (`ghpulse stats`).
+    pub fn from_store(
+        config: &Config,
+        store: &Store,
+        authenticated: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot, StoreError> {
+        let repos = config
+            .repositories
+            .iter()
+            .map(|name| repo_view(store, name, config.window.max_events))
+            .collect::<Result<_, _>>()?;
+        Ok(Snapshot {
+            taken_at: now,
+            config_path: config.path.clone(),
+            window: config.window,
+            max_repositories: config.max_repositories,
+            authenticated,
+            rate_limit: store
+                .rate_limit()?
+                .map_or_else(|| RateLimit::assumed(authenticated, now), |r| r.at(now)),
+            requests: store.counters()?,
+            fetcher: FetcherState::Starting,
+            repos,
+            config_error: None,
+            labels: Arc::new(config.labels.clone()),
+            stats_cache: StatsCache::default(),
+        })
+    }
+}
+
+impl CachedStats {
+    fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.computed_at <= now && self.valid_until.is_none_or(|v| now < v)
+    }
+
+    /// The figures of the snapshot's `i`-th repository.
+    pub fn repo(&self, i: usize) -> Option<&RepoStats> {
+        self.repos.get(i).map(|(_, figures, _)| figures)
+    }
+
+    fn select<'a>(
+        &'a self,
+        q: &'a StatsQuery<'_>,
+    ) -> impl Iterator<Item = &'a (RepoName, RepoStats, Bytes)> + 'a {
+        self.repos
+            .iter()
+            .filter(|(name, _, _)| q.repo.is_none_or(|want| name == want))
+            .take(q.limit.unwrap_or(usize::MAX))
+    }
+
+    /// Byte for byte what serde_json makes of the [`StatsReport`].
+    fn json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
+        let selected: Vec<_> = self.select(q).collect();
+        let size = selected.iter().map(|(_, _, j)| j.len() + 1).sum::<usize>()
+            + self.window_json.len()
+            + 96;
+        let mut out = BytesMut::with_capacity(size);
+        out.put_slice(b"{\"generated_at\":");
+        out.put_slice(&to_json(&now));
+        out.put_slice(b",\"window\":");
+        out.put_slice(&self.window_json);
+        out.put_slice(b",\"repositories\":[");
+        for (i, (_, figures, json)) in selected.into_iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            match q.event_type {
+                None => out.put_slice(json),
+                Some(_) => out.put_slice(&to_json(&with_type(figures, q.event_type))),
+            }
+        }
+        out.put_slice(b"]}");
+        out.freeze()
+    }
+}
+
+/// A `type` filter lists fewer types and changes no figure.
+fn with_type(figures: &RepoStats, event_type: Option<&str>) -> RepoStats {
+    let Some(t) = event_type else {
+        return figures.clone();
+    };
+    RepoStats {
+        event_types: figures
+            .event_types
+            .iter()
+            .filter(|s| s.event_type == t)
+            .cloned()
+            .collect(),
+        ..figures.clone()
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
+    // Plain data (strings, numbers, timestamps): serializing it cannot fail.
+    serde_json::to_vec(value).unwrap_or_default().into()
+}
+
+/// One repository as the store holds it.
+pub fn repo_view(
+    store: &Store,
+    name: &RepoName,
+    max_events: usize,
+) -> Result<RepoView, StoreError> {
+    let key = name.key();
+    Ok(RepoView {
+        name: name.clone(),
+        state: store.repo_state(&key)?.unwrap_or_default(),
+        recent: Arc::new(store.recent_events(&key, max_events, None)?),
+        gaps: Arc::new(store.gaps(&key)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RepoState;
+
+    fn snapshot() -> Snapshot {
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let ev = |id, ty: &str, mins| EventMeta {
+            id,
+            event_type: ty.into(),
+            created_at: now - chrono::TimeDelta::minutes(mins),
+            actor: Default::default(),
+            action: None,
+        };
+        let repo = |n: &str, recent: Vec<EventMeta>| RepoView {
+            name: RepoName::parse(n).unwrap(),
+            state: RepoState::default(),
+            recent: Arc::new(recent),
+            gaps: Arc::default(),
+        };
+        Snapshot {
+            taken_at: now,
+            config_path: "repositories.toml".into(),
+            window: Window::default(),
+            max_repositories: 5,
+            authenticated: false,
+            rate_limit: RateLimit::assumed(false, now),
+            requests: RequestCounters::default(),
+            fetcher: FetcherState::Live,
+            repos: vec![
+                repo(
+                    "z/last-by-name",
+                    vec![ev(3, "B", 1), ev(2, "A", 2), ev(1, "A", 3)],
+                ),
+                repo("a/first-by-name", vec![]),
+            ],
+            config_error: None,
+            labels: Default::default(),
+            stats_cache: StatsCache::default(),
+        }
+    }
+
+    #[test]
+    fn queries_keep_config_order_and_filter() {
+        let s = snapshot();
+        let now = s.taken_at + chrono::TimeDelta::nanoseconds(1_500_000);
+        let all = s.stats(now, &StatsQuery::default());
+        assert_eq!(
+            all.generated_at.timestamp_subsec_nanos(),
+            1_000_000,
+            "truncated to the millisecond"
+        );
+        let names: Vec<_> = all.repositories.iter().map(|r| r.repo.as_str()).collect();
+        assert_eq!(
+            names,
+            ["z/last-by-name", "a/first-by-name"],
+            "config order, also when empty"
+        );
+        assert_eq!(
+            s.stats(
+                now,
+                &StatsQuery {
+                    limit: Some(1),
+                    ..Default::default()
+                }
+            )
+            .repositories
+            .len(),
+            1
+        );
+        let a = RepoName::parse("A/First-By-Name").unwrap();
+        let one = s.stats(
+            now,
+            &StatsQuery {
+                repo: Some(&a),
+                ..Default::default()
+            },
+        );
+        assert_eq!(one.repositories[0].repo, "a/first-by-name");
+        let typed = s.stats(
+            now,
+            &StatsQuery {
+                event_type: Some("A"),
+                ..Default::default()
+            },
+        );
+        assert_eq!(typed.repositories[0].events_in_window, 3);
+        assert_eq!(typed.repositories[0].event_types.len(), 1);
+        assert_eq!(
+            typed.repositories[0].event_types[0].avg_seconds_between,
+            Some(60.0)
+        );
+    }
+
+    /// What the statistics are without any cache: SPEC section 3 straight from the events.
+    fn computed(s: &Snapshot, now: DateTime<Utc>, q: &StatsQuery<'_>) -> StatsReport {
+        let now = figures::to_millis(now);
+        StatsReport {
+            generated_at: now,
+            window: s.window.into(),
+            repositories: s
+                .repos
+                .iter()
+                .filter(|r| q.repo.is_none_or(|want| &r.name == want))
+                .take(q.limit.unwrap_or(usize::MAX))
+                .map(|r| {
+                    figures::repo_stats(
+                        r.name.as_str(),
+                        &r.recent,
+                        &r.gaps,
+                        now,
+                        &s.window,
+                        q.event_type,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_json_is_what_serde_makes_of_the_report() {
+        let s = snapshot();
+        let z = RepoName::parse("z/last-by-name").unwrap();
+        let queries = [
+            StatsQuery::default(),
+            StatsQuery {
+                limit: Some(1),
+                ..Default::default()
+            },
+            StatsQuery {
+                repo: Some(&z),
+                event_type: Some("A"),
+                ..Default::default()
+            },
+            StatsQuery {
+                event_type: Some("none such"),
+                ..Default::default()
+            },
+        ];
+        let now = s.taken_at + chrono::TimeDelta::milliseconds(1234);
+        for q in &queries {
+            let json = s.stats_json(now, q);
+            assert_eq!(
+                std::str::from_utf8(&json).unwrap(),
+                serde_json::to_string(&computed(&s, now, q)).unwrap(),
+                "{q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cached_figures_follow_the_age_edge_to_the_millisecond() {
+        // Events one minute apart, the oldest at the edge of a one-hour window.
+        let mut s = snapshot();
+        s.window.max_age = std::time::Duration::from_secs(3600);
+        let start = s.taken_at;
+        let edge = start + chrono::TimeDelta::minutes(57); // the oldest event (3 min before) leaves
+        let q = StatsQuery::default();
+        let first = s.stats(start, &q);
+        assert_eq!(first.repositories[0].events_in_window, 3);
+        for now in [
+            edge - chrono::TimeDelta::milliseconds(1),
+            edge,
+            edge + chrono::TimeDelta::minutes(1),
+            edge + chrono::TimeDelta::minutes(2),
+            edge + chrono::TimeDelta::minutes(3),
+        ] {
+            assert_eq!(s.stats(now, &q), computed(&s, now, &q), "at {now}");
+        }
+        assert_eq!(s.stats(edge, &q).repositories[0].events_in_window, 2);
+        // A clock that went back gets figures for its own instant, not the cached later ones.
+        assert_eq!(s.stats(start, &q), computed(&s, start, &q));
+    }
+
+    #[test]
+    fn a_gap_starting_later_is_picked_up_when_reached() {
+        let mut s = snapshot();
+        let gap_from = s.taken_at + chrono::TimeDelta::minutes(5);
+        let view = &mut s.repos[0];
+        view.gaps = Arc::new(vec![Gap {
+            detected_at: gap_from,
+            from: gap_from,
+            to: gap_from,
+            estimated_missing: 1,
+        }]);
+        let q = StatsQuery::default();
+        assert!(!s.stats(s.taken_at, &q).repositories[0].partial);
+        assert!(s.stats(gap_from, &q).repositories[0].partial);
+    }
+
+    #[test]
+    fn figures_are_kept_only_for_the_same_events() {
+        let s = snapshot();
+        let now = s.taken_at;
+        let q = StatsQuery::default();
+        let _ = s.stats(now, &q);
+        let computed_once = s.cached_stats(now).expect("computed");
+
+        // What a 304 publishes: new state, the same event lists.
+        let mut after_304 = s.clone();
+        after_304.taken_at = now + chrono::TimeDelta::seconds(1);
+        after_304.keep_figures_of(&s);
+        let kept = after_304.cached_stats(now).expect("kept");
+        assert!(Arc::ptr_eq(&kept, &computed_once));
+
+        // New events (an equal copy is not trusted: only the same list is), another window.
+        let mut new_events = s.clone();
+        new_events.repos[0].recent = Arc::new(new_events.repos[0].recent.to_vec());
+        new_events.keep_figures_of(&s);
+        assert!(new_events.cached_stats(now).is_none());
+        let mut new_window = s.clone();
+        new_window.window.max_events -= 1;
+        new_window.keep_figures_of(&s);
+        assert!(new_window.cached_stats(now).is_none());
+        assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));
+    }
+
+    #[test]
+    fn a_clone_does_not_inherit_figures() {
+        let s = snapshot();
+        let now = s.taken_at;
+        let _ = s.stats(now, &StatsQuery::default());
+        let mut changed = s.clone();
+        changed.repos.truncate(1);
+        assert_eq!(
+            changed
+                .stats(now, &StatsQuery::default())
+                .repositories
+                .len(),
+            1
+        );
+    }
+}

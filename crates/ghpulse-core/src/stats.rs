@@ -1,0 +1,6 @@
+//! The statistics, pure functions of stored events and a clock: section 3's figures
+//! (`figures`), section 3a's other questions (`activity`) and label KPIs (`labels`).
+
+pub(crate) mod activity;
+pub(crate) mod figures;
+pub(crate) mod labels;

@@ -1,0 +1,595 @@
+//! The statistics of SPEC section 3, as pure functions of stored events and a clock.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::load::Window;
+use crate::github::event::EventMeta;
+
+/// A stretch of time in which events may be missing: a poll found no event it already had.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub detected_at: DateTime<Utc>,
+    /// Newest stored event before the gap.
+    pub from: DateTime<Utc>,
+    /// Oldest event the gap-revealing poll could still see.
+    pub to: DateTime<Utc>,
+    pub estimated_missing: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TypeStats {
+    pub event_type: String,
+    pub count: u64,
+    pub avg_seconds_between: Option<f64>,
+    pub median_seconds_between: Option<f64>,
+    pub last_event_at: DateTime<Utc>,
+    /// Only with `by=action` (SPEC section 3a): the same figures for each action of the type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionStats>>,
+}
+
+/// The figures of one action of an event type; `action` is null for events without one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionStats {
+    pub action: Option<String>,
+    pub count: u64,
+    pub avg_seconds_between: Option<f64>,
+    pub median_seconds_between: Option<f64>,
+    pub last_event_at: DateTime<Utc>,
+}
+
+/// Which figures a caller lists. None of these changes the window or `events_in_window`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Selection<'a> {
+    /// Section 3's `type` filter: which event types are listed.
+    pub event_type: Option<&'a str>,
+    /// Section 3a's `action` filter: each type's figures cover only its events with this action.
+    pub action: Option<&'a str>,
+    /// Section 3a's `by=action`: each listed type also carries its figures by action.
+    pub by_action: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RepoStats {
+    pub repo: String,
+    pub events_in_window: u64,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub partial: bool,
+    pub event_types: Vec<TypeStats>,
+}
+
+/// The body of `GET /api/stats` and of `ghpulse stats --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatsReport {
+    pub generated_at: DateTime<Utc>,
+    pub window: WindowReport,
+    pub repositories: Vec<RepoStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WindowReport {
+    pub max_age_seconds: u64,
+    pub max_events: u64,
+}
+
+impl From<Window> for WindowReport {
+    fn from(w: Window) -> Self {
+        WindowReport {
+            max_age_seconds: w.max_age.as_secs(),
+            max_events: w.max_events as u64,
+        }
+    }
+}
+
+/// Truncates to the millisecond: every figure is reported at that precision.
+pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// W(R): `events` is E(R) (or a prefix of it holding at least `max_events`), newest first by
+/// `created_at`, ties by larger id first, as the store returns it.
+pub fn window_events<'a>(
+    events: &'a [EventMeta],
+    now: DateTime<Utc>,
+    w: &Window,
+) -> &'a [EventMeta] {
+    debug_assert!(
+        events
+            .windows(2)
+            .all(|p| p[0].order_key() >= p[1].order_key())
+    );
+    let newest = &events[..events.len().min(w.max_events)];
+    // An age beyond what a date can hold (config refuses them, but never panic) is no limit.
+    let oldest_allowed = TimeDelta::from_std(w.max_age)
+        .ok()
+        .and_then(|age| now.checked_sub_signed(age))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // Newest first, so the events inside the age limit form a prefix.
+    let inside = newest.partition_point(|e| e.created_at > oldest_allowed);
+    &newest[..inside]
+}
+
+/// The figures of one repository; `type_filter` only chooses which types are listed.
+pub fn repo_stats(
+    repo: &str,
+    events: &[EventMeta],
+    gaps: &[Gap],
+    now: DateTime<Utc>,
+    w: &Window,
+    type_filter: Option<&str>,
+) -> RepoStats {
+    let selection = Selection {
+        event_type: type_filter,
+        ..Selection::default()
+    };
+    selected_repo_stats(repo, events, gaps, now, w, &selection)
+}
+
+/// The figures of one repository, listed as `selection` asks.
+pub fn selected_repo_stats(
+    repo: &str,
+    events: &[EventMeta],
+    gaps: &[Gap],
+    now: DateTime<Utc>,
+    w: &Window,
+    selection: &Selection<'_>,
+) -> RepoStats {
+    let win = window_events(events, now, w);
+    window_stats(repo, win, is_partial(win, gaps, now), selection)
+}
+
+/// Whether a recorded gap overlaps the window `win` (newest first).
+pub fn is_partial(win: &[EventMeta], gaps: &[Gap], now: DateTime<Utc>) -> bool {
+    win.last().is_some_and(|start| {
+        gaps.iter()
+            .any(|g| g.to > start.created_at && g.from <= now)
+    })
+}
+
+/// The figures over a window already cut — W(R), or the union of windows of section 3a's
+/// `combined` — newest first.
+pub fn window_stats(
+    repo: &str,
+    win: &[EventMeta],
+    partial: bool,
+    selection: &Selection<'_>,
+) -> RepoStats {
+    let mut by_type: std::collections::BTreeMap<&str, Vec<&EventMeta>> = Default::default();
+    for e in win {
+        if selection.event_type.is_none_or(|t| t == e.event_type)
+            && selection
+                .action
+                .is_none_or(|a| e.action.as_deref() == Some(a))
+        {
+            by_type.entry(&e.event_type).or_default().push(e);
+        }
+    }
+    let event_types = by_type
+        .into_iter()
+        .map(|(t, events)| {
+            let mut stats = type_stats(t, &ascending_times(&events));
+            if selection.by_action {
+                stats.actions = Some(action_stats(&events));
+            }
+            stats
+        })
+        .collect();
+    RepoStats {
+        repo: repo.to_string(),
+        events_in_window: win.len() as u64,
+        window_start: win.last().map(|e| e.created_at),
+        window_end: win.first().map(|e| e.created_at),
+        partial,
+        event_types,
+    }
+}
+
+fn ascending_times(events: &[&EventMeta]) -> Vec<i64> {
+    let mut times: Vec<i64> = events
+        .iter()
+        .map(|e| e.created_at.timestamp_millis())
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// By action name, null last.
+fn action_stats(events: &[&EventMeta]) -> Vec<ActionStats> {
+    let mut by_action: std::collections::BTreeMap<(bool, &str), Vec<&EventMeta>> =
+        Default::default();
+    for &e in events {
+        let key = match e.action.as_deref() {
+            Some(a) => (false, a),
+            None => (true, ""),
+        };
+        by_action.entry(key).or_default().push(e);
+    }
+    by_action
+        .into_iter()
+        .map(|((none, name), events)| {
+            let t = type_stats(name, &ascending_times(&events));
+            ActionStats {
+                action: (!none).then(|| name.to_string()),
+                count: t.count,
+                avg_seconds_between: t.avg_seconds_between,
+                median_seconds_between: t.median_seconds_between,
+                last_event_at: t.last_event_at,
+            }
+        })
+        .collect()
+}
+
+/// `times` ascending, in milliseconds, never empty.
+fn type_stats(event_type: &str, times: &[i64]) -> TypeStats {
+    let n = times.len();
+    let first = times[0];
+    let last = times[n - 1];
+    let (avg, median) = if n < 2 {
+        (None, None)
+    } else {
+        let mut gaps: Vec<i64> = times.windows(2).map(|p| p[1] - p[0]).collect();
+        gaps.sort_unstable();
+        let k = gaps.len();
+        let median_ms = if k % 2 == 1 {
+            gaps[k / 2] as f64
+        } else {
+            (gaps[k / 2 - 1] + gaps[k / 2]) as f64 / 2.0
+        };
+        let avg_ms = (last - first) as f64 / (n - 1) as f64;
+        (Some(ms_to_seconds(avg_ms)), Some(ms_to_seconds(median_ms)))
+    };
+    TypeStats {
+        event_type: event_type.to_string(),
+        count: n as u64,
+        avg_seconds_between: avg,
+        median_seconds_between: median,
+        last_event_at: DateTime::from_timestamp_millis(last).unwrap_or_default(),
+        actions: None,
+    }
+}
+
+fn ms_to_seconds(ms: f64) -> f64 {
+    ms.round() / 1000.0
+}
+
+/// The gap chart of one type: for each event of `event_type` in the window `win` but the
+/// first, in time order, its time (ms since the epoch) and the seconds since the previous one
+/// of that type — the gaps whose mean and median [`window_stats`] reports.
+pub fn type_gaps(win: &[EventMeta], event_type: &str) -> Vec<(i64, f64)> {
+    let events: Vec<&EventMeta> = win.iter().filter(|e| e.event_type == event_type).collect();
+    ascending_times(&events)
+        .windows(2)
+        .map(|p| (p[1], ms_to_seconds((p[1] - p[0]) as f64)))
+        .collect()
+}
+
+/// Events per hour over the last `hours` hours of the window, oldest bucket first.
+pub fn hourly_counts(window: &[EventMeta], now: DateTime<Utc>, hours: usize) -> Vec<u64> {
+    let mut buckets = vec![0u64; hours];
+    for e in window {
+        let age_h = (now - e.created_at).num_hours();
+        if (0..hours as i64).contains(&age_h) {
+            buckets[hours - 1 - age_h as usize] += 1;
+        }
+    }
+    buckets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn ev(id: u64, ty: &str, at: &str) -> EventMeta {
+        EventMeta {
+            id,
+            event_type: ty.into(),
+            created_at: t(at),
+            actor: "someone".into(),
+            action: None,
+        }
+    }
+
+    fn sorted(mut v: Vec<EventMeta>) -> Vec<EventMeta> {
+        v.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
+        v
+    }
+
+    const NOW: &str = "2026-11-22T12:00:00Z";
+
+    fn stats(events: &[EventMeta], gaps: &[Gap], w: Window) -> RepoStats {
+        repo_stats("o/r", events, gaps, t(NOW), &w, None)
+    }
+
+    #[test]
+    fn an_age_beyond_any_date_is_no_limit_not_a_panic() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "1990-01-01T00:00:00Z"),
+            ev(2, "PushEvent", "2026-11-22T11:00:00Z"),
+        ]);
+        for secs in [u64::MAX, 300_000 * 365 * 86_400] {
+            let w = Window {
+                max_age: std::time::Duration::from_secs(secs),
+                ..Window::default()
+            };
+            assert_eq!(stats(&e, &[], w).events_in_window, 2, "{secs}");
+        }
+    }
+
+    #[test]
+    fn one_event_of_a_type_has_null_averages() {
+        let s = stats(
+            &[ev(1, "PushEvent", "2026-11-22T11:00:00Z")],
+            &[],
+            Window::default(),
+        );
+        assert_eq!(s.events_in_window, 1);
+        let p = &s.event_types[0];
+        assert_eq!(
+            (p.count, p.avg_seconds_between, p.median_seconds_between),
+            (1, None, None)
+        );
+        assert_eq!(p.last_event_at, t("2026-11-22T11:00:00Z"));
+    }
+
+    #[test]
+    fn mean_and_median_of_consecutive_gaps() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "2026-11-22T10:00:00Z"),
+            ev(2, "PushEvent", "2026-11-22T10:00:10Z"),
+            ev(3, "PushEvent", "2026-11-22T10:00:20Z"),
+            ev(4, "PushEvent", "2026-11-22T10:01:20Z"),
+            ev(5, "WatchEvent", "2026-11-22T10:00:05Z"),
+            ev(6, "WatchEvent", "2026-11-22T10:00:06Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 6);
+        let push = &s.event_types[0];
+        assert_eq!(push.event_type, "PushEvent");
+        // Gaps 10, 10, 60: mean 80/3, median 10.
+        assert_eq!(push.avg_seconds_between, Some(26.667));
+        assert_eq!(push.median_seconds_between, Some(10.0));
+        let watch = &s.event_types[1];
+        assert_eq!(
+            (watch.avg_seconds_between, watch.median_seconds_between),
+            (Some(1.0), Some(1.0))
+        );
+        assert_eq!(s.window_start, Some(t("2026-11-22T10:00:00Z")));
+        assert_eq!(s.window_end, Some(t("2026-11-22T10:01:20Z")));
+    }
+
+    #[test]
+    fn even_number_of_gaps_takes_the_middle_pair() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00Z"),
+            ev(2, "X", "2026-11-22T10:00:01Z"),
+            ev(3, "X", "2026-11-22T10:00:04Z"),
+            ev(4, "X", "2026-11-22T10:00:14Z"),
+            ev(5, "X", "2026-11-22T10:00:34Z"),
+        ]);
+        // Gaps 1, 3, 10, 20 -> median 6.5.
+        assert_eq!(
+            stats(&e, &[], Window::default()).event_types[0].median_seconds_between,
+            Some(6.5)
+        );
+    }
+
+    #[test]
+    fn equal_timestamps_give_zero_gaps() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00Z"),
+            ev(2, "X", "2026-11-22T10:00:00Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.event_types[0].avg_seconds_between, Some(0.0));
+        assert_eq!(s.event_types[0].median_seconds_between, Some(0.0));
+    }
+
+    #[test]
+    fn ties_on_created_at_cut_by_larger_id_first() {
+        // Three events at the same instant, window of two: the two larger ids are kept.
+        let e = sorted(vec![
+            ev(10, "A", "2026-11-22T10:00:00Z"),
+            ev(12, "B", "2026-11-22T10:00:00Z"),
+            ev(11, "C", "2026-11-22T10:00:00Z"),
+        ]);
+        assert_eq!(e.iter().map(|e| e.id).collect::<Vec<_>>(), [12, 11, 10]);
+        let w = Window {
+            max_events: 2,
+            ..Window::default()
+        };
+        let types: Vec<_> = stats(&e, &[], w)
+            .event_types
+            .into_iter()
+            .map(|s| s.event_type)
+            .collect();
+        assert_eq!(types, ["B", "C"]);
+    }
+
+    #[test]
+    fn the_event_count_cut_binds() {
+        let e: Vec<_> = (0..600u64)
+            .rev()
+            .map(|i| EventMeta {
+                created_at: t(NOW) - TimeDelta::minutes(600 - i as i64),
+                ..ev(i, "X", NOW)
+            })
+            .collect();
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 500);
+        assert_eq!(s.window_start, Some(t(NOW) - TimeDelta::minutes(500)));
+        assert_eq!(s.event_types[0].avg_seconds_between, Some(60.0));
+    }
+
+    #[test]
+    fn the_age_cut_binds() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-14T12:00:00Z"),
+            ev(2, "X", "2026-11-15T12:00:00Z"), // exactly 7 days: outside (strictly newer only)
+            ev(3, "X", "2026-11-15T12:00:01Z"),
+            ev(4, "X", "2026-11-22T11:00:00Z"),
+        ]);
+        let s = stats(&e, &[], Window::default());
+        assert_eq!(s.events_in_window, 2);
+        assert_eq!(s.window_start, Some(t("2026-11-15T12:00:01Z")));
+    }
+
+    #[test]
+    fn an_empty_window_has_no_bounds() {
+        let old = [ev(1, "X", "2026-01-01T00:00:00Z")];
+        for events in [&[][..], &old[..]] {
+            let s = stats(events, &[], Window::default());
+            assert_eq!(
+                (s.events_in_window, s.window_start, s.window_end, s.partial),
+                (0, None, None, false)
+            );
+            assert!(s.event_types.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_gap_in_the_window_makes_figures_partial_until_it_leaves() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-20T00:00:00Z"),
+            ev(2, "X", "2026-11-22T00:00:00Z"),
+        ]);
+        let gap = Gap {
+            detected_at: t("2026-11-21T00:00:00Z"),
+            from: t("2026-11-20T00:00:00Z"),
+            to: t("2026-11-20T06:00:00Z"),
+            estimated_missing: 40,
+        };
+        assert!(stats(&e, std::slice::from_ref(&gap), Window::default()).partial);
+        // With a window of one event, the window starts after the gap: not partial.
+        let w = Window {
+            max_events: 1,
+            ..Window::default()
+        };
+        assert!(!stats(&e, &[gap], w).partial);
+    }
+
+    #[test]
+    fn a_type_filter_lists_fewer_types_but_counts_all() {
+        let e = sorted(vec![
+            ev(1, "A", "2026-11-22T10:00:00Z"),
+            ev(2, "B", "2026-11-22T10:00:01Z"),
+        ]);
+        let s = repo_stats("o/r", &e, &[], t(NOW), &Window::default(), Some("B"));
+        assert_eq!(s.events_in_window, 2);
+        assert_eq!(s.event_types.len(), 1);
+    }
+
+    #[test]
+    fn an_action_filter_keeps_the_window_and_lists_types_with_that_action() {
+        let with = |id, ty: &str, action: Option<&str>, at| EventMeta {
+            action: action.map(crate::github::event::Sym::from),
+            ..ev(id, ty, at)
+        };
+        let e = sorted(vec![
+            with(
+                1,
+                "PullRequestEvent",
+                Some("opened"),
+                "2026-11-22T10:00:00Z",
+            ),
+            with(
+                2,
+                "PullRequestEvent",
+                Some("closed"),
+                "2026-11-22T10:00:05Z",
+            ),
+            with(
+                3,
+                "PullRequestEvent",
+                Some("opened"),
+                "2026-11-22T10:01:00Z",
+            ),
+            with(4, "PushEvent", None, "2026-11-22T10:02:00Z"),
+            with(5, "PullRequestEvent", None, "2026-11-22T10:03:00Z"),
+        ]);
+        let opened = selected_repo_stats(
+            "o/r",
+            &e,
+            &[],
+            t(NOW),
+            &Window::default(),
+            &Selection {
+                action: Some("opened"),
+                ..Selection::default()
+            },
+        );
+        assert_eq!(opened.events_in_window, 5);
+        assert_eq!(opened.window_start, Some(t("2026-11-22T10:00:00Z")));
+        assert_eq!(opened.event_types.len(), 1, "PushEvent has no opened event");
+        let pr = &opened.event_types[0];
+        assert_eq!(
+            (pr.count, pr.avg_seconds_between, pr.actions.is_none()),
+            (2, Some(60.0), true)
+        );
+
+        let by = selected_repo_stats(
+            "o/r",
+            &e,
+            &[],
+            t(NOW),
+            &Window::default(),
+            &Selection {
+                by_action: true,
+                ..Selection::default()
+            },
+        );
+        let actions = by.event_types[0].actions.as_ref().unwrap();
+        let names: Vec<_> = actions.iter().map(|a| a.action.as_deref()).collect();
+        assert_eq!(names, [Some("closed"), Some("opened"), None], "null last");
+        assert_eq!(
+            (actions[1].count, actions[1].median_seconds_between),
+            (2, Some(60.0))
+        );
+        assert_eq!(actions[2].last_event_at, t("2026-11-22T10:03:00Z"));
+        assert_eq!(by.event_types[1].actions.as_ref().unwrap()[0].action, None);
+    }
+
+    #[test]
+    fn the_gap_chart_has_the_gaps_whose_mean_and_median_are_reported() {
+        let e = sorted(vec![
+            ev(1, "PushEvent", "2026-11-22T10:00:00Z"),
+            ev(2, "WatchEvent", "2026-11-22T10:30:00Z"),
+            ev(3, "PushEvent", "2026-11-22T11:00:00Z"),
+            ev(4, "PushEvent", "2026-11-22T11:00:00Z"),
+            ev(5, "PushEvent", "2026-11-22T11:30:00Z"),
+        ]);
+        let win = window_events(&e, t(NOW), &Window::default());
+        let gaps = type_gaps(win, "PushEvent");
+        let secs: Vec<f64> = gaps.iter().map(|g| g.1).collect();
+        assert_eq!(secs, vec![3600.0, 0.0, 1800.0]);
+        assert_eq!(gaps[0].0, t("2026-11-22T11:00:00Z").timestamp_millis());
+        let s = stats(&e, &[], Window::default());
+        let push = &s.event_types[0];
+        assert_eq!(
+            push.avg_seconds_between,
+            Some(secs.iter().sum::<f64>() / 3.0)
+        );
+        assert_eq!(push.median_seconds_between, Some(1800.0));
+        assert!(type_gaps(win, "WatchEvent").is_empty());
+        assert!(type_gaps(&[], "PushEvent").is_empty());
+    }
+
+    #[test]
+    fn hourly_counts_put_newest_last() {
+        let e = sorted(vec![
+            ev(1, "A", "2026-11-22T11:30:00Z"),
+            ev(2, "A", "2026-11-22T09:30:00Z"),
+        ]);
+        assert_eq!(hourly_counts(&e, t(NOW), 4), [0, 1, 0, 1]);
+    }
+}

@@ -1,0 +1,187 @@
+//! The redb store: events with their raw JSON, per-repository polling state, gaps, rate-limit
+//! figures and request counters. The only module that knows redb.
+//!
+//! `open` opens and reopens the file, `schema` holds the tables and migrates older stores,
+//! `read` and `write` are the transactions, `count_index` answers counts from memory.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadOnlyDatabase};
+use serde::{Deserialize, Serialize};
+
+use crate::github::event::EventMeta;
+use crate::github::rate_limit::{RateLimit, RequestCounters};
+use crate::stats::figures::Gap;
+
+mod codec;
+mod count_index;
+mod open;
+mod read;
+mod schema;
+mod write;
+
+use count_index::CountIndex;
+use schema::SCHEMA_VERSION;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store {} is in use by another ghpulse; stop it or pass another --data path", .0.display())]
+    InUse(PathBuf),
+    #[error("the store {} has schema version {found}, this ghpulse knows version {SCHEMA_VERSION}; use a matching ghpulse or another --data path", path.display())]
+    Schema { path: PathBuf, found: String },
+    #[error("{} is not a ghpulse store ({reason}); pass another --data path", path.display())]
+    NotAStore { path: PathBuf, reason: String },
+    #[error("the store {} does not exist yet; run ghpulse once to create it", .0.display())]
+    Missing(PathBuf),
+    /// A write or read of the file failed (disk full, I/O error): polling backs off and the
+    /// store is reopened at the next write.
+    #[error("store: {}", if *disk_full { "disk full" } else { message.as_str() })]
+    Io { disk_full: bool, message: String },
+    #[error("the store {} is damaged ({reason}); move it aside (ghpulse then starts a new one) or restore a backup", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    #[error("store: damaged data ({0})")]
+    Corrupted(String),
+    /// A write panicked inside redb or its storage: nothing of it is kept, and the database
+    /// is reopened at the next write.
+    #[error("store: a write failed ({0})")]
+    WritePanicked(String),
+    #[error("store error: {0}")]
+    Db(String),
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) => StoreError::Io {
+                disk_full: matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ),
+                message: io.to_string(),
+            },
+            redb::Error::PreviousIo => StoreError::Io {
+                disk_full: false,
+                message: "an earlier write failed; the store is reopened".into(),
+            },
+            redb::Error::Corrupted(why) => StoreError::Corrupted(why),
+            other => StoreError::Db(other.to_string()),
+        }
+    }
+}
+
+macro_rules! via_redb_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::from(redb::Error::from(e)) }
+        }
+    )*};
+}
+via_redb_error!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::from(redb::Error::Io(e))
+    }
+}
+
+/// What ghpulse remembers about polling one repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepoState {
+    pub etag: Option<String>,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// The earliest next poll this answer allows (poll interval, backoff); the schedule may
+    /// choose a later one.
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// Set after errors: no poll before this instant, whatever the schedule says.
+    pub backoff_until: Option<DateTime<Utc>>,
+    pub poll_interval_secs: Option<u64>,
+    pub status: RepoStatus,
+    pub last_error: Option<String>,
+    pub consecutive_errors: u32,
+    pub events_stored: u64,
+    /// Set while a poll that stopped after page 1 (an error, a spent budget) has left events
+    /// unread: the next polls send no ETag and read on until they reach this point.
+    pub read_on: Option<ReadOn>,
+}
+
+/// Where an interrupted poll's reading must reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadOn {
+    /// The newest event id stored before the interrupted poll; `None` when there was none,
+    /// so reading goes on to the end of the timeline.
+    pub before_id: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoStatus {
+    #[default]
+    Pending,
+    Ok,
+    NotFound,
+    TokenRejected,
+    Backoff,
+    RateLimited,
+}
+
+impl RepoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoStatus::Pending => "pending",
+            RepoStatus::Ok => "ok",
+            RepoStatus::NotFound => "not_found",
+            RepoStatus::TokenRejected => "token_rejected",
+            RepoStatus::Backoff => "backoff",
+            RepoStatus::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// Everything one poll changes, written in one transaction: the events, then (atomically with
+/// them) the ETag that would make the next poll skip them.
+#[derive(Debug)]
+pub struct PollRecord<'a> {
+    pub repo_key: &'a str,
+    pub events: &'a [(EventMeta, String)],
+    pub gap: Option<Gap>,
+    pub state: RepoState,
+    pub rate_limit: Option<RateLimit>,
+    pub counters: RequestCounters,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+    counts: Arc<Mutex<CountIndex>>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// How the database is opened again after a failed write: redb answers every call after
+    /// an I/O error with `PreviousIo` until the file is reopened.
+    reopen: Box<dyn Fn() -> Result<Db, StoreError> + Send + Sync>,
+    /// `None` between a failed write and the next successful reopen.
+    db: RwLock<Option<Arc<Db>>>,
+}
+
+enum Db {
+    /// The lock is only taken exclusively to compact, which needs the `Database` to itself.
+    Writer(RwLock<Database>),
+    Reader(ReadOnlyDatabase),
+}
+
+#[cfg(test)]
+mod tests;

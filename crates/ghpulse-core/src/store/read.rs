@@ -1,0 +1,250 @@
+//! Reads: the polling state, the window's events in E(R)'s order, raw JSON, merged scans.
+
+use chrono::{DateTime, Utc};
+use std::sync::PoisonError;
+
+use redb::{ReadTransaction, ReadableDatabase, TableError};
+use serde::Deserialize;
+
+use super::schema::{BY_TIME, EVENTS, GAPS, META, REPOS, RawTable};
+use super::{Db, RepoState, Store, StoreError};
+use crate::github::event::{EventMeta, Interner};
+use crate::github::rate_limit::{RateLimit, RequestCounters};
+use crate::stats::figures::Gap;
+
+impl Store {
+    pub(super) fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(match &*self.db()? {
+            Db::Writer(db) => db
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .begin_read()?,
+            Db::Reader(db) => db.begin_read()?,
+        })
+    }
+
+    pub(super) fn read_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.read()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(key)?.map(|v| v.value().to_string()))
+    }
+
+    pub(super) fn read_meta_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(match self.read_meta(key)? {
+            Some(s) => Some(serde_json::from_str(&s)?),
+            None => None,
+        })
+    }
+
+    pub fn rate_limit(&self) -> Result<Option<RateLimit>, StoreError> {
+        self.read_meta_json("rate_limit")
+    }
+
+    pub fn counters(&self) -> Result<RequestCounters, StoreError> {
+        Ok(self.read_meta_json("counters")?.unwrap_or_default())
+    }
+
+    pub fn repo_state(&self, repo_key: &str) -> Result<Option<RepoState>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(REPOS)?;
+        Ok(match table.get(repo_key)? {
+            Some(v) => Some(serde_json::from_str(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Which of `ids` are already stored for the repository.
+    pub fn known_ids(&self, repo_key: &str, ids: &[u64]) -> Result<Vec<bool>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        ids.iter()
+            .map(|&id| Ok(table.get((repo_key, id))?.is_some()))
+            .collect()
+    }
+
+    /// The largest event id stored for a repository: ids grow with publication, so every
+    /// event GitHub lists after it in a timeline was read before.
+    pub fn newest_id(&self, repo_key: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS)?;
+        let newest = table
+            .range((repo_key, 0)..=(repo_key, u64::MAX))?
+            .next_back();
+        Ok(match newest {
+            Some(row) => Some(row?.0.value().1),
+            None => None,
+        })
+    }
+
+    /// The newest `limit` events of a repository in E(R)'s order, optionally of one type.
+    pub fn recent_events(
+        &self,
+        repo_key: &str,
+        limit: usize,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EventMeta>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(BY_TIME)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut strings = Interner::default();
+        for row in table
+            .range((repo_key, i64::MIN, 0)..=(repo_key, i64::MAX, u64::MAX))?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let (_, ms, id) = k.value();
+            let (ty, actor, action) = v.value();
+            if event_type.is_some_and(|t| t != ty) {
+                continue;
+            }
+            out.push(EventMeta {
+                id,
+                event_type: strings.get(ty),
+                created_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                actor: strings.get(actor),
+                action: (!action.is_empty()).then(|| strings.get(action)),
+            });
+        }
+        // The list grew by doubling and is kept (in a snapshot) for as long as the window holds:
+        // without this, up to 40 % of it would be spare capacity.
+        out.shrink_to_fit();
+        Ok(out)
+    }
+
+    /// The event as GitHub served it.
+    pub fn raw_event(&self, repo_key: &str, id: u64) -> Result<Option<String>, StoreError> {
+        let txn = self.read()?;
+        RawTable::open(&txn)?.get(repo_key, id)
+    }
+
+    /// The raw JSON of several events of a repository, read in one transaction; None for an
+    /// event no longer stored.
+    pub fn raw_events(
+        &self,
+        repo_key: &str,
+        ids: &[u64],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let txn = self.read()?;
+        let raw = RawTable::open(&txn)?;
+        ids.iter().map(|&id| raw.get(repo_key, id)).collect()
+    }
+
+    /// Visits the events of `repo_keys` whose (created_at ms, id) lies in `from..=to`, merged
+    /// into one timeline in E(R)'s order (oldest first, or newest first), with their raw JSON
+    /// when `with_raw`, until `visit` returns false. One read transaction, so the picture is
+    /// consistent while a ghpulse writes, and nothing is held in memory but one event.
+    pub fn scan_events(
+        &self,
+        repo_keys: &[String],
+        from: (i64, u64),
+        to: (i64, u64),
+        newest_first: bool,
+        with_raw: bool,
+        mut visit: impl FnMut(&str, EventMeta, Option<String>) -> bool,
+    ) -> Result<(), StoreError> {
+        type Rows<'t> = std::iter::Peekable<
+            Box<dyn Iterator<Item = Result<(i64, u64, EventMeta), StoreError>> + 't>,
+        >;
+        let txn = self.read()?;
+        let by_time = txn.open_table(BY_TIME)?;
+        let raw = RawTable::open(&txn)?;
+        let mut heads: Vec<Rows<'_>> = Vec::with_capacity(repo_keys.len());
+        for key in repo_keys {
+            let range =
+                by_time.range((key.as_str(), from.0, from.1)..=(key.as_str(), to.0, to.1))?;
+            let rows = range.map(|row| {
+                let (k, v) = row?;
+                let (_, ms, id) = k.value();
+                let (ty, actor, action) = v.value();
+                let meta = EventMeta {
+                    id,
+                    event_type: ty.into(),
+                    created_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                    actor: actor.into(),
+                    action: (!action.is_empty()).then(|| action.into()),
+                };
+                Ok((ms, id, meta))
+            });
+            let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+                Box::new(rows.rev())
+            } else {
+                Box::new(rows)
+            };
+            heads.push(rows.peekable());
+        }
+        loop {
+            let mut next: Option<(usize, (i64, u64))> = None;
+            for (i, rows) in heads.iter_mut().enumerate() {
+                let key = match rows.peek() {
+                    None => continue,
+                    Some(Ok((ms, id, _))) => (*ms, *id),
+                    Some(Err(_)) => match rows.next() {
+                        Some(Err(e)) => return Err(e),
+                        _ => continue,
+                    },
+                };
+                let better = next.is_none_or(
+                    |(_, best)| {
+                        if newest_first { key > best } else { key < best }
+                    },
+                );
+                if better {
+                    next = Some((i, key));
+                }
+            }
+            let Some((i, _)) = next else {
+                return Ok(());
+            };
+            let Some(Ok((_, id, meta))) = heads[i].next() else {
+                continue;
+            };
+            let key = repo_keys[i].as_str();
+            let json = if with_raw {
+                match raw.get(key, id)? {
+                    Some(json) => Some(json),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            if !visit(key, meta, json) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// When a stored event was created, from its raw JSON.
+    pub fn event_created_at(
+        &self,
+        repo_key: &str,
+        id: u64,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        #[derive(Deserialize)]
+        struct CreatedAt {
+            created_at: DateTime<Utc>,
+        }
+        Ok(match self.raw_event(repo_key, id)? {
+            Some(raw) => Some(serde_json::from_str::<CreatedAt>(&raw)?.created_at),
+            None => None,
+        })
+    }
+
+    pub fn gaps(&self, repo_key: &str) -> Result<Vec<Gap>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(GAPS)?;
+        table
+            .range((repo_key, i64::MIN)..=(repo_key, i64::MAX))?
+            .map(|row| Ok(serde_json::from_str(row?.1.value())?))
+            .collect()
+    }
+}

@@ -1,0 +1,392 @@
+//! The store's unit tests.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use redb::Database;
+
+use super::schema::{BY_TIME, EVENTS_V1, EVENTS_V2, GAPS, META, REPOS};
+use super::*;
+
+fn ev(id: u64, ty: &str, at: &str) -> (EventMeta, String) {
+    let meta = EventMeta {
+        id,
+        event_type: ty.into(),
+        created_at: at.parse().unwrap(),
+        actor: "someone".into(),
+        action: (ty == "IssuesEvent").then(|| "opened".into()),
+    };
+    (meta, format!("{{\"id\":\"{id}\"}}"))
+}
+
+fn record(store: &Store, repo: &str, events: &[(EventMeta, String)], etag: &str) -> u64 {
+    store
+        .record_poll(PollRecord {
+            repo_key: repo,
+            events,
+            gap: None,
+            state: RepoState {
+                etag: Some(etag.into()),
+                status: RepoStatus::Ok,
+                ..RepoState::default()
+            },
+            rate_limit: None,
+            counters: RequestCounters {
+                total: 1,
+                ok: 1,
+                ..Default::default()
+            },
+        })
+        .unwrap()
+}
+
+#[test]
+fn events_are_deduplicated_and_ordered_like_e_of_r() {
+    let store = Store::in_memory().unwrap();
+    let batch = [
+        ev(3, "PushEvent", "2026-11-22T10:00:00Z"),
+        ev(5, "IssuesEvent", "2026-11-22T09:00:00Z"),
+        ev(4, "PushEvent", "2026-11-22T10:00:00Z"),
+    ];
+    assert_eq!(record(&store, "o/r", &batch, "W/\"1\""), 3);
+    assert_eq!(
+        record(&store, "o/r", &batch[..2], "W/\"2\""),
+        0,
+        "a repeated poll adds nothing"
+    );
+    let recent = store.recent_events("o/r", 10, None).unwrap();
+    assert_eq!(
+        recent.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [4, 3, 5],
+        "created_at desc, then id desc"
+    );
+    assert_eq!(recent[2].action.as_deref(), Some("opened"));
+    assert_eq!(
+        store
+            .recent_events("o/r", 10, Some("IssuesEvent"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.known_ids("o/r", &[3, 6]).unwrap(), [true, false]);
+    assert_eq!(
+        store.known_ids("other/repo", &[3]).unwrap(),
+        [false],
+        "ids are per repository"
+    );
+    let state = store.repo_state("o/r").unwrap().unwrap();
+    assert_eq!(
+        (state.events_stored, state.etag.as_deref()),
+        (3, Some("W/\"2\""))
+    );
+    assert_eq!(
+        store.raw_event("o/r", 5).unwrap().as_deref(),
+        Some("{\"id\":\"5\"}")
+    );
+    assert_eq!(store.counters().unwrap().total, 1);
+}
+
+#[test]
+fn pruning_removes_old_events_and_gaps_and_keeps_counts() {
+    let store = Store::in_memory().unwrap();
+    record(
+        &store,
+        "o/r",
+        &[
+            ev(1, "A", "2026-10-01T00:00:00Z"),
+            ev(2, "A", "2026-11-20T00:00:00Z"),
+        ],
+        "x",
+    );
+    let gap = Gap {
+        detected_at: "2026-10-02T00:00:00Z".parse().unwrap(),
+        from: "2026-10-01T00:00:00Z".parse().unwrap(),
+        to: "2026-10-01T12:00:00Z".parse().unwrap(),
+        estimated_missing: 3,
+    };
+    store
+        .record_poll(PollRecord {
+            repo_key: "o/r",
+            events: &[],
+            gap: Some(gap),
+            state: store.repo_state("o/r").unwrap().unwrap(),
+            rate_limit: None,
+            counters: RequestCounters::default(),
+        })
+        .unwrap();
+    assert_eq!(store.gaps("o/r").unwrap().len(), 1);
+    let removed = store
+        .prune("2026-10-23T00:00:00Z".parse().unwrap())
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 1);
+    assert_eq!(store.raw_event("o/r", 1).unwrap(), None);
+    assert!(store.gaps("o/r").unwrap().is_empty());
+    assert_eq!(store.repo_state("o/r").unwrap().unwrap().events_stored, 1);
+}
+
+#[test]
+fn counts_after_an_instant_by_type() {
+    let store = Store::in_memory().unwrap();
+    record(
+        &store,
+        "o/r",
+        &[
+            ev(1, "A", "2026-11-22T09:00:00Z"),
+            ev(2, "B", "2026-11-22T10:00:00Z"),
+            ev(3, "B", "2026-11-22T10:30:00Z"),
+        ],
+        "x",
+    );
+    let counts = store
+        .count_after("o/r", "2026-11-22T09:30:00Z".parse().unwrap())
+        .unwrap();
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [("B".to_string(), 2)]
+    );
+}
+
+#[test]
+fn counts_after_an_instant_are_exact_and_follow_commits_and_pruning() {
+    let store = Store::in_memory().unwrap();
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let counts = |since: &str| {
+        store
+            .count_after("o/r", at(since))
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    record(
+        &store,
+        "o/r",
+        &[
+            ev(1, "A", "2026-11-22T09:00:00Z"),
+            ev(2, "B", "2026-11-22T10:00:00Z"),
+        ],
+        "x",
+    );
+    // A millisecond before is included, the instant itself and a fraction of a
+    // millisecond before it are not.
+    assert_eq!(counts("2026-11-22T09:59:59.999Z"), [("B".to_string(), 1)]);
+    assert_eq!(counts("2026-11-22T09:59:59.9995Z"), [("B".to_string(), 1)]);
+    assert!(counts("2026-11-22T10:00:00Z").is_empty());
+    // Loaded now; later commits (out of time order too) must reach it.
+    record(
+        &store,
+        "o/r",
+        &[
+            ev(4, "B", "2026-11-22T11:00:00Z"),
+            ev(3, "A", "2026-11-22T08:00:00Z"),
+            ev(2, "B", "2026-11-22T10:00:00Z"),
+        ],
+        "y",
+    );
+    record(
+        &store,
+        "other/r",
+        &[ev(9, "A", "2026-11-22T10:30:00Z")],
+        "z",
+    );
+    assert_eq!(
+        counts("2026-11-22T07:59:59Z"),
+        [("A".to_string(), 2), ("B".to_string(), 2)],
+        "the duplicate id 2 is not counted twice"
+    );
+    store.prune(at("2026-11-22T09:30:00Z")).unwrap();
+    assert_eq!(counts("2026-01-01T00:00:00Z"), [("B".to_string(), 2)]);
+}
+
+#[test]
+fn counts_agree_with_a_scan_of_the_rows() {
+    let store = Store::in_memory().unwrap();
+    let base: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    let mut rng = fastrand::Rng::with_seed(7);
+    for batch in 0..20u64 {
+        let events: Vec<_> = (0..50u64)
+            .map(|i| {
+                let (mut meta, raw) = ev(batch * 50 + i, "A", "2026-11-01T00:00:00Z");
+                meta.event_type = ["A", "B", "C"][rng.usize(..3)].into();
+                meta.created_at = base + chrono::TimeDelta::seconds(rng.i64(0..86_400));
+                (meta, raw)
+            })
+            .collect();
+        record(&store, "o/r", &events, "x");
+        let since = base + chrono::TimeDelta::seconds(rng.i64(0..86_400));
+        let mut scanned: BTreeMap<String, u64> = BTreeMap::new();
+        for e in store.recent_events("o/r", usize::MAX, None).unwrap() {
+            if e.created_at > since {
+                *scanned.entry(e.event_type.to_string()).or_default() += 1;
+            }
+        }
+        assert_eq!(store.count_after("o/r", since).unwrap(), scanned);
+    }
+}
+
+/// A store as schema version 1 (raw JSON uncompressed in `events`) or 2 (LZ4 without a
+/// dictionary in `raw_events`) wrote it.
+fn write_old_store(path: &Path, version: &str) {
+    let db = Database::create(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut meta = txn.open_table(META).unwrap();
+        meta.insert("schema_version", version).unwrap();
+        let mut repos = txn.open_table(REPOS).unwrap();
+        let state = RepoState {
+            etag: Some("W/\"v1\"".into()),
+            events_stored: 2,
+            ..RepoState::default()
+        };
+        repos
+            .insert("o/r", serde_json::to_string(&state).unwrap().as_str())
+            .unwrap();
+        let mut v1 = (version == "1").then(|| txn.open_table(EVENTS_V1).unwrap());
+        let mut v2 = (version == "2").then(|| txn.open_table(EVENTS_V2).unwrap());
+        let mut by_time = txn.open_table(BY_TIME).unwrap();
+        for (meta, raw) in [
+            ev(1, "PushEvent", "2026-11-22T09:00:00Z"),
+            ev(2, "IssuesEvent", "2026-11-22T10:00:00Z"),
+        ] {
+            if let Some(v1) = &mut v1 {
+                v1.insert(("o/r", meta.id), raw.as_str()).unwrap();
+            }
+            if let Some(v2) = &mut v2 {
+                let lz4 = lz4_flex::compress_prepend_size(raw.as_bytes());
+                v2.insert(("o/r", meta.id), lz4.as_slice()).unwrap();
+            }
+            by_time
+                .insert(
+                    ("o/r", meta.created_at.timestamp_millis(), meta.id),
+                    (meta.event_type.as_str(), "someone", ""),
+                )
+                .unwrap();
+        }
+        txn.open_table(GAPS).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn older_stores_are_migrated_in_place() {
+    for version in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        write_old_store(&path, version);
+
+        let reader = Store::open_read_only(&path).expect("a reader reads it as it is");
+        assert_eq!(
+            reader.raw_event("o/r", 2).unwrap().as_deref(),
+            Some("{\"id\":\"2\"}"),
+            "version {version}"
+        );
+        drop(reader);
+
+        let store = Store::open(&path).expect("migrated, not refused");
+        assert_eq!(
+            store.read_meta("schema_version").unwrap().as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            store.raw_event("o/r", 1).unwrap().as_deref(),
+            Some("{\"id\":\"1\"}"),
+            "version {version}"
+        );
+        assert_eq!(
+            store.known_ids("o/r", &[1, 2, 3]).unwrap(),
+            [true, true, false]
+        );
+        assert_eq!(
+            store.repo_state("o/r").unwrap().unwrap().etag.as_deref(),
+            Some("W/\"v1\""),
+            "the polling state is kept: no re-read after the upgrade"
+        );
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+        let txn = store.read().unwrap();
+        let tables: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|t| redb::TableHandle::name(&t).to_string())
+            .collect();
+        assert_eq!(
+            tables,
+            ["by_time", "gaps", "meta", "raw_json", "repos"],
+            "version {version}: the old table is gone"
+        );
+        drop(txn);
+        drop(store);
+        // Opened again: already the current version, nothing to do.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn raw_json_is_stored_compressed_and_pruning_compacts_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.redb");
+    let store = Store::open(&path).unwrap();
+    // Event-like JSON: repetitive keys, varying values.
+    let raw = |id: u64| {
+        let body: String = (0..40)
+            .map(|i| format!("\"field_{i}\":\"value {} of event {id}\",", i * id % 97))
+            .collect();
+        format!("{{{body}\"id\":\"{id}\"}}")
+    };
+    let mut raw_bytes = 0;
+    for batch in 0..20u64 {
+        let events: Vec<_> = (0..200u64)
+            .map(|i| {
+                let id = batch * 200 + i;
+                let (meta, _) = ev(id, "A", "2026-10-01T00:00:00Z");
+                let json = raw(id);
+                raw_bytes += json.len() as u64;
+                (meta, json)
+            })
+            .collect();
+        record(&store, "o/r", &events, "x");
+    }
+    assert_eq!(store.raw_event("o/r", 1234).unwrap(), Some(raw(1234)));
+    let full = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        full < raw_bytes,
+        "{full} bytes on disk for {raw_bytes} bytes of JSON"
+    );
+    assert_eq!(
+        store
+            .prune("2026-11-01T00:00:00Z".parse().unwrap())
+            .unwrap(),
+        4000
+    );
+    let pruned = std::fs::metadata(&path).unwrap().len();
+    assert!(pruned < full / 2, "compacted: {full} -> {pruned} bytes");
+}
+
+#[test]
+fn a_file_store_is_exclusive_and_readable_alongside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/ghpulse.redb");
+    let writer = Store::open(&path).unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::InUse(_))));
+    record(&writer, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.recent_events("o/r", 10, None).unwrap().len(), 1);
+    assert!(matches!(
+        Store::open_read_only(&dir.path().join("none.redb")),
+        Err(StoreError::Missing(_))
+    ));
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.redb");
+    std::fs::write(&path, "just some text, not a database").unwrap();
+    let err = Store::open(&path).err().expect("refused");
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "just some text, not a database",
+        "left untouched"
+    );
+}

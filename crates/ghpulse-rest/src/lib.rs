@@ -1,0 +1,152 @@
+//! The REST listener: the figures of the published snapshot over HTTP, and watch-list changes
+//! through the engine's handle. Handlers never wait on the fetcher or a redb write.
+
+mod error;
+mod listener;
+mod metrics;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
+
+use routes::{activity, events, repos, stats, status};
+
+pub use error::{ApiError, ErrorBody};
+pub use listener::Limits;
+pub use state::ApiState;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ghpulse", description = "GitHub repository activity: per-type statistics of the watched repositories."),
+    modifiers(&BearerKey),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and the OpenAPI document generated from the same handlers; a request taking
+/// longer than `request_timeout` is answered 408.
+pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(stats::api_stats))
+        .routes(routes!(stats::statistics))
+        .routes(routes!(repos::list, repos::add))
+        .routes(routes!(repos::remove))
+        .routes(routes!(events::list))
+        .routes(routes!(activity::active))
+        .routes(routes!(activity::with_events))
+        .routes(routes!(activity::labels))
+        .routes(routes!(events::count))
+        .routes(routes!(status::rate_limit))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(status::health))
+        .split_for_parts();
+    // A reference page over the same document; Scalar's script comes from its CDN when the
+    // page is viewed, so nothing is downloaded at build time.
+    let docs = Scalar::with_url("/docs", api.clone()).title("ghpulse REST API");
+    // Generated once: the document only changes with the code.
+    let api = api
+        .to_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    router
+        .merge(docs)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], api) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here; see /openapi.json",
+            )
+        })
+        // One body limit, tower-http's: a declared length over it is refused before anything
+        // is read, a chunked body is cut off where it is read.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // A request (its body included) cannot keep its connection busy for ever.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::map_response(json_error_bodies))
+        .with_state(state)
+}
+
+/// tower-http's layers answer in plain text or with no body; the API answers in JSON.
+async fn json_error_bodies(response: Response) -> Response {
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {} KiB", MAX_BODY_BYTES / 1024),
+        )
+        .into_response(),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request not completed in time")
+                .into_response()
+        }
+        _ => response,
+    }
+}
+
+/// Binds `addr` and serves until `shutdown` turns true. The bound address is logged (so a
+/// port of 0 can be found).
+pub async fn spawn(
+    addr: SocketAddr,
+    state: ApiState,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let limits =
+        Limits::from_env().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!("REST API listening on http://{bound}");
+    tracing::debug!(
+        "REST API: at most {} connections, timeout {:?}",
+        limits.max_connections,
+        limits.timeout
+    );
+    Ok(tokio::spawn(serve(listener, state, limits, shutdown)))
+}
+
+/// Serves the API on a bound listener until `shutdown` turns true (tests bind port 0).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
+) {
+    let app = router(state, limits.timeout);
+    listener::serve(listener, app, limits, shutdown).await
+}

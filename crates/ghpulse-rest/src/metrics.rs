@@ -1,0 +1,338 @@
+//! `GET /metrics`: the snapshot's figures in the OpenMetrics text format or the Prometheus
+//! text format 0.0.4, as the scraper's `Accept` header prefers, encoded by prometheus-client
+//! from a registry built for each scrape.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, prometheus_text, text,
+};
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+
+use ghpulse_core::{Snapshot, StatsQuery};
+
+use crate::state::ApiState;
+
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    OpenMetrics,
+    Text,
+}
+
+impl Format {
+    /// The format the `Accept` header ranks higher; OpenMetrics on a tie, the 0.0.4 text
+    /// format when neither is asked for (a browser, `curl` without `-H`).
+    pub fn negotiate(accept: &str) -> Format {
+        let (mut openmetrics, mut text) = (None, None);
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut openmetrics,
+                "text/plain" => &mut text,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
+        }
+        match (openmetrics, text) {
+            (Some(o), t) if o > 0.0 && o >= t.unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS,
+            Format::Text => TEXT_0_0_4,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RepoLabels {
+    repo: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    repo: String,
+    event_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// A metric family whose series are written in the order they were added (repositories in
+/// config order, event types by name); prometheus-client's `Family` writes them in hash order.
+#[derive(Debug)]
+struct Ordered<L, M> {
+    name: &'static str,
+    help: &'static str,
+    series: Vec<(L, M)>,
+}
+
+impl<L, M> Ordered<L, M> {
+    fn new(name: &'static str, help: &'static str) -> Self {
+        Ordered {
+            name,
+            help,
+            series: Vec::new(),
+        }
+    }
+}
+
+impl<L, M> Collector for Ordered<L, M>
+where
+    L: EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+    M: EncodeMetric + TypedMetric + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(self.name, self.help, None, M::TYPE)?;
+        for (labels, metric) in &self.series {
+            metric.encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Prometheus metrics: events in window, average seconds between events per repository and
+/// type, GitHub requests by outcome, rate limit remaining.
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, content_type = "application/openmetrics-text", body = String),
+    (status = 200, content_type = "text/plain", body = String),
+))]
+pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = Format::negotiate(accept);
+    match render(&state.snapshot(), format) {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::Error> {
+    let report = snapshot.stats(Utc::now(), &StatsQuery::default());
+    let mut registry = Registry::with_prefix("ghpulse");
+
+    let mut in_window = Ordered::new("events_in_window", "Events in the statistics window");
+    let mut partial = Ordered::new(
+        "window_partial",
+        "1 when events may be missing from the window",
+    );
+    let mut count = Ordered::new(
+        "events_in_window_by_type",
+        "Events of each type in the window",
+    );
+    let mut avg = Ordered::new(
+        "avg_seconds_between_events",
+        "Average seconds between consecutive events of a type",
+    );
+    for r in &report.repositories {
+        let repo = RepoLabels {
+            repo: r.repo.clone(),
+        };
+        in_window
+            .series
+            .push((repo.clone(), ConstGauge::new(r.events_in_window as i64)));
+        partial
+            .series
+            .push((repo, ConstGauge::new(i64::from(r.partial))));
+        for t in &r.event_types {
+            let labels = TypeLabels {
+                repo: r.repo.clone(),
+                event_type: t.event_type.clone(),
+            };
+            // A type seen once has no average; it is left out rather than reported as 0.
+            if let Some(a) = t.avg_seconds_between {
+                avg.series.push((labels.clone(), ConstGauge::new(a)));
+            }
+            count.series.push((labels, ConstGauge::new(t.count as i64)));
+        }
+    }
+    registry.register_collector(Box::new(in_window));
+    registry.register_collector(Box::new(partial));
+    registry.register_collector(Box::new(count));
+    registry.register_collector(Box::new(avg));
+
+    let c = snapshot.requests;
+    let mut requests = Ordered::new("github_requests", "Requests sent to GitHub, by outcome");
+    for (outcome, n) in [
+        ("ok", c.ok),
+        ("not_modified", c.not_modified),
+        ("error", c.errors),
+        ("rate_limited", c.rate_limited),
+    ] {
+        requests
+            .series
+            .push((OutcomeLabels { outcome }, ConstCounter::new(n)));
+    }
+    registry.register_collector(Box::new(requests));
+
+    let rl = snapshot.rate_limit.at(Utc::now());
+    let remaining = Gauge::<i64>::default();
+    remaining.set(i64::from(rl.remaining));
+    registry.register(
+        "rate_limit_remaining",
+        "GitHub rate-limit requests remaining until reset",
+        remaining,
+    );
+    let limit = Gauge::<i64>::default();
+    limit.set(i64::from(rl.limit));
+    registry.register(
+        "rate_limit_limit",
+        "GitHub rate-limit requests per window",
+        limit,
+    );
+
+    let mut out = String::new();
+    match format {
+        Format::OpenMetrics => text::encode(&mut out, &registry)?,
+        Format::Text => prometheus_text::encode(&mut out, &registry)?,
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use ghpulse_core::{
+        EventMeta, FetcherState, RateLimit, RepoName, RepoView, RequestCounters, Window,
+    };
+
+    fn snapshot(repos: &[(&str, &[&str])]) -> Snapshot {
+        let now = Utc::now();
+        let ev = |id, event_type: &str, mins| EventMeta {
+            id,
+            event_type: event_type.into(),
+            created_at: now - chrono::TimeDelta::minutes(mins),
+            actor: Default::default(),
+            action: None,
+        };
+        Snapshot {
+            taken_at: now,
+            config_path: "repositories.toml".into(),
+            window: Window::default(),
+            max_repositories: 5,
+            authenticated: true,
+            rate_limit: RateLimit::assumed(true, now),
+            requests: RequestCounters::default(),
+            fetcher: FetcherState::Live,
+            repos: repos
+                .iter()
+                .map(|(name, types)| RepoView {
+                    name: RepoName::parse(name).unwrap(),
+                    state: Default::default(),
+                    recent: Arc::new(
+                        (0..types.len() * 2)
+                            .map(|i| ev(100 - i as u64, types[i % types.len()], i as i64 + 1))
+                            .collect(),
+                    ),
+                    gaps: Arc::default(),
+                })
+                .collect(),
+            config_error: None,
+            labels: Default::default(),
+            stats_cache: Default::default(),
+        }
+    }
+
+    #[test]
+    fn odd_event_types_cannot_break_the_text_format() {
+        let hostile = "Odd\"Type\\\nEvent";
+        let text = render(&snapshot(&[("o/r", &[hostile])]), Format::OpenMetrics).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("ghpulse_events_in_window_by_type"))
+            .expect(&text);
+        assert_eq!(
+            line,
+            r#"ghpulse_events_in_window_by_type{repo="o/r",event_type="Odd\"Type\\\nEvent"} 2"#
+        );
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        assert!(
+            scrape
+                .samples
+                .iter()
+                .any(|s| s.metric == "ghpulse_avg_seconds_between_events")
+        );
+    }
+
+    #[test]
+    fn series_come_in_config_order_then_by_event_type_in_both_formats() {
+        let snapshot = snapshot(&[
+            ("zz/last-name", &["WatchEvent", "ForkEvent", "IssuesEvent"]),
+            ("aa/first-name", &["PushEvent", "CreateEvent"]),
+        ]);
+        let expected = [
+            "zz/last-name ForkEvent",
+            "zz/last-name IssuesEvent",
+            "zz/last-name WatchEvent",
+            "aa/first-name CreateEvent",
+            "aa/first-name PushEvent",
+        ];
+        for format in [Format::OpenMetrics, Format::Text] {
+            let text = render(&snapshot, format).unwrap();
+            let scrape =
+                prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+            let order: Vec<String> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == "ghpulse_events_in_window_by_type")
+                .map(|s| format!("{} {}", s.labels["repo"], s.labels["event_type"]))
+                .collect();
+            assert_eq!(order, expected, "{format:?}:\n{text}");
+            let outcomes: Vec<&str> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == "ghpulse_github_requests_total")
+                .map(|s| s.labels["outcome"].as_str())
+                .collect();
+            assert_eq!(outcomes, ["ok", "not_modified", "error", "rate_limited"]);
+            assert_eq!(text.ends_with("# EOF\n"), format == Format::OpenMetrics);
+        }
+    }
+
+    #[test]
+    fn prometheus_scrapes_get_openmetrics_and_plain_clients_the_text_format() {
+        // What Prometheus 2.x and 3.x send.
+        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,\
+            application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert_eq!(Format::negotiate(prometheus), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text"),
+            Format::OpenMetrics
+        );
+        for text in [
+            "",
+            "*/*",
+            "text/plain",
+            "text/plain;version=0.0.4",
+            "text/plain;q=0.9, application/openmetrics-text;q=0.5",
+            "application/openmetrics-text;q=0",
+            "text/html,application/xhtml+xml",
+        ] {
+            assert_eq!(Format::negotiate(text), Format::Text, "{text:?}");
+        }
+    }
+}

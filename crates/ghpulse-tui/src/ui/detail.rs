@@ -1,0 +1,299 @@
+//! The selected repository: its error if any, activity, and the statistics table.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, Wrap};
+
+use super::{age, fit_figure, fit_text, scroll_offset, until};
+use crate::app::{App, Focus, SortColumn};
+use crate::theme::Theme;
+use ghpulse_core::Snapshot;
+use ghpulse_core::humanize_seconds;
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    s: &Snapshot,
+    now: DateTime<Utc>,
+    theme: &Theme,
+    with_chart: bool,
+) -> (Rect, usize, usize) {
+    let focused = app.focus == Focus::Stats;
+    let border = if focused {
+        theme.focused_border()
+    } else {
+        theme.border()
+    };
+    let Some(view) = s.repos.get(app.selected) else {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(border)
+            .title(" Statistics ");
+        frame.render_widget(
+            Paragraph::new(" Add a repository to see its statistics.").block(block),
+            area,
+        );
+        return (Rect::default(), 0, 0);
+    };
+    let cached = s.stats_cache(now);
+    let Some(figures) = cached.repo(app.selected) else {
+        return (Rect::default(), 0, 0);
+    };
+    let span = match (figures.window_start, figures.window_end) {
+        (Some(a), Some(b)) => format!(
+            ", {} → {}",
+            a.format("%m-%d %H:%M"),
+            b.format("%m-%d %H:%M")
+        ),
+        _ => String::new(),
+    };
+    // The title's parts in order of worth; a part that does not fit whole is left out, so no
+    // date or count is cut at the border.
+    let mut room = (area.width as usize).saturating_sub(4);
+    let mut title = Vec::new();
+    let name = fit_text(view.name.as_str(), room.saturating_sub(2));
+    let mut part = |text: String, style| {
+        let len = text.chars().count();
+        if len <= room {
+            room -= len;
+            title.push(Span::styled(text, style));
+            true
+        } else {
+            false
+        }
+    };
+    part(format!(" {name} "), theme.title());
+    let count = format!("{} events in window", figures.events_in_window);
+    if !part(format!("{count}{span} "), theme.dim()) {
+        part(format!("{count} "), theme.dim());
+    }
+    if figures.partial {
+        part("partial: events may be missing ".into(), theme.warn());
+    }
+    if !app.stats_filter.is_empty() {
+        part(format!("/{} ", app.stats_filter), theme.warn());
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let mut constraints = Vec::new();
+    // The whole error, wrapped: its cause ("dns error: failed to lookup address") is at the
+    // end, past any pane width. At most a third of the pane, so the table stays.
+    let error = view.state.last_error.as_ref().map(|e| {
+        let retry = until(now, view.state.next_poll_at.or(view.state.backoff_until));
+        format!("{e}; next try {retry}")
+    });
+    if let Some(text) = &error {
+        let lines = super::wrapped_lines(text, inner.width.saturating_sub(1) as usize);
+        constraints.push(Constraint::Length(
+            (lines as u16).min((inner.height / 3).max(1)),
+        ));
+    }
+    // The activity chart only where the table keeps room for a dozen types.
+    let chart = with_chart && inner.height >= 20 && figures.events_in_window > 0;
+    if chart {
+        constraints.push(Constraint::Length(4));
+    }
+    constraints.push(Constraint::Min(0));
+    // The label KPIs under the table, wrapped (at most 3 lines), once computed for this
+    // repository.
+    let labels = app
+        .labels
+        .as_ref()
+        .filter(|l| l.repo == view.name.as_str())
+        .map(label_line);
+    let label_height = labels.as_ref().map_or(0, |l| {
+        (super::wrapped_lines(l, inner.width.saturating_sub(1) as usize) as u16)
+            .min(3)
+            .min(inner.height / 3)
+    });
+    constraints.push(Constraint::Length(label_height));
+    let parts = Layout::vertical(constraints).split(inner);
+    if let Some(text) = labels {
+        let at = parts[parts.len() - 1];
+        let at = Rect {
+            x: at.x + 1,
+            width: at.width.saturating_sub(1),
+            ..at
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
+            at,
+        );
+    }
+    let mut next = 0;
+    if let Some(text) = error {
+        let area = Rect {
+            x: parts[next].x + 1,
+            width: parts[next].width.saturating_sub(1),
+            ..parts[next]
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.bad())).wrap(Wrap { trim: true }),
+            area,
+        );
+        next += 1;
+    }
+    if chart {
+        let (counts, hours) =
+            super::activity::per_hour(view, s, now, inner.width as usize, app.zoomed);
+        let peak = counts.iter().copied().max().unwrap_or(0);
+        let spark = Sparkline::default()
+            .block(Block::default().title(Span::styled(
+                if app.zoomed {
+                    format!(" events per hour, zoomed to the last {hours}h (peak {peak}) ")
+                } else {
+                    format!(" events per hour across the window, {hours}h (peak {peak}) ")
+                },
+                theme.dim(),
+            )))
+            .data(&counts)
+            .style(theme.accent());
+        frame.render_widget(spark, parts[next]);
+        next += 1;
+    }
+    let table_area = parts[next];
+    if figures.event_types.is_empty() {
+        let text = match view.state.last_polled_at {
+            None => " Waiting for the first poll…".to_string(),
+            Some(_) => " No events in the window.".to_string(),
+        };
+        frame.render_widget(Paragraph::new(text), table_area);
+        return (Rect::default(), 0, 0);
+    }
+
+    let rows = app.stats_rows(s, now);
+    let selected = app.stats_selected.min(rows.len().saturating_sub(1));
+    let visible = table_area.height.saturating_sub(1) as usize;
+    let offset = scroll_offset(selected, visible);
+    // Columns that do not fit are dropped whole (median first, then last seen), never cut.
+    let fixed = COUNT + AVG + 3;
+    let width = table_area.width as usize;
+    // A column costs its width and the space before it.
+    let cost = |w: usize| w + 1;
+    let last_seen = width >= MIN_TYPE + fixed + cost(LAST);
+    let median = width >= MIN_TYPE + fixed + cost(LAST) + cost(MEDIAN);
+    let type_width = width
+        .saturating_sub(
+            fixed + if last_seen { cost(LAST) } else { 0 } + if median { cost(MEDIAN) } else { 0 },
+        )
+        .max(6);
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
+    let table_rows = rows.iter().enumerate().skip(offset).map(|(i, t)| {
+        let mut cells = vec![
+            Cell::from(fit_text(&t.event_type, type_width)),
+            Cell::from(format!(
+                "{:>COUNT$}",
+                fit_figure(&t.count.to_string(), COUNT)
+            )),
+            Cell::from(format!(
+                "{:>AVG$}",
+                fit_figure(&fmt(t.avg_seconds_between), AVG)
+            )),
+        ];
+        if median {
+            cells.push(Cell::from(format!(
+                "{:>MEDIAN$}",
+                fit_figure(&fmt(t.median_seconds_between), MEDIAN)
+            )));
+        }
+        if last_seen {
+            cells.push(Cell::from(format!(
+                "{:>LAST$}",
+                fit_figure(&age(now, Some(t.last_event_at)), LAST)
+            )));
+        }
+        let row = Row::new(cells);
+        if focused && i == selected {
+            row.style(theme.selected())
+        } else {
+            row
+        }
+    });
+    let arrow = if app.sort_descending { "▼" } else { "▲" };
+    let head = |col: SortColumn, text: &str, w: usize| {
+        if app.sort == col {
+            Cell::from(Span::styled(
+                format!("{:>w$}", format!("{}{arrow}", text.trim_start())),
+                theme.accent(),
+            ))
+        } else {
+            Cell::from(format!("{text:>w$}"))
+        }
+    };
+    let mut header = vec![
+        if app.sort == SortColumn::Type {
+            Cell::from(Span::styled(format!("Event type{arrow}"), theme.accent()))
+        } else {
+            Cell::from("Event type")
+        },
+        head(SortColumn::Count, "Count", COUNT),
+        head(SortColumn::Average, "Avg between", AVG),
+    ];
+    let mut widths = vec![
+        Constraint::Length(type_width as u16),
+        Constraint::Length(COUNT as u16),
+        Constraint::Length(AVG as u16),
+    ];
+    if median {
+        header.push(head(SortColumn::Median, "Median", MEDIAN));
+        widths.push(Constraint::Length(MEDIAN as u16));
+    }
+    if last_seen {
+        header.push(head(SortColumn::LastSeen, "Last seen", LAST));
+        widths.push(Constraint::Length(LAST as u16));
+    }
+    frame.render_widget(
+        Table::new(table_rows, widths)
+            .header(Row::new(header).style(theme.title()))
+            .column_spacing(1),
+        table_area,
+    );
+    (
+        Rect {
+            y: table_area.y + 1,
+            height: table_area.height.saturating_sub(1),
+            ..table_area
+        },
+        offset,
+        rows.len(),
+    )
+}
+
+/// "Labels: 46 issues, 78 pull requests seen · bug: 3 issues (6.5%), 1 PRs (1.3%) · …": the
+/// figures of `GET /api/labels` for one repository.
+pub fn label_line(l: &ghpulse_core::RepoLabels) -> String {
+    let pct = |share: Option<f64>| {
+        share.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
+    };
+    let mut text = format!(
+        "Labels: {} issues, {} pull requests seen",
+        l.issues_seen, l.pull_requests_seen
+    );
+    for g in &l.groups {
+        text.push_str(&format!(
+            " · {}: {} issues ({}), {} PRs ({})",
+            g.group,
+            g.issues,
+            pct(g.issue_share),
+            g.pull_requests,
+            pct(g.pull_request_share)
+        ));
+    }
+    text
+}
+
+const MIN_TYPE: usize = 16;
+const COUNT: usize = 6;
+/// "Avg between", and one more for the sort arrow.
+const AVG: usize = 12;
+const MEDIAN: usize = 9;
+/// "23h 59m ago".
+const LAST: usize = 11;

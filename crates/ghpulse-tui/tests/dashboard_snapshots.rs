@@ -1,0 +1,913 @@
+//! The dashboard drawn into ratatui's TestBackend at 80×24 and 120×40, with a fixed clock and
+//! fixture data built from real recorded events, compared with insta snapshots.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fake_github::data;
+use ghpulse_core::EventMeta;
+use ghpulse_core::Gap;
+use ghpulse_core::RepoName;
+use ghpulse_core::Window;
+use ghpulse_core::{FetcherState, RepoView, Snapshot};
+use ghpulse_core::{RateLimit, RequestCounters};
+use ghpulse_core::{RepoState, RepoStatus};
+use ghpulse_tui::app::{App, Chart, Effect, Mode, Period};
+use ghpulse_tui::theme::Theme;
+use ghpulse_tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-22T12:00:00Z".parse().unwrap()
+}
+
+/// A fixture repository's real events, moved so the newest is `minutes_ago` before `now()`
+/// and the 300 newest span `span_hours`, newest first as the store returns them.
+fn events(stem: &str, minutes_ago: u64, span_hours: u64) -> Vec<EventMeta> {
+    let mut raw = data::load_events(stem);
+    let newest =
+        std::time::SystemTime::from(now()) - std::time::Duration::from_secs(minutes_ago * 60);
+    data::rescale(
+        &mut raw,
+        newest,
+        300,
+        std::time::Duration::from_secs(span_hours * 3600),
+    );
+    let mut metas: Vec<EventMeta> = raw
+        .iter()
+        .filter_map(|v| EventMeta::from_json(v).ok())
+        .collect();
+    metas.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
+    metas.truncate(500);
+    metas
+}
+
+fn view(name: &str, recent: Vec<EventMeta>, state: RepoState) -> RepoView {
+    RepoView {
+        name: RepoName::parse(name).unwrap(),
+        state,
+        recent: Arc::new(recent),
+        gaps: Arc::default(),
+    }
+}
+
+fn ok_state(polled_secs_ago: i64) -> RepoState {
+    RepoState {
+        status: RepoStatus::Ok,
+        last_polled_at: Some(now() - TimeDelta::seconds(polled_secs_ago)),
+        next_poll_at: Some(now() + TimeDelta::seconds(60 - polled_secs_ago)),
+        poll_interval_secs: Some(60),
+        events_stored: 300,
+        ..RepoState::default()
+    }
+}
+
+fn snapshot(repos: Vec<RepoView>) -> Snapshot {
+    Snapshot {
+        taken_at: now(),
+        config_path: "repositories.toml".into(),
+        window: Window::default(),
+        max_repositories: 5,
+        authenticated: true,
+        rate_limit: RateLimit {
+            limit: 5000,
+            remaining: 4912,
+            used: 88,
+            reset_at: now() + TimeDelta::seconds(2537),
+        },
+        requests: RequestCounters {
+            total: 120,
+            ok: 40,
+            not_modified: 78,
+            errors: 2,
+            rate_limited: 0,
+        },
+        fetcher: FetcherState::Live,
+        repos,
+        config_error: None,
+        labels: Default::default(),
+        stats_cache: Default::default(),
+    }
+}
+
+fn with_data() -> Snapshot {
+    let mut partial = view(
+        "praw-dev/praw",
+        events("praw-dev__praw", 7, 100),
+        ok_state(12),
+    );
+    partial.gaps = Arc::new(vec![Gap {
+        detected_at: now() - TimeDelta::hours(2),
+        from: now() - TimeDelta::hours(30),
+        to: now() - TimeDelta::hours(29),
+        estimated_missing: 12,
+    }]);
+    snapshot(vec![
+        view(
+            "sigmavirus24/github3.py",
+            events("sigmavirus24__github3.py", 2, 30),
+            ok_state(5),
+        ),
+        view(
+            "sferik/rails_admin",
+            events("sferik__rails_admin", 4, 60),
+            ok_state(30),
+        ),
+        partial,
+        view(
+            "github/gitignore",
+            events("github__gitignore", 11, 140),
+            ok_state(45),
+        ),
+    ])
+}
+
+fn with_errors() -> Snapshot {
+    let mut s = with_data();
+    s.repos[1].state = RepoState {
+        status: RepoStatus::Backoff,
+        last_error: Some("server error (HTTP 502)".into()),
+        consecutive_errors: 2,
+        backoff_until: Some(now() + TimeDelta::seconds(150)),
+        ..ok_state(20)
+    };
+    s.repos.push(view(
+        "ghpulse-demo/missing",
+        vec![],
+        RepoState {
+            status: RepoStatus::NotFound,
+            last_error: Some("not found (HTTP 404)".into()),
+            last_polled_at: Some(now() - TimeDelta::minutes(3)),
+            next_poll_at: Some(now() + TimeDelta::minutes(57)),
+            ..RepoState::default()
+        },
+    ));
+    s
+}
+
+fn draw(app: &App, s: &Snapshot, width: u16, height: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| {
+            ui::render(f, app, s, now(), &theme);
+        })
+        .unwrap();
+    terminal
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+/// Both sizes of one screen.
+fn check(name: &str, app: &App, s: &Snapshot) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let t = draw(app, s, w, h, Theme::plain());
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn main_view_with_data() {
+    check("main", &App::default(), &with_data());
+}
+
+#[test]
+fn no_repositories_yet() {
+    check("empty", &App::default(), &snapshot(vec![]));
+}
+
+#[test]
+fn help_overlay() {
+    let s = with_data();
+    let mut app = App::default();
+    assert_eq!(app.on_key(key('?'), &s), Effect::None);
+    assert_eq!(app.mode, Mode::Help);
+    check("help", &app, &s);
+}
+
+#[test]
+fn add_prompt_with_a_validation_error() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('a'), &s);
+    for c in "Praw-Dev/PRAW".chars() {
+        app.on_key(key(c), &s);
+    }
+    // Enter on an invalid name does nothing: the prompt stays with its message.
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &s),
+        Effect::None
+    );
+    check("add_duplicate", &app, &s);
+
+    let mut bad = App::default();
+    bad.on_key(key('a'), &s);
+    for c in "not a repo".chars() {
+        bad.on_key(key(c), &s);
+    }
+    check("add_malformed", &bad, &s);
+}
+
+#[test]
+fn remove_confirmation() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE), &s);
+    app.on_key(key('d'), &s);
+    check("remove_confirm", &app, &s);
+    assert_eq!(
+        app.on_key(key('y'), &s),
+        Effect::Remove(RepoName::parse("sferik/rails_admin").unwrap())
+    );
+}
+
+#[test]
+fn rate_limited_header() {
+    let mut s = with_data();
+    s.authenticated = false;
+    s.rate_limit = RateLimit {
+        limit: 60,
+        remaining: 0,
+        used: 60,
+        reset_at: now() + TimeDelta::seconds(754),
+    };
+    s.fetcher = FetcherState::WaitingForRateLimit {
+        until: now() + TimeDelta::seconds(756),
+    };
+    check("rate_limited", &App::default(), &s);
+}
+
+#[test]
+fn token_rejected_header() {
+    let mut s = with_data();
+    s.fetcher = FetcherState::TokenRejected;
+    for r in &mut s.repos {
+        r.state.status = RepoStatus::TokenRejected;
+        r.state.last_error =
+            Some("token rejected (HTTP 401); check GITHUB_TOKEN / GH_TOKEN".into());
+    }
+    check("token_rejected", &App::default(), &s);
+}
+
+#[test]
+fn repositories_in_error() {
+    let s = with_errors();
+    let mut app = App::default();
+    app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE), &s);
+    check("errors", &app, &s);
+}
+
+#[test]
+fn sorted_by_average_and_focused_on_statistics() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(key('s'), &s); // Count -> Average
+    app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE), &s);
+    let t = draw(&app, &s, 120, 40, Theme::plain());
+    insta::assert_snapshot!("sorted_by_average_120x40", t.backend());
+}
+
+#[test]
+fn a_tiny_terminal_gets_one_line() {
+    let t = draw(&App::default(), &with_data(), 59, 20, Theme::plain());
+    let first: String = (0..59)
+        .map(|x| t.backend().buffer()[(x, 0)].symbol().to_string())
+        .collect();
+    assert_eq!(
+        first.trim_end(),
+        "Terminal too small for ghpulse: need 60×15, have 59×20"
+    );
+}
+
+#[test]
+fn no_color_means_no_colour_but_colour_otherwise() {
+    let s = with_errors();
+    let plain = draw(&App::default(), &s, 120, 40, Theme::plain());
+    let coloured = draw(&App::default(), &s, 120, 40, Theme::coloured());
+    let colours = |t: &Terminal<TestBackend>| {
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .count()
+    };
+    assert_eq!(colours(&plain), 0, "NO_COLOR: no colour at all");
+    assert!(colours(&coloured) > 50);
+    // "● live" is green when colour is allowed.
+    let buf = coloured.backend().buffer();
+    let live = (0..120)
+        .find(|&x| buf[(x, 0)].symbol() == "●")
+        .expect("live marker");
+    assert_eq!(buf[(live, 0)].fg, Color::Green);
+}
+
+#[test]
+fn a_config_file_not_in_force() {
+    let mut s = with_data();
+    s.config_error = Some(
+        "repositories.toml:3: repositories[1]: \"not a repo\" is not of the form owner/name".into(),
+    );
+    check("config_error", &App::default(), &s);
+}
+
+// ---- The second pass: small screens, cut figures, scrolling, messages (issue 12) ----
+
+fn screen_text(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A duration cut into a wrong value: "1h 4" (for "1h 41m"), a number after a unit with no
+/// unit of its own.
+fn cut_figures(lines: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        let chars: Vec<char> = line.chars().collect();
+        for i in 0..chars.len() {
+            let unit = matches!(chars[i], 'd' | 'h' | 'm' | 's');
+            let after_digit = i > 0 && chars[i - 1].is_ascii_digit();
+            if !(unit && after_digit && chars.get(i + 1) == Some(&' ')) {
+                continue;
+            }
+            let mut j = i + 2;
+            if !chars.get(j).is_some_and(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            while chars.get(j).is_some_and(|c| c.is_ascii_digit()) {
+                j += 1;
+            }
+            if !chars
+                .get(j)
+                .is_some_and(|c| matches!(c, 'd' | 'h' | 'm' | 's'))
+            {
+                found.push(line.clone());
+            }
+        }
+    }
+    found
+}
+
+const SIZES: [(u16, u16); 5] = [(60, 15), (80, 24), (100, 30), (120, 40), (200, 50)];
+
+#[test]
+fn the_cut_figure_detector_finds_a_cut() {
+    assert_eq!(cut_figures(&["│ 1h 4 │".into()]).len(), 1);
+    assert!(cut_figures(&["│ 1h 41m │ 1h… │ 3 4m".into()]).is_empty());
+}
+
+#[test]
+fn no_figure_is_cut_at_any_size() {
+    let mut s = with_errors();
+    // The issue's cases: a long "Next poll" and an average over an hour.
+    s.repos[4].state.next_poll_at = Some(now() + TimeDelta::seconds(3596));
+    for (w, h) in SIZES {
+        for focus_stats in [false, true] {
+            let mut app = App::default();
+            if focus_stats {
+                app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+            }
+            for _ in 0..4 {
+                let t = draw(&app, &s, w, h, Theme::plain());
+                let lines = screen_text(&t);
+                assert!(
+                    cut_figures(&lines).is_empty(),
+                    "{w}x{h}: {:?}\n{}",
+                    cut_figures(&lines),
+                    lines.join("\n")
+                );
+                app.on_key(key('j'), &s);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_selection_stays_visible_at_the_minimum_size() {
+    let s = with_data();
+    let mut app = App::default();
+    for _ in 0..3 {
+        app.on_key(key('j'), &s);
+    }
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    let lines = screen_text(&t);
+    assert!(
+        lines.iter().any(|l| l.contains("│github/gitignore")),
+        "{}",
+        lines.join("\n")
+    );
+    insta::assert_snapshot!("scrolled_60x15", t.backend());
+    // g goes back to the top, G and End to the bottom.
+    app.on_key(key('g'), &s);
+    assert_eq!(app.selected, 0);
+    app.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE), &s);
+    assert_eq!(app.selected, 3);
+    app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE), &s);
+    assert_eq!(app.selected, 0);
+    app.on_key(KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT), &s);
+    assert_eq!(app.selected, 3);
+}
+
+#[test]
+fn the_footer_keeps_help_and_quit_at_every_size() {
+    let s = with_data();
+    let mut app = App::default();
+    // A message takes footer room too.
+    app.on_key(key('r'), &s);
+    for (w, h) in SIZES {
+        let t = draw(&app, &s, w, h, Theme::plain());
+        let lines = screen_text(&t);
+        let footer = lines.last().unwrap();
+        assert!(
+            footer.contains("? help") && footer.contains("q quit"),
+            "{w}x{h}: {footer}"
+        );
+    }
+}
+
+#[test]
+fn the_poll_message_expires() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('r'), &s);
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(
+        footer.contains("polling sigmavirus24/github3.py"),
+        "{footer}"
+    );
+    assert!(!app.expire_message(std::time::Instant::now()));
+    assert!(app.message.is_some(), "a message lasts a few seconds");
+    assert!(app.expire_message(std::time::Instant::now() + std::time::Duration::from_secs(6)));
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(!footer.contains("polling"), "{footer}");
+    assert!(
+        footer.contains(" a add") && footer.contains(" r poll"),
+        "{footer}"
+    );
+}
+
+#[test]
+fn the_help_fits_and_scrolls_at_the_minimum_size() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('?'), &s);
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    insta::assert_snapshot!("help_60x15", t.backend());
+    assert!(screen_text(&t).iter().any(|l| l.contains("(↑↓ scroll)")));
+    // The end of the help is reachable, and the help is still open.
+    app.on_key(key('G'), &s);
+    assert_eq!(app.mode, Mode::Help);
+    let t = draw(&app, &s, 60, 15, Theme::plain());
+    let lines = screen_text(&t);
+    assert!(
+        lines.iter().any(|l| l.contains("closes this help")),
+        "{}",
+        lines.join("\n")
+    );
+    app.on_key(key('x'), &s);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn the_too_small_message_is_never_cut() {
+    for (w, h) in [(59, 15), (50, 12), (40, 10), (24, 5), (12, 3), (5, 2)] {
+        let t = draw(&App::default(), &with_data(), w, h, Theme::plain());
+        let first = screen_text(&t)[0].trim_end().to_string();
+        assert!(
+            first.ends_with(&format!("×{h}")) || first.ends_with("60×15"),
+            "{w}x{h}: {first:?}"
+        );
+    }
+    let t = draw(&App::default(), &with_data(), 50, 12, Theme::plain());
+    assert_eq!(
+        screen_text(&t)[0].trim_end(),
+        "Too small: need 60×15, have 50×12"
+    );
+}
+
+#[test]
+fn a_click_selects_the_row_under_the_pointer_after_scrolling() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('G'), &s);
+    let mut terminal = Terminal::new(TestBackend::new(60, 15)).unwrap();
+    let mut drawn = ui::Drawn::default();
+    terminal
+        .draw(|f| drawn = ui::render(f, &app, &s, now(), &Theme::plain()))
+        .unwrap();
+    assert!(drawn.repo_offset > 0, "the list scrolled");
+    app.repo_rows = drawn.repo_rows;
+    app.repo_offset = drawn.repo_offset;
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: drawn.repo_rows.x + 2,
+        row: drawn.repo_rows.y,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(click, &s);
+    assert_eq!(app.selected, drawn.repo_offset);
+    let row = &screen_text(&terminal)[drawn.repo_rows.y as usize];
+    assert!(
+        row.contains(s.repos[app.selected].name.as_str()),
+        "clicked {row:?}, selected {}",
+        s.repos[app.selected].name
+    );
+}
+
+/// Offline: the backoff has run out but the next poll waits for the interval.
+fn offline() -> Snapshot {
+    let mut s = with_data();
+    s.fetcher = FetcherState::Offline {
+        reason: "dns".into(),
+    };
+    for r in &mut s.repos {
+        r.state = RepoState {
+            status: RepoStatus::Backoff,
+            last_error: Some(
+                "request failed: error sending request for url (https://api.github.com/repos/x/y/events?per_page=100): client error (Connect): dns error: failed to lookup address information: Name or service not known".into(),
+            ),
+            consecutive_errors: 4,
+            backoff_until: Some(now() - TimeDelta::seconds(20)),
+            next_poll_at: Some(now() + TimeDelta::seconds(165)),
+            ..ok_state(60)
+        };
+    }
+    s
+}
+
+#[test]
+fn offline_status_and_next_poll_agree_and_the_cause_is_readable() {
+    let s = offline();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let t = draw(&App::default(), &s, w, h, Theme::plain());
+        let lines = screen_text(&t);
+        let text = lines.join("\n");
+        assert!(!text.contains("retry now"), "{w}x{h}:\n{text}");
+        assert!(text.contains("retry in 2m 45s"), "{w}x{h}:\n{text}");
+        // Wrapped inside the statistics pane (the left one on large screens): read the pane's
+        // lines one after the other.
+        let pane: Vec<&str> = lines.iter().filter_map(|l| l.split('│').nth(1)).collect();
+        let flowing = pane
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flowing.contains("dns error: failed to lookup address information: Name or service not known; next try in 2m 45s"),
+            "{w}x{h}: the cause is on screen:\n{text}"
+        );
+    }
+    check("offline", &App::default(), &s);
+}
+
+#[test]
+fn the_header_is_never_cut() {
+    let mut waiting = with_data();
+    waiting.fetcher = FetcherState::WaitingForRateLimit {
+        until: now() + TimeDelta::seconds(756),
+    };
+    let mut unauth = waiting.clone();
+    unauth.authenticated = false;
+    for s in [with_data(), waiting, unauth] {
+        for w in [60, 70, 80, 100] {
+            let t = draw(&App::default(), &s, w, 24, Theme::plain());
+            let top = screen_text(&t)[0].clone();
+            assert!(top.ends_with(' '), "{w}: {top:?} reaches the edge: cut?");
+        }
+    }
+}
+
+#[test]
+fn a_rejected_token_is_not_called_authenticated() {
+    let mut s = with_data();
+    s.fetcher = FetcherState::TokenRejected;
+    let t = draw(&App::default(), &s, 120, 40, Theme::plain());
+    let top = &screen_text(&t)[0];
+    assert!(
+        top.contains("token rejected") && !top.contains("authenticated"),
+        "{top}"
+    );
+}
+
+#[test]
+fn no_repositories_is_idle_not_starting() {
+    let mut s = snapshot(vec![]);
+    s.fetcher = FetcherState::Starting;
+    let t = draw(&App::default(), &s, 80, 24, Theme::plain());
+    let top = &screen_text(&t)[0];
+    assert!(!top.contains("starting") && top.contains("idle"), "{top}");
+}
+
+#[test]
+fn the_layout_at_each_size() {
+    let s = with_data();
+    for (w, h) in SIZES {
+        let t = draw(&App::default(), &s, w, h, Theme::plain());
+        insta::assert_snapshot!(format!("layout_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn slash_filters_the_focused_pane_and_esc_clears() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('/'), &s);
+    assert_eq!(app.mode, Mode::Filtering);
+    for c in "PRAW".chars() {
+        app.on_key(key(c), &s);
+    }
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    insta::assert_snapshot!("filtered_80x24", t.backend());
+    let text = screen_text(&t).join("\n");
+    assert!(
+        text.contains("│praw-dev/praw") && !text.contains("│sferik/rails_admin"),
+        "{text}"
+    );
+    assert_eq!(app.selected, 2, "the selection follows the filter");
+    // Enter keeps the filter; moving stays among the rows shown.
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &s);
+    app.on_key(key('j'), &s);
+    assert_eq!(app.selected, 2);
+    // The statistics pane has its own filter.
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(key('/'), &s);
+    for c in "push".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &s);
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(
+        text.contains("PushEvent") && !text.contains("WatchEvent"),
+        "{text}"
+    );
+    // Esc clears the focused pane's filter.
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &s);
+    assert!(app.stats_filter.is_empty());
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &s);
+    assert!(app.repo_filter.is_empty());
+    let text = screen_text(&draw(&app, &s, 80, 24, Theme::plain())).join("\n");
+    assert!(text.contains("│sferik/rails_admin"), "{text}");
+}
+
+#[test]
+fn rebound_keys_work_and_the_help_and_footer_show_them() {
+    use ghpulse_core::Keymap;
+    use ghpulse_tui::keys::Keys;
+    let s = with_data();
+    let map = Keymap::with_overrides(&[("quit".into(), vec!["x".into(), "ctrl-q".into()])])
+        .expect("a valid override");
+    let mut app = App::new(Keys::new(map));
+    assert_eq!(app.on_key(key('q'), &s), Effect::None);
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let footer = screen_text(&t).pop().unwrap();
+    assert!(footer.contains("x quit"), "{footer}");
+    app.on_key(key('?'), &s);
+    let t = draw(&app, &s, 120, 40, Theme::plain());
+    let text = screen_text(&t).join("\n");
+    assert!(
+        text.contains("x/Ctrl-Q") && !text.contains("q/Ctrl-C"),
+        "{text}"
+    );
+    app.on_key(key('?'), &s);
+    assert_eq!(app.on_key(key('x'), &s), Effect::Quit);
+}
+
+#[test]
+fn themes_colour_the_screen() {
+    let s = with_errors();
+    let buf_of = |theme: Theme| draw(&App::default(), &s, 120, 40, theme);
+    let live_fg = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer();
+        let x = (0..120)
+            .find(|&x| buf[(x, 0)].symbol() == "●")
+            .expect("live");
+        buf[(x, 0)].fg
+    };
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("default", &[], false))),
+        Color::Green
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("light", &[], false))),
+        Color::Indexed(28)
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build("high-contrast", &[], false))),
+        Color::LightGreen
+    );
+    assert_eq!(
+        live_fg(&buf_of(Theme::build(
+            "light",
+            &[("good".into(), "#123456".into())],
+            false
+        ))),
+        Color::Rgb(0x12, 0x34, 0x56)
+    );
+    // NO_COLOR wins over a theme and its overrides.
+    assert_eq!(
+        live_fg(&buf_of(Theme::build(
+            "high-contrast",
+            &[("good".into(), "#123456".into())],
+            true
+        ))),
+        Color::Reset
+    );
+    // high-contrast marks the selection with a colour, not only reverse video.
+    let t = buf_of(Theme::build("high-contrast", &[], false));
+    let buf = t.backend().buffer();
+    let y = (0..40)
+        .find(|&y| {
+            (0..120)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .contains("│sigmavirus24/github3.py")
+        })
+        .expect("first row");
+    assert_eq!(buf[(2, y)].bg, Color::LightYellow);
+}
+
+fn enter() -> KeyEvent {
+    KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)
+}
+
+fn esc() -> KeyEvent {
+    KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
+}
+
+#[test]
+fn enter_opens_the_gap_chart_of_the_selected_type_and_esc_closes_it() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(enter(), &s);
+    assert!(matches!(app.chart, Some(Chart::Gaps(_))));
+    check("gap_chart", &app, &s);
+    // The chart's average and median are the table's (section 3), in its legend.
+    let figures = ghpulse_core::repo_stats(
+        s.repos[0].name.as_str(),
+        &s.repos[0].recent,
+        &s.repos[0].gaps,
+        now(),
+        &s.window,
+        None,
+    );
+    let Some(Chart::Gaps(t)) = &app.chart else {
+        unreachable!()
+    };
+    let figures = figures
+        .event_types
+        .iter()
+        .find(|x| &x.event_type == t)
+        .unwrap();
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    let avg = ghpulse_core::humanize_seconds(figures.avg_seconds_between.unwrap());
+    assert!(text.contains(&format!("average {avg}")), "{text}");
+    app.on_key(esc(), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn the_gap_chart_never_panics_on_thin_data() {
+    let at = |id: u64, mins: i64| EventMeta {
+        id,
+        event_type: "PushEvent".into(),
+        created_at: now() - TimeDelta::minutes(mins),
+        actor: "someone".into(),
+        action: None,
+    };
+    let cases = [
+        vec![],
+        vec![at(1, 5)],
+        vec![at(3, 5), at(2, 5), at(1, 5)],
+        vec![at(2, 0), at(1, 0)],
+    ];
+    for events in cases {
+        let s = snapshot(vec![view("o/r", events, ok_state(5))]);
+        for chart in [
+            Chart::Gaps("PushEvent".into()),
+            Chart::Gaps("IssuesEvent".into()),
+            Chart::Counts(Period::Hour),
+            Chart::Actions("PushEvent".into()),
+            Chart::Actions("IssuesEvent".into()),
+        ] {
+            let app = App {
+                chart: Some(chart),
+                zoomed: true,
+                ..App::default()
+            };
+            for (w, h) in [(60, 15), (80, 24), (120, 40), (200, 50)] {
+                draw(&app, &s, w, h, Theme::plain());
+            }
+        }
+    }
+    let s = snapshot(vec![view("o/r", vec![at(2, 0), at(1, 0)], ok_state(5))]);
+    let mut app = App::default();
+    app.on_key(enter(), &s);
+    check("gap_chart_zero_gaps", &app, &s);
+}
+
+#[test]
+fn o_cycles_the_counts_by_type_over_hour_day_week_then_closes() {
+    let s = with_data();
+    let mut app = App::default();
+    for (period, name) in [
+        (Period::Hour, "counts_hour"),
+        (Period::Day, "counts_day"),
+        (Period::Week, "counts_week"),
+    ] {
+        app.on_key(key('o'), &s);
+        assert_eq!(app.chart, Some(Chart::Counts(period)));
+        check(name, &app, &s);
+    }
+    app.on_key(key('o'), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn z_zooms_the_activity_to_the_last_24_hours() {
+    let s = with_data();
+    let mut app = App::default();
+    app.on_key(key('z'), &s);
+    assert!(app.zoomed);
+    check("zoomed", &app, &s);
+    app.on_key(key('z'), &s);
+    assert!(!app.zoomed);
+}
+
+#[test]
+fn a_shows_the_action_breakdown_of_the_selected_type() {
+    let s = with_data();
+    let mut app = App::default();
+    // IssuesEvent has actions (opened, closed, ...): find its row.
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), &s);
+    app.on_key(key('/'), &s);
+    for c in "Issues".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(enter(), &s);
+    app.on_key(key('A'), &s);
+    assert_eq!(app.chart, Some(Chart::Actions("IssuesEvent".into())));
+    check("actions", &app, &s);
+    app.on_key(esc(), &s);
+    assert_eq!(app.chart, None);
+}
+
+#[test]
+fn the_selected_repositorys_label_kpis_are_under_the_statistics() {
+    use ghpulse_core::{GroupKpi, RepoLabels};
+    let s = with_data();
+    let labels = |repo: &str| RepoLabels {
+        repo: repo.into(),
+        issues_seen: 40,
+        pull_requests_seen: 0,
+        groups: vec![
+            GroupKpi {
+                group: "bug".into(),
+                issues: 9,
+                issue_share: Some(0.225),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+            GroupKpi {
+                group: "performance".into(),
+                issues: 1,
+                issue_share: Some(0.025),
+                pull_requests: 0,
+                pull_request_share: None,
+            },
+        ],
+    };
+    let mut app = App {
+        labels: Some(labels("sigmavirus24/github3.py")),
+        ..App::default()
+    };
+    check("labels", &app, &s);
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(
+        text.contains("bug: 9 issues") && text.contains("(22.5%)"),
+        "{text}"
+    );
+    // Another repository's figures are never shown as the selection's.
+    app.labels = Some(labels("praw-dev/praw"));
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(!text.contains("Labels:"), "{text}");
+    // The loop asks again when the selection changes.
+    let before = app.labels_key(&s, now());
+    app.on_key(key('j'), &s);
+    assert_ne!(app.labels_key(&s, now()), before);
+}

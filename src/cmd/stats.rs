@@ -1,0 +1,225 @@
+//! `ghpulse stats`: the figures from the store, opened read-only beside a running ghpulse; with
+//! section 3a's flags, the answers the REST API gives; as a table, or the same JSON as REST.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::Utc;
+use ghpulse_core::{
+    Config, LabelsReport, Query, Selection, Snapshot, StatsAnswer, StatsAsk, StatsQuery,
+    StatsReport, Store, humanize_seconds,
+};
+
+use super::{Failure, watched, written};
+use crate::cli::StatsQuestions;
+
+/// `ghpulse stats`: section 3's report, or with a question flag section 3a's answer.
+pub fn run(
+    config: &Config,
+    data: &Path,
+    json: bool,
+    repo: Option<&str>,
+    questions: &StatsQuestions,
+    authenticated: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    if questions.any() {
+        answer(config, data, json, repo, questions, out)
+    } else {
+        report(config, data, json, repo, authenticated, out)
+    }
+}
+
+fn report(
+    config: &Config,
+    data: &Path,
+    json: bool,
+    repo: Option<&str>,
+    authenticated: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let repo = watched(config, repo)?;
+    let store = Store::open_read_only(data).map_err(Failure::other)?;
+    let now = Utc::now();
+    let snapshot =
+        Snapshot::from_store(config, &store, authenticated, now).map_err(Failure::other)?;
+    let report = snapshot.stats(
+        now,
+        &StatsQuery {
+            repo: repo.as_ref(),
+            ..Default::default()
+        },
+    );
+    if json {
+        print_json(&report, out)
+    } else {
+        written(write_table(&report, out))
+    }
+}
+
+fn answer(
+    config: &Config,
+    data: &Path,
+    json: bool,
+    repo: Option<&str>,
+    q: &StatsQuestions,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let repo = watched(config, repo)?;
+    if q.action.as_deref().is_some_and(|a| a.trim().is_empty()) {
+        return Err(Failure::usage("--action needs an action name, e.g. opened"));
+    }
+    let store = Store::open_read_only(data).map_err(Failure::other)?;
+    let now = Utc::now();
+    // Whether a token is set changes none of these figures.
+    let snapshot = Snapshot::from_store(config, &store, false, now).map_err(Failure::other)?;
+    let query = Query::new(snapshot.into(), store);
+    if q.labels {
+        let report = query.labels(now, repo.as_ref()).map_err(Failure::other)?;
+        return if json {
+            print_json(&report, out)
+        } else {
+            written(write_labels(&report, out))
+        };
+    }
+    let answer = query.stats(
+        now,
+        &StatsAsk {
+            repo: repo.as_ref(),
+            limit: None,
+            selection: Selection {
+                event_type: None,
+                action: q.action.as_deref(),
+                by_action: q.by_action,
+            },
+            combined: q.combined,
+        },
+    );
+    if json {
+        return print_json(&answer, out);
+    }
+    let StatsAnswer {
+        generated_at,
+        window,
+        mut repositories,
+        combined,
+    } = answer;
+    if let Some(a) = &q.action {
+        written(writeln!(out, "Only events whose action is {a:?}."))?;
+    }
+    repositories.extend(combined);
+    let report = StatsReport {
+        generated_at,
+        window,
+        repositories,
+    };
+    written(write_table(&report, out))
+}
+
+fn print_json(body: &impl serde::Serialize, out: &mut impl Write) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(body).map_err(Failure::other)?;
+    written(writeln!(out, "{text}"))
+}
+
+fn write_labels(report: &LabelsReport, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Label KPIs as of {} (issues and pull requests named in each window)",
+        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    let share =
+        |s: Option<f64>| s.map_or_else(|| "-".to_string(), |s| format!("{:.1}%", s * 100.0));
+    for r in &report.repositories {
+        writeln!(
+            out,
+            "\n{}: {} issues, {} pull requests seen",
+            r.repo, r.issues_seen, r.pull_requests_seen
+        )?;
+        writeln!(
+            out,
+            "  {:<20} {:>7} {:>8} {:>14} {:>8}",
+            "GROUP", "ISSUES", "SHARE", "PULL REQUESTS", "SHARE"
+        )?;
+        for g in &r.groups {
+            writeln!(
+                out,
+                "  {:<20} {:>7} {:>8} {:>14} {:>8}",
+                g.group,
+                g.issues,
+                share(g.issue_share),
+                g.pull_requests,
+                share(g.pull_request_share)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Statistics as of {} (window: last {} events or {}, whichever holds fewer)",
+        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.window.max_events,
+        humanize_seconds(report.window.max_age_seconds as f64)
+    )?;
+    if report.repositories.is_empty() {
+        writeln!(
+            out,
+            "\nNo repositories are watched. Add one with: ghpulse repos add owner/name"
+        )?;
+    }
+    for r in &report.repositories {
+        writeln!(out)?;
+        let span = match (r.window_start, r.window_end) {
+            (Some(s), Some(e)) => format!(
+                ", {} to {}",
+                s.format("%Y-%m-%d %H:%M"),
+                e.format("%Y-%m-%d %H:%M")
+            ),
+            _ => String::new(),
+        };
+        let partial = if r.partial {
+            "  [partial: events may be missing]"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{}: {} events in window{span}{partial}",
+            r.repo, r.events_in_window
+        )?;
+        if r.event_types.is_empty() {
+            continue;
+        }
+        writeln!(
+            out,
+            "  {:<32} {:>6} {:>12} {:>12}  LAST SEEN",
+            "EVENT TYPE", "COUNT", "AVG BETWEEN", "MEDIAN"
+        )?;
+        for t in &r.event_types {
+            let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
+            writeln!(
+                out,
+                "  {:<32} {:>6} {:>12} {:>12}  {}",
+                t.event_type,
+                t.count,
+                fmt(t.avg_seconds_between),
+                fmt(t.median_seconds_between),
+                t.last_event_at.format("%Y-%m-%d %H:%M:%S")
+            )?;
+            for a in t.actions.iter().flatten() {
+                writeln!(
+                    out,
+                    "    {:<30} {:>6} {:>12} {:>12}  {}",
+                    a.action.as_deref().unwrap_or("(no action)"),
+                    a.count,
+                    fmt(a.avg_seconds_between),
+                    fmt(a.median_seconds_between),
+                    a.last_event_at.format("%Y-%m-%d %H:%M:%S")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

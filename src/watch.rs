@@ -1,0 +1,112 @@
+//! Watching: the engine, the dashboard or headless logging, the REST listener when asked
+//! for, until the user quits, a signal arrives or the fetcher dies.
+
+use std::sync::Arc;
+
+use ghpulse_core::{Client, EngineSettings, Store, start_engine};
+use ghpulse_rest::ApiState;
+use tokio::sync::watch;
+
+use crate::cmd::Failure;
+use crate::settings::Settings;
+use crate::{logging, memory, panic_message, shutdown};
+
+/// Tokio's default is 512.
+const BLOCKING_THREADS: usize = 8;
+
+pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
+    // Blocking threads serve store writes, cold statistics and `/api/events/count`: on a
+    // couple of cores a few of them are as fast as hundreds, and each costs a stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .map_err(Failure::other)?;
+    runtime.block_on(async move {
+        let mut signals = shutdown::Signals::install();
+        if headless {
+            logging::to_stderr();
+        } else {
+            logging::to_dashboard();
+        }
+        let store = Store::open(&settings.data_path).map_err(Failure::other)?;
+        let client =
+            Client::new(&settings.api_url, settings.token.clone()).map_err(Failure::other)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(memory::trim_periodically(stop_rx.clone()));
+        let (handle, fetcher) = start_engine(
+            EngineSettings {
+                config: settings.config.clone(),
+                client,
+                store,
+            },
+            stop_rx.clone(),
+        )
+        .await
+        .map_err(Failure::other)?;
+        let dashboard = ghpulse_tui::Options::new(&settings.config, settings.theme.as_deref());
+        let rest = match settings.listen {
+            None => None,
+            Some(addr) => {
+                let state = ApiState {
+                    engine: handle.clone(),
+                    api_key: settings.api_key.as_deref().map(Arc::from),
+                };
+                let served = ghpulse_rest::spawn(addr, state, stop_rx.clone())
+                    .await
+                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
+                Some(served)
+            }
+        };
+        tracing::info!(
+            "watching {} repositories from {} (store {}, {})",
+            settings.config.repositories.len(),
+            settings.config.path.display(),
+            settings.data_path.display(),
+            if settings.token.is_some() {
+                "authenticated"
+            } else {
+                "unauthenticated: 60 requests/hour"
+            }
+        );
+        // The fetcher is the point of the process: if it dies, say why and exit 1 so a
+        // supervisor restarts ghpulse, rather than serve stale figures half alive.
+        let mut fetcher = fetcher;
+        let died = if headless {
+            tokio::select! {
+                _ = signals.recv() => None,
+                ended = &mut fetcher => Some(ended),
+            }
+        } else {
+            // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
+            tokio::select! {
+                shown = ghpulse_tui::run(handle.clone(), dashboard) => {
+                    shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
+                    None
+                }
+                _ = signals.recv() => None,
+                ended = &mut fetcher => Some(ended),
+            }
+        };
+        if let Some(ended) = died {
+            let why = match ended {
+                Ok(()) => "it stopped".to_string(),
+                Err(e) => match e.try_into_panic() {
+                    Ok(payload) => panic_message(payload.as_ref()),
+                    Err(e) => e.to_string(),
+                },
+            };
+            let _ = stop_tx.send(true);
+            return Err(Failure::other(format!(
+                "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
+            )));
+        }
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let _ = fetcher.await;
+        if let Some(rest) = rest {
+            let _ = rest.await;
+        }
+        Ok(())
+    })
+}
