@@ -8,7 +8,7 @@
 
 #[path = "../examples/hello.rs"]
 mod hello;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/integration/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -1,14 +1,12 @@
 //! The watch list with the real binary: parallel `ghpulse repos` edits, and a running ghpulse
 //! following its config file (edits by other processes, REST, broken and fixed by hand).
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_github::{FakeGithub, Options};
 use serde_json::Value;
-use support::{BIN, Workdir, stop, wait_for};
+use crate::support::{BIN, Workdir, stop, wait_for};
 
 const KEY: &str = "watch-list-key";
 
@@ -208,7 +206,7 @@ async fn a_running_ghpulse_follows_its_config_file() {
         &["--listen", "127.0.0.1:0"],
         &[("GHPULSE_API_KEY", KEY)],
     );
-    let base = support::listening_at(&work).await;
+    let base = crate::support::listening_at(&work).await;
     let api = Listening {
         base,
         http: reqwest::Client::new(),
@@ -419,7 +417,7 @@ async fn a_config_created_by_the_first_add_is_followed() {
         .stdout(Stdio::null())
         .stderr(log);
     let child = cmd.spawn().unwrap();
-    let base = support::listening_at(&work).await;
+    let base = crate::support::listening_at(&work).await;
     let api = Listening {
         base,
         http: reqwest::Client::new(),

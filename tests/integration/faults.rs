@@ -5,15 +5,13 @@
 //! along; nothing is requested faster than `X-Poll-Interval`, and no request ever leaves for
 //! another origin.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use fake_github::{FakeGithub, Fault, Options, data};
 use serde_json::Value;
-use support::figures::assert_figures;
-use support::{Running, Workdir, wait_for};
+use crate::support::figures::assert_figures;
+use crate::support::{Running, Workdir, wait_for};
 
 const TOKEN: Option<&str> = Some("test-token");
 /// New events pushed into every repository while the faults are on: a poll then needs three
@@ -110,7 +108,7 @@ fn all_exact(
         .all(|((r, _, _), p)| stored_ids(&store, r) == ids(p))
 }
 
-/// Like `support::wait_for`, checking once a second: each check reads the whole store.
+/// Like `crate::support::wait_for`, checking once a second: each check reads the whole store.
 async fn wait_until(what: &str, limit: Duration, work: &Workdir, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < limit {

@@ -1,16 +1,14 @@
 //! The REST API of a headless ghpulse fed by the fake GitHub server: every endpoint, checked
 //! against the OpenAPI document the server itself serves, the key rules, and hostile input.
 
-mod support;
-
 use std::process::Child;
 use std::time::Duration;
 
 use fake_github::{FakeGithub, Options};
 use proptest::prelude::*;
 use serde_json::Value;
-use support::openapi::{check_against_doc, documented, validate};
-use support::{Workdir, stop, wait_for};
+use crate::support::openapi::{check_against_doc, documented, validate};
+use crate::support::{Workdir, stop, wait_for};
 
 const KEY: &str = "s3cret-key";
 /// What Prometheus 2.x sends when it scrapes.
@@ -58,7 +56,7 @@ async fn start(api_key: Option<&str>) -> Running {
         .into_iter()
         .collect();
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &env);
-    let base = support::listening_at(&work).await;
+    let base = crate::support::listening_at(&work).await;
     let r = Running {
         _gh: gh,
         work,

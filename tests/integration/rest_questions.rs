@@ -3,15 +3,13 @@
 //! OpenAPI document and against figures computed here, independently, from the events the
 //! server served.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use fake_github::{FakeGithub, Options, data};
 use serde_json::{Value, json};
-use support::{BIN, Workdir, stop};
+use crate::support::{BIN, Workdir, stop};
 
 const REPOS: [&str; 3] = [
     "sferik/rails_admin",
@@ -66,7 +64,7 @@ async fn start() -> Running {
     }
     let work = Workdir::new(&REPOS);
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let base = support::listening_at(&work).await;
+    let base = crate::support::listening_at(&work).await;
     let mut served = HashMap::new();
     for name in REPOS {
         let ids: Vec<u64> = gh.timeline_ids(name);
@@ -268,7 +266,7 @@ async fn section_3a_answers_as_documented_and_as_computed_here() {
     for (path, want) in gets {
         let (status, body) = r.get(path).await;
         assert_eq!(status, want, "GET {path}: {body}");
-        support::openapi::check_against_doc(&doc, "get", path, status, &body);
+        crate::support::openapi::check_against_doc(&doc, "get", path, status, &body);
         if status >= 400 {
             assert!(body["error"].is_string(), "GET {path}: {body}");
         }

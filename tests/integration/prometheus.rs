@@ -2,15 +2,13 @@
 //! shipped rules checked by promtool. Skipped, with a note, where the binaries are absent
 //! (Debian package `prometheus`; `.ci/run` installs it).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_github::{FakeGithub, Options};
 use serde_json::Value;
-use support::{Workdir, stop};
+use crate::support::{Workdir, stop};
 
 const REPOS: [&str; 2] = ["sferik/rails_admin", "praw-dev/praw"];
 
@@ -114,7 +112,7 @@ async fn prometheus_scrapes_the_same_figures_as_api_stats() {
     }
     let work = Workdir::new(&REPOS);
     let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let ghpulse = support::listening_at(&work).await;
+    let ghpulse = crate::support::listening_at(&work).await;
     let target = ghpulse.trim_start_matches("http://").to_string();
 
     let dir = tempfile::tempdir().unwrap();

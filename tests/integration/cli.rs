@@ -1,15 +1,13 @@
 //! The command line as a user meets it: completions, the man page, where a bad value is
 //! blamed, and the gh CLI's login used as the token.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use fake_github::{FakeGithub, Options, data};
-use support::{BIN, Workdir, stop, wait_for};
+use crate::support::{BIN, Workdir, stop, wait_for};
 
 /// `ghpulse ARGS` with none of the environment variables it reads, plus `env`.
 fn ghpulse(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -2,14 +2,12 @@
 //! connection cap never lock `/health` out, half-sent heads and idle keep-alive connections
 //! are dropped after the timeout, refused requests say `Connection: close`.
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use support::{Workdir, stop};
+use crate::support::{Workdir, stop};
 
 /// No repositories: the fetcher runs but never needs GitHub.
 const NOWHERE: &str = "http://127.0.0.1:9";
@@ -31,7 +29,7 @@ impl Drop for Listener {
 async fn start(env: &[(&str, &str)]) -> Listener {
     let work = Workdir::new(&[]);
     let child = work.start_with(NOWHERE, None, &["--listen", "127.0.0.1:0"], env);
-    let addr = support::listening_at(&work)
+    let addr = crate::support::listening_at(&work)
         .await
         .trim_start_matches("http://")
         .to_string();

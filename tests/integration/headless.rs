@@ -1,15 +1,13 @@
 //! End-to-end: the real binary, headless, against the fake GitHub server built from real data.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use fake_github::{FakeGithub, Fault, Options, data};
 use serde_json::Value;
-use support::figures::expected_figures;
-use support::{Workdir, stop, wait_for};
+use crate::support::figures::expected_figures;
+use crate::support::{Workdir, stop, wait_for};
 
 const TOKEN: Option<&str> = Some("test-token");
 
@@ -500,7 +498,7 @@ fn a_second_ghpulse_on_the_same_store_gets_a_clear_error() {
     let work = Workdir::new(&["a/b"]);
     let first = work.start("http://127.0.0.1:9", None);
     std::thread::sleep(Duration::from_millis(800));
-    let second = std::process::Command::new(support::BIN)
+    let second = std::process::Command::new(crate::support::BIN)
         .args(["--headless", "-c"])
         .arg(work.config())
         .arg("-d")

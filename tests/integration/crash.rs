@@ -4,15 +4,13 @@
 //!
 //! `GHPULSE_CRASH_RUNS=200 cargo test --test crash` kills more often than the default.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use fake_github::{FakeGithub, Fault, Options, data};
 use serde_json::Value;
-use support::figures::assert_figures;
-use support::{Running, Workdir, wait_for};
+use crate::support::figures::assert_figures;
+use crate::support::{Running, Workdir, wait_for};
 
 const TOKEN: Option<&str> = Some("test-token");
 const REPOS: [&str; 2] = ["busy/one", "quiet/two"];

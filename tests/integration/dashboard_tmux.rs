@@ -1,13 +1,11 @@
 //! End-to-end: the real binary's dashboard in a tmux pseudo-terminal, driven by keys against
 //! the fake GitHub server, read back with capture-pane.
 
-mod support;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fake_github::{FakeGithub, Options};
-use support::Workdir;
+use crate::support::Workdir;
 
 struct Tmux {
     socket: String,
@@ -24,7 +22,7 @@ impl Tmux {
         let command = format!(
             "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {api_url}; echo EXITED:$?; sleep 600",
             work.dir.path().join("state").display(),
-            support::BIN,
+            crate::support::BIN,
             work.config().display(),
             work.store().display(),
         );

@@ -1,0 +1,15 @@
+//! The tests that run the real `ghpulse` binary against the fake GitHub server, linked into one
+//! test binary (one link instead of ten; the modules' tests interleave on the test threads).
+
+mod support;
+
+mod cli;
+mod crash;
+mod dashboard_tmux;
+mod faults;
+mod headless;
+mod prometheus;
+mod rest_api;
+mod rest_connections;
+mod rest_questions;
+mod watch_list;
