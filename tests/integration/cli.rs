@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use fake_github::{FakeGithub, Options, data};
 use crate::support::{BIN, Workdir, stop, wait_for};
+use fake_github::{FakeGithub, Options, data};
 
 /// `ghpulse ARGS` with none of the environment variables it reads, plus `env`.
 fn ghpulse(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -7,10 +7,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use fake_github::{FakeGithub, Fault, Options, data};
-use serde_json::Value;
 use crate::support::figures::assert_figures;
 use crate::support::{Running, Workdir, wait_for};
+use fake_github::{FakeGithub, Fault, Options, data};
+use serde_json::Value;
 
 const TOKEN: Option<&str> = Some("test-token");
 const REPOS: [&str; 2] = ["busy/one", "quiet/two"];

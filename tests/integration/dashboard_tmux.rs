@@ -4,8 +4,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fake_github::{FakeGithub, Options};
 use crate::support::Workdir;
+use fake_github::{FakeGithub, Options};
 
 struct Tmux {
     socket: String,

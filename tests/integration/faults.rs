@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use fake_github::{FakeGithub, Fault, Options, data};
-use serde_json::Value;
 use crate::support::figures::assert_figures;
 use crate::support::{Running, Workdir, wait_for};
+use fake_github::{FakeGithub, Fault, Options, data};
+use serde_json::Value;
 
 const TOKEN: Option<&str> = Some("test-token");
 /// New events pushed into every repository while the faults are on: a poll then needs three

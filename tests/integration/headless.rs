@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::support::figures::expected_figures;
+use crate::support::{Workdir, stop, wait_for};
 use chrono::{DateTime, Utc};
 use fake_github::{FakeGithub, Fault, Options, data};
 use serde_json::Value;
-use crate::support::figures::expected_figures;
-use crate::support::{Workdir, stop, wait_for};
 
 const TOKEN: Option<&str> = Some("test-token");
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{Workdir, stop};
 use fake_github::{FakeGithub, Options};
 use serde_json::Value;
-use crate::support::{Workdir, stop};
 
 const REPOS: [&str; 2] = ["sferik/rails_admin", "praw-dev/praw"];
 

@@ -4,11 +4,11 @@
 use std::process::Child;
 use std::time::Duration;
 
+use crate::support::openapi::{check_against_doc, documented, validate};
+use crate::support::{Workdir, stop, wait_for};
 use fake_github::{FakeGithub, Options};
 use proptest::prelude::*;
 use serde_json::Value;
-use crate::support::openapi::{check_against_doc, documented, validate};
-use crate::support::{Workdir, stop, wait_for};
 
 const KEY: &str = "s3cret-key";
 /// What Prometheus 2.x sends when it scrapes.

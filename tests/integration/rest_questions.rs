@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
+use crate::support::{BIN, Workdir, stop};
 use fake_github::{FakeGithub, Options, data};
 use serde_json::{Value, json};
-use crate::support::{BIN, Workdir, stop};
 
 const REPOS: [&str; 3] = [
     "sferik/rails_admin",

@@ -4,9 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, Workdir, stop, wait_for};
 use fake_github::{FakeGithub, Options};
 use serde_json::Value;
-use crate::support::{BIN, Workdir, stop, wait_for};
 
 const KEY: &str = "watch-list-key";
 

@@ -33,8 +33,7 @@ mod store;
 pub use config::edit::{EditError, Edited, add_repository, remove_repository};
 pub use config::keys::{DEFAULT_KEYS, Key, KeyChord, Keymap, KeymapError};
 pub use config::load::{
-    COLOR_SLOTS, Config, ConfigError, DEFAULT_MAX_REPOSITORIES, LabelGroups, THEMES, Ui, Window,
-    check_api_url, check_theme, is_colour,
+    Config, ConfigError, LabelGroups, THEMES, Ui, Window, check_api_url, check_theme,
 };
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};

@@ -7,7 +7,7 @@ pub(crate) mod stats;
 pub(crate) mod status;
 
 use axum::http::StatusCode;
-use ghpulse_core::{MAX_OFFSET_MINUTES, StoreError};
+use ghpulse_core::{MAX_OFFSET_MINUTES, Snapshot, StoreError};
 
 use crate::error::ApiError;
 
@@ -38,5 +38,19 @@ pub(crate) fn action_name(action: Option<&str>) -> Result<Option<&str>, ApiError
             "action must be a name of 1 to 100 characters, e.g. opened",
         )),
         other => Ok(other),
+    }
+}
+
+/// A `limit` on the repositories listed: 1..=max_repositories.
+pub(crate) fn repo_limit(
+    limit: Option<u64>,
+    snapshot: &Snapshot,
+) -> Result<Option<usize>, ApiError> {
+    let max = snapshot.max_repositories as u64;
+    match limit {
+        Some(n) if !(1..=max).contains(&n) => Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {max}"
+        ))),
+        other => Ok(other.map(|n| n as usize)),
     }
 }

@@ -45,7 +45,7 @@ const fn info(action: Action, description: &'static str, footer: &'static str) -
     }
 }
 
-/// In the order of `keymap::DEFAULT_KEYS` (a test checks it).
+/// In the order of `ghpulse_core::DEFAULT_KEYS` (a test checks it).
 pub const ACTIONS: &[ActionInfo] = &[
     info(Action::Up, "move up", ""),
     info(Action::Down, "move down", ""),

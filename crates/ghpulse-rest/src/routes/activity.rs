@@ -8,7 +8,7 @@ use ghpulse_core::{LabelsReport, RepoActivity, RepoTypeCount};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{blocking, offset_minutes};
+use super::{blocking, offset_minutes, repo_limit};
 use crate::error::{ApiError, ApiQuery, ErrorBody};
 use crate::state::{ApiState, watched};
 
@@ -34,17 +34,8 @@ pub async fn active(
     ApiQuery(p): ApiQuery<ActiveParams>,
 ) -> Result<Json<Vec<RepoActivity>>, ApiError> {
     let offset = offset_minutes(p.offset, true)?.unwrap_or(1);
-    let snapshot = state.snapshot();
-    let max = snapshot.max_repositories as u64;
-    if let Some(n) = p.limit
-        && !(1..=max).contains(&n)
-    {
-        return Err(ApiError::bad_request(format!(
-            "limit must be from 1 to {max}"
-        )));
-    }
     let query = state.query();
-    let limit = p.limit.map(|n| n as usize);
+    let limit = repo_limit(p.limit, query.snapshot())?;
     let ranked = blocking(move || query.most_active(Utc::now(), offset, limit)).await?;
     Ok(Json(ranked))
 }

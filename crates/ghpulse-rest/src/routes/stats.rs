@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use axum::Json;
 use ghpulse_core::{Selection, StatsAnswer, StatsAsk, StatsQuery, StatsReport};
 
-use super::action_name;
+use super::{action_name, repo_limit};
 use crate::error::{ApiError, ApiQuery, ErrorBody};
 use crate::state::{ApiState, watched};
 
@@ -88,19 +88,12 @@ async fn report(
     limit: Option<u64>,
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot();
-    let max = snapshot.max_repositories as u64;
-    if let Some(n) = limit
-        && !(1..=max).contains(&n)
-    {
-        return Err(ApiError::bad_request(format!(
-            "limit must be from 1 to {max}"
-        )));
-    }
+    let limit = repo_limit(limit, &snapshot)?;
     let repo = repo.map(|r| watched(&snapshot, r)).transpose()?;
     let query = StatsQuery {
         repo: repo.as_ref(),
         event_type,
-        limit: limit.map(|n| n as usize),
+        limit,
     };
     let now = Utc::now();
     if snapshot.cached_stats(now).is_none() {
@@ -114,7 +107,7 @@ async fn report(
 }
 
 /// `/api/stats` when `action`, `by` or `combined` is given (the plain report is served by
-/// `stats::api_stats` as before).
+/// `report`, from the snapshot's cached figures).
 fn stats_3a(
     state: &ApiState,
     repo: Option<&str>,
@@ -124,25 +117,18 @@ fn stats_3a(
     by: Option<&str>,
     combined: bool,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot();
-    let max = snapshot.max_repositories as u64;
-    if let Some(n) = limit
-        && !(1..=max).contains(&n)
-    {
-        return Err(ApiError::bad_request(format!(
-            "limit must be from 1 to {max}"
-        )));
-    }
+    let query = state.query();
+    let limit = repo_limit(limit, query.snapshot())?;
     let by_action = match by {
         None => false,
         Some("action") => true,
         Some(_) => return Err(ApiError::bad_request("by must be action")),
     };
     let action = action_name(action)?;
-    let repo = repo.map(|r| watched(&snapshot, r)).transpose()?;
+    let repo = repo.map(|r| watched(query.snapshot(), r)).transpose()?;
     let ask = StatsAsk {
         repo: repo.as_ref(),
-        limit: limit.map(|n| n as usize),
+        limit,
         selection: Selection {
             event_type,
             action,
@@ -150,5 +136,5 @@ fn stats_3a(
         },
         combined,
     };
-    Ok(Json(state.query().stats(Utc::now(), &ask)).into_response())
+    Ok(Json(query.stats(Utc::now(), &ask)).into_response())
 }
