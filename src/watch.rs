@@ -11,6 +11,14 @@ use crate::cmd::Failure;
 use crate::settings::Settings;
 use crate::{logging, memory, panic_message, shutdown};
 
+/// Why watching ends.
+enum Stop {
+    /// A signal, or the user quit the dashboard.
+    Asked(&'static str),
+    /// The fetcher task ended by itself, which it never should.
+    FetcherDied(Result<(), tokio::task::JoinError>),
+}
+
 /// Tokio's default is 512.
 const BLOCKING_THREADS: usize = 8;
 
@@ -72,36 +80,39 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
         // The fetcher is the point of the process: if it dies, say why and exit 1 so a
         // supervisor restarts ghpulse, rather than serve stale figures half alive.
         let mut fetcher = fetcher;
-        let died = if headless {
+        let stop = if headless {
             tokio::select! {
-                _ = signals.recv() => None,
-                ended = &mut fetcher => Some(ended),
+                signal = signals.recv() => Stop::Asked(signal),
+                ended = &mut fetcher => Stop::FetcherDied(ended),
             }
         } else {
-            // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
+            // The ending signals still end the dashboard cleanly; Ctrl-C arrives as a key.
             tokio::select! {
                 shown = ghpulse_tui::run(handle.clone(), dashboard) => {
                     shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
-                    None
+                    Stop::Asked("quit from the dashboard")
                 }
-                _ = signals.recv() => None,
-                ended = &mut fetcher => Some(ended),
+                signal = signals.recv() => Stop::Asked(signal),
+                ended = &mut fetcher => Stop::FetcherDied(ended),
             }
         };
-        if let Some(ended) = died {
-            let why = match ended {
-                Ok(()) => "it stopped".to_string(),
-                Err(e) => match e.try_into_panic() {
-                    Ok(payload) => panic_message(payload.as_ref()),
-                    Err(e) => e.to_string(),
-                },
-            };
-            let _ = stop_tx.send(true);
-            return Err(Failure::other(format!(
-                "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
-            )));
-        }
-        tracing::info!("shutting down");
+        let why = match stop {
+            Stop::Asked(why) => why,
+            Stop::FetcherDied(ended) => {
+                let why = match ended {
+                    Ok(()) => "it stopped".to_string(),
+                    Err(e) => match e.try_into_panic() {
+                        Ok(payload) => panic_message(payload.as_ref()),
+                        Err(e) => e.to_string(),
+                    },
+                };
+                let _ = stop_tx.send(true);
+                return Err(Failure::other(format!(
+                    "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
+                )));
+            }
+        };
+        tracing::info!("shutting down ({why})");
         let _ = stop_tx.send(true);
         let _ = fetcher.await;
         if let Some(rest) = rest {

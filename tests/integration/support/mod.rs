@@ -127,14 +127,19 @@ impl Workdir {
 }
 
 /// SIGTERM, then wait for the exit status.
-pub fn stop(mut child: Child) -> std::process::ExitStatus {
+pub fn stop(child: Child) -> std::process::ExitStatus {
+    stop_with(child, "TERM")
+}
+
+/// `kill -SIGNAL` (a name such as `HUP`), then wait for the exit status.
+pub fn stop_with(mut child: Child, signal: &str) -> std::process::ExitStatus {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .status();
     wait_exit(&mut child, Duration::from_secs(15)).unwrap_or_else(|| {
         let _ = child.kill();
-        panic!("ghpulse did not exit within 15 s of SIGTERM")
+        panic!("ghpulse did not exit within 15 s of SIG{signal}")
     })
 }
 
@@ -201,8 +206,13 @@ impl Running {
     }
 
     /// SIGTERM and the exit status (see [`stop`]).
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        stop(self.0.take().expect("running"))
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// That signal and the exit status (see [`stop_with`]).
+    pub fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
+        stop_with(self.0.take().expect("running"), signal)
     }
 
     /// SIGKILL, as a crash.
