@@ -32,11 +32,11 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
         .map_err(Failure::other)?;
     runtime.block_on(async move {
         let mut signals = shutdown::Signals::install();
-        if headless {
-            logging::to_stderr();
+        let _log = if headless {
+            logging::to_stderr()
         } else {
-            logging::to_dashboard();
-        }
+            logging::to_dashboard()
+        };
         let store = Store::open(&settings.data_path).map_err(Failure::other)?;
         let client =
             Client::new(&settings.api_url, settings.token.clone()).map_err(Failure::other)?;

@@ -44,7 +44,8 @@ impl Workdir {
         self.dir.path().join("ghpulse.log")
     }
 
-    fn command(&self, api_url: &str, token: Option<&str>) -> Command {
+    /// `ghpulse -c … -d … --api-url URL` with a clean environment and a debug log filter.
+    pub fn command(&self, api_url: &str, token: Option<&str>) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("-c")
             .arg(self.config())
@@ -213,6 +214,13 @@ impl Running {
     /// That signal and the exit status (see [`stop_with`]).
     pub fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
         stop_with(self.0.take().expect("running"), signal)
+    }
+
+    /// Whether it has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, as a crash.
