@@ -60,9 +60,14 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
                     engine: handle.clone(),
                     api_key: settings.api_key.as_deref().map(Arc::from),
                 };
-                let served = ghpulse_rest::spawn(addr, state, stop_rx.clone())
-                    .await
-                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
+                let served = ghpulse_rest::spawn(
+                    addr,
+                    state,
+                    &settings.config.allowed_hosts,
+                    stop_rx.clone(),
+                )
+                .await
+                .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
                 Some(served)
             }
         };

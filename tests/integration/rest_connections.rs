@@ -1,6 +1,7 @@
 //! The REST listener under hostile connections, on the real binary: idle sockets beyond the
 //! connection cap never lock `/health` out, half-sent heads and idle keep-alive connections
-//! are dropped after the timeout, refused requests say `Connection: close`.
+//! are dropped after the timeout, refused requests say `Connection: close`, and only the names
+//! the listener is reached by are served (DNS rebinding).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -27,7 +28,15 @@ impl Drop for Listener {
 }
 
 async fn start(env: &[(&str, &str)]) -> Listener {
+    start_with_config("", env).await
+}
+
+/// With `extra` appended to the config file.
+async fn start_with_config(extra: &str, env: &[(&str, &str)]) -> Listener {
     let work = Workdir::new(&[]);
+    let mut config = std::fs::read_to_string(work.config()).expect("config");
+    config.push_str(extra);
+    std::fs::write(work.config(), config).expect("config");
     let child = work.start_with(NOWHERE, None, &["--listen", "127.0.0.1:0"], env);
     let addr = crate::support::listening_at(&work)
         .await
@@ -122,13 +131,13 @@ async fn idle_sockets_beyond_the_cap_never_lock_health_out() {
     // or half a head, five times the cap: the timeout (30 s) does not help here, the cap must.
     let mut early = l.connect();
     early
-        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("send");
     let mut idle = Vec::new();
     for i in 0..5 * CAP {
         let mut s = l.connect();
         if i % 2 == 0 {
-            s.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
                 .expect("half a head");
         }
         idle.push(s);
@@ -167,13 +176,13 @@ async fn half_sent_heads_and_idle_keep_alive_connections_are_dropped_after_the_t
 
     let silent = (l.connect(), Instant::now());
     let mut half = l.connect();
-    half.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .expect("half a head");
     let half = (half, Instant::now());
     // A keep-alive connection answered once, then idle: the same timer runs while it waits for
     // its next request.
     let mut kept = l.connect();
-    kept.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("send");
     let mut answer = [0u8; 512];
     kept.set_read_timeout(Some(Duration::from_secs(10)))
@@ -219,7 +228,7 @@ async fn refused_requests_close_their_connection_and_clients_reuse_nothing_half_
     let l = start(&[("GHPULSE_API_KEY", "k3y")]).await;
     let post = |auth: &str, body: &str| {
         format!(
-            "POST /api/repos HTTP/1.1\r\nHost: t\r\n{auth}Content-Type: application/json\r\n\
+            "POST /api/repos HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
@@ -245,7 +254,7 @@ async fn refused_requests_close_their_connection_and_clients_reuse_nothing_half_
     let chunked = exchange(
         &l,
         format!(
-            "POST /api/repos HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer k3y\r\n\
+            "POST /api/repos HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer k3y\r\n\
              Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
             big.len()
         )
@@ -281,9 +290,72 @@ async fn without_a_configured_key_the_403_closes_its_connection_too() {
     let l = start(&[]).await;
     let answer = exchange(
         &l,
-        b"POST /api/repos HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer x\r\nContent-Length: 15\r\n\r\n{\"repo\": \"a/b\"}",
+        b"POST /api/repos HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer x\r\nContent-Length: 15\r\n\r\n{\"repo\": \"a/b\"}",
     );
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
     assert!(body_json(&answer)["error"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_localhost_the_listen_address_and_allowed_hosts_are_served() {
+    let l = start_with_config("\n[server]\nallowed_hosts = [\"ghpulse.lan\"]\n", &[]).await;
+    let port = l.addr.rsplit(':').next().expect("port");
+    let get = |path: &str, host: &str| {
+        exchange(
+            &l,
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    };
+    for host in [
+        format!("localhost:{port}"),
+        l.addr.clone(),
+        "ghpulse.lan".to_string(),
+        format!("GHPulse.lan:{port}"),
+    ] {
+        let answer = get("/api/stats", &host);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+    // A page that pointed its own name at 127.0.0.1 after loading still sends that name.
+    for path in [
+        "/api/stats",
+        "/api/repos",
+        "/health",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        let answer = get(path, &format!("rebound.example:{port}"));
+        assert!(answer.starts_with("HTTP/1.1 421"), "{path}: {answer}");
+        assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
+        let error = body_json(&answer)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(error.contains("rebound.example"), "{error}");
+    }
+    let answer = get("/health", "a b");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(body_json(&answer)["error"].is_string());
+    // HTTP/1.0 has no Host to check.
+    let answer = exchange(&l, b"GET /health HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+
+    // The document says so for every operation.
+    let doc: serde_json::Value = reqwest::get(format!("http://{}/openapi.json", l.addr))
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("JSON");
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            operations += 1;
+            assert!(
+                operation["responses"]["421"]["content"]["application/json"].is_object(),
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(operations >= 10, "{operations} operations");
 }
