@@ -1,7 +1,8 @@
 //! The REST listener under hostile connections, on the real binary: idle sockets beyond the
 //! connection cap never lock `/health` out, half-sent heads and idle keep-alive connections
-//! are dropped after the timeout, refused requests say `Connection: close`, and only the names
-//! the listener is reached by are served (DNS rebinding).
+//! are dropped after the timeout, refused requests say `Connection: close`, the answers hyper
+//! gives by itself carry a JSON body, and only the names the listener is reached by are served
+//! (DNS rebinding).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -37,7 +38,11 @@ async fn start_with_config(extra: &str, env: &[(&str, &str)]) -> Listener {
     let mut config = std::fs::read_to_string(work.config()).expect("config");
     config.push_str(extra);
     std::fs::write(work.config(), config).expect("config");
-    let child = work.start_with(NOWHERE, None, &["--listen", "127.0.0.1:0"], env);
+    start_in(work, NOWHERE, env).await
+}
+
+async fn start_in(work: Workdir, api_url: &str, env: &[(&str, &str)]) -> Listener {
+    let child = work.start_with(api_url, None, &["--listen", "127.0.0.1:0"], env);
     let addr = crate::support::listening_at(&work)
         .await
         .trim_start_matches("http://")
@@ -358,4 +363,48 @@ async fn only_localhost_the_listen_address_and_allowed_hosts_are_served() {
         }
     }
     assert!(operations >= 10, "{operations} operations");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_hyper_gives_by_itself_carry_the_json_error_body() {
+    let l = start(&[]).await;
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_fields = format!(
+        "GET /health HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("X-{i}: y\r\n"))
+            .collect::<String>()
+    );
+    for (request, status) in [
+        ("GARBAGE\r\n\r\n".to_string(), 400),
+        (
+            "GET /health HTTP/1.1\r\nHost: localhost\r\nNo Colon Here\r\n\r\n".to_string(),
+            400,
+        ),
+        (long_uri, 414),
+        (many_fields, 431),
+    ] {
+        let answer = exchange(&l, request.as_bytes());
+        let what = &request[..request.len().min(40)];
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{what:?}: {answer}"
+        );
+        assert_eq!(
+            header(&answer, "content-type"),
+            Some("application/json"),
+            "{answer}"
+        );
+        assert_eq!(header(&answer, "connection"), Some("close"), "{answer}");
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        assert_eq!(
+            header(&answer, "content-length"),
+            Some(body.len().to_string().as_str())
+        );
+        assert!(body_json(&answer)["error"].is_string(), "{answer}");
+    }
+    assert_eq!(l.health().await, Ok(200));
 }

@@ -5,6 +5,7 @@ mod error;
 mod host;
 mod listener;
 mod metrics;
+mod parse_errors;
 mod routes;
 mod state;
 

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::parse_errors::JsonParseErrors;
+
 /// `GHPULSE_REST_MAX_CONNECTIONS`: the most connections open at once (never more than the
 /// descriptor limit allows).
 pub const MAX_CONNECTIONS_VAR: &str = "GHPULSE_REST_MAX_CONNECTIONS";
@@ -143,7 +145,8 @@ pub async fn serve(
                 }
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(JsonParseErrors::new(stream));
+        let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             let _closing = Closing(slot);
             tokio::select! {
