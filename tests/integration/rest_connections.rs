@@ -1,13 +1,15 @@
 //! The REST listener under hostile connections, on the real binary: idle sockets beyond the
 //! connection cap never lock `/health` out, half-sent heads and idle keep-alive connections
-//! are dropped after the timeout, refused requests say `Connection: close`, the answers hyper
-//! gives by itself carry a JSON body, and only the names the listener is reached by are served
-//! (DNS rebinding).
+//! are dropped after the timeout, and so are clients that leave their answer unread; refused
+//! requests say `Connection: close`, the answers hyper gives by itself carry a JSON body, and
+//! only the names the listener is reached by are served (DNS rebinding).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use fake_github::{FakeGithub, Options};
 
 use crate::support::{Workdir, stop};
 
@@ -405,6 +407,98 @@ async fn answers_hyper_gives_by_itself_carry_the_json_error_body() {
             Some(body.len().to_string().as_str())
         );
         assert!(body_json(&answer)["error"].is_string(), "{answer}");
+    }
+    assert_eq!(l.health().await, Ok(200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_leave_their_answer_unread_are_dropped_after_the_timeout() {
+    const REPO: &str = "sferik/rails_admin";
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 60,
+        ..Options::default()
+    })
+    .await;
+    // Events with large payloads, as big pull requests and pushes have: an answer of about
+    // 5 MB, more than loopback's socket buffers take from a client that does not read.
+    let repo = fake_github::data::fixture_repo(REPO).expect("fixture");
+    let mut events = fake_github::data::load_events(repo.file_stem);
+    fake_github::data::rescale(
+        &mut events,
+        std::time::SystemTime::now() - Duration::from_secs(60),
+        300,
+        Duration::from_secs(24 * 3600),
+    );
+    events.truncate(300);
+    for e in &mut events {
+        e["payload"]["padding"] = "x".repeat(16 * 1024).into();
+    }
+    gh.add_repo(repo.full_name, repo.id, events);
+    let work = Workdir::new(&[REPO]);
+    let l = start_in(work, &gh.url(), &[("GHPULSE_REST_TIMEOUT", "1s")]).await;
+    let stats = format!("http://{}/api/stats", l.addr);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: serde_json::Value = match reqwest::get(&stats).await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        if body["repositories"][0]["events_in_window"] == 300 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", l.work.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Each asks for every stored event as GitHub served it, then reads nothing.
+    let request = format!(
+        "GET /api/repos/{REPO}/events?raw=true&limit=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    );
+    let mut stalled: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            // A small receive window, or loopback's buffers would take the whole answer.
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+            let addr: std::net::SocketAddr = l.addr.parse().expect("address");
+            socket.connect(&addr.into()).expect("connect");
+            let mut s = TcpStream::from(socket);
+            s.write_all(request.as_bytes()).expect("send");
+            s
+        })
+        .collect();
+    // Four times the timeout without reading a byte; then each reads what reached it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for (i, s) in stalled.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut got = Vec::new();
+        let ended = loop {
+            let mut buf = [0u8; 64 * 1024];
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break false;
+                }
+                Err(_) => break true,
+            }
+        };
+        let text = String::from_utf8_lossy(&got);
+        let declared: usize = header(&text, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("client {i}: no content-length in {:.200}", text));
+        let head = text.find("\r\n\r\n").map_or(0, |at| at + 4);
+        assert!(declared > 5_000_000, "the answer is {declared} bytes");
+        assert!(
+            ended,
+            "client {i}: still open, {} of {declared} bytes read",
+            got.len() - head
+        );
+        assert!(
+            got.len() - head < declared,
+            "client {i}: the whole answer was sent to a client that did not read"
+        );
     }
     assert_eq!(l.health().await, Ok(200));
 }

@@ -1,8 +1,10 @@
-//! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout, and a cap
-//! on open connections that closes the longest-idle one to admit a new client, so idle sockets
-//! can neither exhaust the descriptors nor lock clients out.
+//! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout and a
+//! write timeout, and a cap on open connections that closes the longest-idle one to admit a
+//! new client, so neither idle sockets nor clients that do not read can exhaust the
+//! descriptors or the memory, or lock clients out.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,9 +13,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
+use tokio_io_timeout::TimeoutStream;
 
 use crate::parse_errors::JsonParseErrors;
 
@@ -21,7 +24,8 @@ use crate::parse_errors::JsonParseErrors;
 /// descriptor limit allows).
 pub const MAX_CONNECTIONS_VAR: &str = "GHPULSE_REST_MAX_CONNECTIONS";
 /// `GHPULSE_REST_TIMEOUT`: how long a request head may take to arrive, how long a keep-alive
-/// connection may wait for its next request, and how long a request may take.
+/// connection may wait for its next request, how long a request may take, and how long a
+/// client may leave its answer unread.
 pub const TIMEOUT_VAR: &str = "GHPULSE_REST_TIMEOUT";
 
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -145,7 +149,7 @@ pub async fn serve(
                 }
             })
         };
-        let io = TokioIo::new(JsonParseErrors::new(stream));
+        let io = TokioIo::new(connection_io(stream, limits.timeout));
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             let _closing = Closing(slot);
@@ -164,6 +168,18 @@ pub async fn serve(
     {
         tracing::warn!("REST requests still in progress after {SHUTDOWN_GRACE:?} were dropped");
     }
+}
+
+/// The stream hyper serves. A write that makes no progress for `write_timeout` fails, which
+/// ends the connection: a client that does not read its answer is dropped, and the answer's
+/// buffers are freed with it. hyper's own error answers get a JSON body.
+fn connection_io(
+    stream: TcpStream,
+    write_timeout: Duration,
+) -> JsonParseErrors<Pin<Box<TimeoutStream<TcpStream>>>> {
+    let mut timed = TimeoutStream::new(stream);
+    timed.set_write_timeout(Some(write_timeout));
+    JsonParseErrors::new(Box::pin(timed))
 }
 
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
