@@ -56,6 +56,41 @@ async fn start_in(work: Workdir, api_url: &str, env: &[(&str, &str)]) -> Listene
     }
 }
 
+/// A headless ghpulse listening on port 0, run by `sh` under `ulimit -n files` (soft and
+/// hard): what it inherits from a service manager or a shell with a low limit.
+async fn start_with_open_file_limit(files: u32) -> Listener {
+    let work = Workdir::new(&[]);
+    let ghpulse = work.command(NOWHERE, None);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+        .arg(ghpulse.get_program())
+        .args(ghpulse.get_args())
+        .args(["--headless", "--listen", "127.0.0.1:0"]);
+    for (name, value) in ghpulse.get_envs() {
+        match value {
+            Some(v) => sh.env(name, v),
+            None => sh.env_remove(name),
+        };
+    }
+    let log = std::fs::File::create(work.log()).expect("log file");
+    let child = sh
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start ghpulse");
+    let addr = crate::support::listening_at(&work)
+        .await
+        .trim_start_matches("http://")
+        .to_string();
+    Listener {
+        work,
+        child: Some(child),
+        addr,
+    }
+}
+
 impl Listener {
     fn connect(&self) -> TcpStream {
         TcpStream::connect(&self.addr).expect("connect")
@@ -175,6 +210,26 @@ async fn idle_sockets_beyond_the_cap_never_lock_health_out() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(closed_by_server(&mut early), "idle the longest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_a_low_open_file_limit_idle_sockets_never_lock_health_out() {
+    // The cap follows the descriptors actually free, not the limit less a reserve: with 20,
+    // half of them were taken before the first client came.
+    let l = start_with_open_file_limit(20).await;
+    let mut idle = Vec::new();
+    for i in 0..30 {
+        let mut s = l.connect();
+        if i % 2 == 0 {
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+                .expect("half a head");
+        }
+        idle.push(s);
+    }
+    for _ in 0..3 {
+        assert_eq!(l.health().await, Ok(200), "{}", l.work.log_text());
+    }
+    assert!(closed_by_server(&mut idle[0]), "idle the longest");
 }
 
 #[tokio::test(flavor = "multi_thread")]
