@@ -6,6 +6,8 @@
 //! Knobs: `REST_BENCH_SECONDS` (each wrk run, default 10), `REST_BENCH_EVENTS` (per
 //! repository, default 10000). Needs `wrk` on the PATH (Debian: `apt-get install wrk`).
 
+#[path = "common/ghpulse.rs"]
+mod ghpulse;
 #[path = "../examples/hello.rs"]
 mod hello;
 #[path = "../tests/integration/support/mod.rs"]
@@ -18,12 +20,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fake_github::synthetic::SyntheticTimeline;
 use fake_github::{FakeGithub, Options};
+use ghpulse::{Ghpulse, env_u64, mb, run_on_one_worker};
 use support::Workdir;
 
 /// Set in the environment of the copy of this program that serves the hello baseline, so the
 /// baseline is its own process, built with the same profile.
 const ROLE: &str = "GHPULSE_BENCH_ROLE";
-const TOKEN: &str = "bench-token";
 const REPOS: usize = 5;
 
 fn main() {
@@ -38,19 +40,7 @@ fn main() {
         eprintln!("rest bench: wrk is not on the PATH (Debian: apt-get install wrk)");
         std::process::exit(2);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime");
-    runtime.block_on(run());
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    run_on_one_worker(run());
 }
 
 async fn run() {
@@ -255,10 +245,6 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
@@ -282,142 +268,6 @@ fn start_hello() -> (Child, String) {
         .unwrap_or_else(|| panic!("hello said {line:?}"))
         .to_string();
     (child, url)
-}
-
-struct Ghpulse {
-    child: Option<Child>,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Ghpulse {
-    async fn start(work: &Workdir, api_url: &str) -> Ghpulse {
-        let before = work.log_text().len();
-        let child = work.start_with(
-            api_url,
-            Some(TOKEN),
-            &["--listen", "127.0.0.1:0"],
-            &[("GHPULSE_LOG", "ghpulse=info")],
-        );
-        let started = Instant::now();
-        let base = loop {
-            let log = work.log_text();
-            if let Some(at) = log[before.min(log.len())..].find("REST API listening on ") {
-                let rest = &log[before + at + "REST API listening on ".len()..];
-                break rest.lines().next().unwrap_or_default().trim().to_string();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "ghpulse did not start:\n{log}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        Ghpulse {
-            child: Some(child),
-            base,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str) -> serde_json::Value {
-        match self.http.get(self.url(path)).send().await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
-        }
-    }
-
-    /// Waits until every repository is polled and the stored total reaches `want` (or, without
-    /// one, stops changing for three seconds); returns the total.
-    async fn wait_ingested(&mut self, want: Option<u64>, limit: Duration) -> u64 {
-        let started = Instant::now();
-        let (mut last, mut since) = (u64::MAX, Instant::now());
-        loop {
-            let repos = self.get("/api/repos").await;
-            let list = repos.as_array().cloned().unwrap_or_default();
-            let total: u64 = list
-                .iter()
-                .map(|r| r["events_stored"].as_u64().unwrap_or(0))
-                .sum();
-            let polled = !list.is_empty() && list.iter().all(|r| r["status"] == "ok");
-            if total != last {
-                (last, since) = (total, Instant::now());
-            }
-            let done = match want {
-                Some(w) => total >= w,
-                None => polled && since.elapsed() > Duration::from_secs(3),
-            };
-            if done {
-                return total;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "ingest stalled at {total} events"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn events_in_window(&self) -> u64 {
-        let stats = self.get("/api/stats").await;
-        stats["repositories"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| r["events_in_window"].as_u64().unwrap_or(0))
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    fn status_kb(&self, field: &str) -> u64 {
-        let Some(child) = &self.child else { return 0 };
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    }
-
-    fn rss(&self) -> u64 {
-        self.status_kb("VmRSS:")
-    }
-
-    fn peak_rss(&self) -> u64 {
-        self.status_kb("VmHWM:")
-    }
-
-    /// The resident set and what it is: anonymous memory (heap, stacks, redb's cache) and
-    /// file pages (the binary and libraries).
-    fn rss_parts(&self) -> String {
-        format!(
-            "{} ({} anonymous, {} file)",
-            mb(self.rss()),
-            mb(self.status_kb("RssAnon:")),
-            mb(self.status_kb("RssFile:"))
-        )
-    }
-
-    fn stop(&mut self) {
-        if let Some(child) = self.child.take() {
-            support::stop(child);
-        }
-    }
-}
-
-impl Drop for Ghpulse {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default)]

@@ -15,7 +15,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
     long_about = "Watch GitHub repository activity from a terminal.\n\n\
         Without a subcommand, ghpulse polls the GitHub Events API for the repositories in the \
         config file and shows a live dashboard (or, with --headless or when stdout is not a \
-        terminal, runs the fetcher alone with logs on stderr until SIGINT/SIGTERM). It follows \
+        terminal, runs the fetcher alone with logs on stderr until SIGINT, SIGTERM, SIGHUP, \
+        SIGQUIT, SIGUSR1 or SIGUSR2, each of which ends it cleanly). It follows \
         the config file while it runs: an edit applies within 2 s, an invalid one is reported \
         and the last valid config stays in force. The dashboard also logs to \
         $XDG_STATE_HOME/ghpulse/ghpulse.log.\n\n\
@@ -24,9 +25,11 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
         REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\
         Log filter: GHPULSE_LOG (tracing syntax, default ghpulse=info).\n\
         REST listener: GHPULSE_REST_MAX_CONNECTIONS (open connections, default 1024, kept under \
-        the open-file limit; at the cap the longest-idle one is closed for a new client) and \
-        GHPULSE_REST_TIMEOUT (for a request head, an idle keep-alive connection and a whole \
-        request, default 30s).",
+        the descriptors free; at the cap the longest-idle one is closed for a new client) and \
+        GHPULSE_REST_TIMEOUT (for a request head, an idle keep-alive connection, a whole \
+        request and an answer left unread, default 30s). It answers to localhost, its listen \
+        address and the names of the config's [server] allowed_hosts; other Host names get \
+        421.",
     after_help = "Exit codes: 0 clean exit, 2 bad usage or bad config, 1 any other failure."
 )]
 pub struct Cli {

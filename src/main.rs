@@ -8,7 +8,7 @@ mod settings;
 mod shutdown;
 mod watch;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use cli::{Cli, Command, ReposAction};
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("ghpulse: {}", f.message);
+            say(&f.message);
             ExitCode::from(f.code)
         }
     }
@@ -84,11 +84,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             drop(out);
             let headless = cli.headless || !std::io::stdout().is_terminal();
             if !cli.headless && headless {
-                eprintln!("ghpulse: stdout is not a terminal; running headless (logs on stderr)");
+                say("stdout is not a terminal; running headless (logs on stderr)");
             }
             watch::run(settings()?, headless)
         }
     }
+}
+
+/// One line on stderr; a closed or full stderr loses it (`eprintln!` would panic).
+fn say(message: &str) {
+    let _ = writeln!(std::io::stderr(), "ghpulse: {message}");
 }
 
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -11,6 +11,14 @@ use crate::cmd::Failure;
 use crate::settings::Settings;
 use crate::{logging, memory, panic_message, shutdown};
 
+/// Why watching ends.
+enum Stop {
+    /// A signal, or the user quit the dashboard.
+    Asked(&'static str),
+    /// The fetcher task ended by itself, which it never should.
+    FetcherDied(Result<(), tokio::task::JoinError>),
+}
+
 /// Tokio's default is 512.
 const BLOCKING_THREADS: usize = 8;
 
@@ -24,11 +32,11 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
         .map_err(Failure::other)?;
     runtime.block_on(async move {
         let mut signals = shutdown::Signals::install();
-        if headless {
-            logging::to_stderr();
+        let _log = if headless {
+            logging::to_stderr()
         } else {
-            logging::to_dashboard();
-        }
+            logging::to_dashboard()
+        };
         let store = Store::open(&settings.data_path).map_err(Failure::other)?;
         let client =
             Client::new(&settings.api_url, settings.token.clone()).map_err(Failure::other)?;
@@ -52,9 +60,14 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
                     engine: handle.clone(),
                     api_key: settings.api_key.as_deref().map(Arc::from),
                 };
-                let served = ghpulse_rest::spawn(addr, state, stop_rx.clone())
-                    .await
-                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
+                let served = ghpulse_rest::spawn(
+                    addr,
+                    state,
+                    &settings.config.allowed_hosts,
+                    stop_rx.clone(),
+                )
+                .await
+                .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?;
                 Some(served)
             }
         };
@@ -72,36 +85,39 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
         // The fetcher is the point of the process: if it dies, say why and exit 1 so a
         // supervisor restarts ghpulse, rather than serve stale figures half alive.
         let mut fetcher = fetcher;
-        let died = if headless {
+        let stop = if headless {
             tokio::select! {
-                _ = signals.recv() => None,
-                ended = &mut fetcher => Some(ended),
+                signal = signals.recv() => Stop::Asked(signal),
+                ended = &mut fetcher => Stop::FetcherDied(ended),
             }
         } else {
-            // SIGTERM still ends the dashboard cleanly; Ctrl-C arrives as a key.
+            // The ending signals still end the dashboard cleanly; Ctrl-C arrives as a key.
             tokio::select! {
                 shown = ghpulse_tui::run(handle.clone(), dashboard) => {
                     shown.map_err(|e| Failure::other(format!("dashboard: {e}")))?;
-                    None
+                    Stop::Asked("quit from the dashboard")
                 }
-                _ = signals.recv() => None,
-                ended = &mut fetcher => Some(ended),
+                signal = signals.recv() => Stop::Asked(signal),
+                ended = &mut fetcher => Stop::FetcherDied(ended),
             }
         };
-        if let Some(ended) = died {
-            let why = match ended {
-                Ok(()) => "it stopped".to_string(),
-                Err(e) => match e.try_into_panic() {
-                    Ok(payload) => panic_message(payload.as_ref()),
-                    Err(e) => e.to_string(),
-                },
-            };
-            let _ = stop_tx.send(true);
-            return Err(Failure::other(format!(
-                "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
-            )));
-        }
-        tracing::info!("shutting down");
+        let why = match stop {
+            Stop::Asked(why) => why,
+            Stop::FetcherDied(ended) => {
+                let why = match ended {
+                    Ok(()) => "it stopped".to_string(),
+                    Err(e) => match e.try_into_panic() {
+                        Ok(payload) => panic_message(payload.as_ref()),
+                        Err(e) => e.to_string(),
+                    },
+                };
+                let _ = stop_tx.send(true);
+                return Err(Failure::other(format!(
+                    "the fetcher died ({why}); exiting so that a supervisor can restart ghpulse"
+                )));
+            }
+        };
+        tracing::info!("shutting down ({why})");
         let _ = stop_tx.send(true);
         let _ = fetcher.await;
         if let Some(rest) = rest {

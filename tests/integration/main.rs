@@ -8,6 +8,7 @@ mod crash;
 mod dashboard_tmux;
 mod faults;
 mod headless;
+mod process;
 mod prometheus;
 mod rest_api;
 mod rest_connections;

@@ -326,6 +326,9 @@ impl Engine {
                 if config.listen != self.config.listen {
                     warn!("[server] listen changed: it takes effect when ghpulse restarts");
                 }
+                if config.allowed_hosts != self.config.allowed_hosts {
+                    warn!("[server] allowed_hosts changed: it takes effect when ghpulse restarts");
+                }
                 if config.api_url != self.config.api_url {
                     warn!("[github] api_url changed: it takes effect when ghpulse restarts");
                 }

@@ -33,7 +33,7 @@ mod store;
 pub use config::edit::{EditError, Edited, add_repository, remove_repository};
 pub use config::keys::{DEFAULT_KEYS, Key, KeyChord, Keymap, KeymapError};
 pub use config::load::{
-    Config, ConfigError, LabelGroups, THEMES, Ui, Window, check_api_url, check_theme,
+    Config, ConfigError, LabelGroups, THEMES, Ui, Window, check_api_url, check_theme, parse_host,
 };
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};

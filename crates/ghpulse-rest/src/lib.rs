@@ -2,8 +2,10 @@
 //! through the engine's handle. Handlers never wait on the fetcher or a redb write.
 
 mod error;
+mod host;
 mod listener;
 mod metrics;
+mod parse_errors;
 mod routes;
 mod state;
 
@@ -26,6 +28,7 @@ use utoipa_scalar::{Scalar, Servable};
 use routes::{activity, events, repos, stats, status};
 
 pub use error::{ApiError, ErrorBody};
+pub use host::AllowedHosts;
 pub use listener::Limits;
 pub use state::ApiState;
 
@@ -51,10 +54,58 @@ impl Modify for BearerKey {
     }
 }
 
+/// What the listener answers before any handler runs, on every path: 421 for a `Host` it does
+/// not serve, 400 for a malformed one.
+struct ListenerAnswers;
+
+impl Modify for ListenerAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| error("malformed request or Host header"));
+                responses.insert(
+                    "421".into(),
+                    error(
+                        "the Host header names neither localhost, the listen address nor a \
+                         name of [server] allowed_hosts (a guard against DNS rebinding)",
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// The router and the OpenAPI document generated from the same handlers; a request taking
-/// longer than `request_timeout` is answered 408.
-pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// longer than `request_timeout` is answered 408, one for a name not in `hosts` 421.
+pub fn router(
+    state: ApiState,
+    request_timeout: std::time::Duration,
+    hosts: AllowedHosts,
+) -> Router {
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(stats::api_stats))
         .routes(routes!(stats::statistics))
         .routes(routes!(repos::list, repos::add))
@@ -68,6 +119,7 @@ pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
         .routes(routes!(metrics::metrics))
         .routes(routes!(status::health))
         .split_for_parts();
+    ListenerAnswers.modify(&mut api);
     // A reference page over the same document; Scalar's script comes from its CDN when the
     // page is viewed, so nothing is downloaded at build time.
     let docs = Scalar::with_url("/docs", api.clone()).title("ghpulse REST API");
@@ -101,6 +153,8 @@ pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
             request_timeout,
         ))
         .layer(middleware::map_response(json_error_bodies))
+        // First of all: nothing is read for a name that is not served.
+        .layer(middleware::from_fn_with_state(hosts, host::check_host))
         .with_state(state)
 }
 
@@ -120,11 +174,13 @@ async fn json_error_bodies(response: Response) -> Response {
     }
 }
 
-/// Binds `addr` and serves until `shutdown` turns true. The bound address is logged (so a
-/// port of 0 can be found).
+/// Binds `addr` and serves until `shutdown` turns true, to `localhost`, `addr` and
+/// `allowed_hosts` (see [`AllowedHosts`]). The bound address is logged (so a port of 0 can be
+/// found).
 pub async fn spawn(
     addr: SocketAddr,
     state: ApiState,
+    allowed_hosts: &[String],
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let limits =
@@ -137,7 +193,10 @@ pub async fn spawn(
         limits.max_connections,
         limits.timeout
     );
-    Ok(tokio::spawn(serve(listener, state, limits, shutdown)))
+    let hosts = AllowedHosts::new(bound.ip(), allowed_hosts);
+    Ok(tokio::spawn(serve(
+        listener, state, limits, hosts, shutdown,
+    )))
 }
 
 /// Serves the API on a bound listener until `shutdown` turns true (tests bind port 0).
@@ -145,8 +204,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     limits: Limits,
+    hosts: AllowedHosts,
     shutdown: watch::Receiver<bool>,
 ) {
-    let app = router(state, limits.timeout);
+    let app = router(state, limits.timeout, hosts);
     listener::serve(listener, app, limits, shutdown).await
 }

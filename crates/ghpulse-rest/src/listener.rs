@@ -1,8 +1,10 @@
-//! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout, and a cap
-//! on open connections that closes the longest-idle one to admit a new client, so idle sockets
-//! can neither exhaust the descriptors nor lock clients out.
+//! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout and a
+//! write timeout, and a cap on open connections that closes the longest-idle one to admit a
+//! new client, so neither idle sockets nor clients that do not read can exhaust the
+//! descriptors or the memory, or lock clients out.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,15 +13,19 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
+use tokio_io_timeout::TimeoutStream;
+
+use crate::parse_errors::JsonParseErrors;
 
 /// `GHPULSE_REST_MAX_CONNECTIONS`: the most connections open at once (never more than the
 /// descriptor limit allows).
 pub const MAX_CONNECTIONS_VAR: &str = "GHPULSE_REST_MAX_CONNECTIONS";
 /// `GHPULSE_REST_TIMEOUT`: how long a request head may take to arrive, how long a keep-alive
-/// connection may wait for its next request, and how long a request may take.
+/// connection may wait for its next request, how long a request may take, and how long a
+/// client may leave its answer unread.
 pub const TIMEOUT_VAR: &str = "GHPULSE_REST_TIMEOUT";
 
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -37,16 +43,22 @@ pub struct Limits {
 
 impl Limits {
     /// The defaults, or the values of the two environment variables, with the cap kept under
-    /// the descriptor limit (the soft limit is first raised to the hard one).
+    /// the descriptors free (the soft limit is first raised to the hard one). Made once the
+    /// store, the log and the listener are open, so that they are counted.
     pub fn from_env() -> Result<Limits, String> {
         let read = |name: &str| std::env::var(name).ok();
         Limits::parse(
             read(MAX_CONNECTIONS_VAR).as_deref(),
             read(TIMEOUT_VAR).as_deref(),
+            descriptor_budget(),
         )
     }
 
-    fn parse(max_connections: Option<&str>, timeout: Option<&str>) -> Result<Limits, String> {
+    fn parse(
+        max_connections: Option<&str>,
+        timeout: Option<&str>,
+        budget: usize,
+    ) -> Result<Limits, String> {
         fn given(v: Option<&str>) -> Option<&str> {
             v.map(str::trim).filter(|v| !v.is_empty())
         }
@@ -73,27 +85,50 @@ impl Limits {
             },
         };
         Ok(Limits {
-            max_connections: max_connections.min(descriptor_budget()),
+            max_connections: max_connections.min(budget),
             timeout,
         })
     }
 }
 
-/// The connections the descriptor limit leaves room for, after the reserve (or half the limit,
-/// whichever is more, when the limit is tiny).
+/// The connections the descriptors still free leave room for. The limit less a reserve is not
+/// enough: under a limit of 20, half of them are taken before the first client comes.
 fn descriptor_budget() -> usize {
-    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(soft) => soft,
         Err(e) => {
             tracing::warn!("cannot read the open-file limit ({e}); assuming 1024");
             1024
         }
     };
-    let budget = soft
+    let open = open_descriptors().unwrap_or(0);
+    let budget = budget(limit.saturating_sub(open));
+    tracing::debug!("{open} of {limit} descriptors open: room for {budget} REST connections");
+    budget
+}
+
+/// Of `free` descriptors, all but the reserve for what ghpulse opens later (GitHub
+/// connections, the store reopened, the log rotated), or half of them when few are free.
+fn budget(free: u64) -> usize {
+    let budget = free
         .saturating_sub(RESERVED_DESCRIPTORS)
-        .max(soft / 2)
+        .max(free / 2)
         .max(1);
     usize::try_from(budget).unwrap_or(usize::MAX)
+}
+
+/// How many descriptors this process has open: Linux lists them in /proc/self/fd, macOS and
+/// the BSDs in /dev/fd (the listing's own is not counted).
+fn open_descriptors() -> Option<u64> {
+    let listing = std::fs::read_dir("/proc/self/fd")
+        .or_else(|_| std::fs::read_dir("/dev/fd"))
+        .ok()?;
+    Some((listing.count() as u64).saturating_sub(1))
+}
+
+/// `accept` failed for want of a descriptor (this process's, or the system's).
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true, then lets requests in progress
@@ -116,9 +151,18 @@ pub async fn serve(
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
+                Err(e) if out_of_descriptors(&e) && open.evict_longest_idle() => {
+                    // The cap keeps a reserve, but the rest of ghpulse opens descriptors too:
+                    // at the limit, the connection idle the longest makes room, as at the cap.
+                    // Its task closes it; wait for that rather than close another.
+                    tracing::debug!("REST accept failed ({e}): closed the longest-idle connection");
+                    let _ = tokio::time::timeout(Duration::from_secs(1), open.freed.notified()).await;
+                    continue;
+                }
                 Err(e) => {
-                    // Out of descriptors or a connection reset before it was accepted: the
-                    // listener itself is fine, so pause instead of spinning.
+                    // Out of descriptors with no idle connection to close, or a connection
+                    // reset before it was accepted: the listener itself is fine, so pause
+                    // instead of spinning.
                     tracing::debug!("REST accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -143,7 +187,8 @@ pub async fn serve(
                 }
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(connection_io(stream, limits.timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             let _closing = Closing(slot);
             tokio::select! {
@@ -161,6 +206,18 @@ pub async fn serve(
     {
         tracing::warn!("REST requests still in progress after {SHUTDOWN_GRACE:?} were dropped");
     }
+}
+
+/// The stream hyper serves. A write that makes no progress for `write_timeout` fails, which
+/// ends the connection: a client that does not read its answer is dropped, and the answer's
+/// buffers are freed with it. hyper's own error answers get a JSON body.
+fn connection_io(
+    stream: TcpStream,
+    write_timeout: Duration,
+) -> JsonParseErrors<Pin<Box<TimeoutStream<TcpStream>>>> {
+    let mut timed = TimeoutStream::new(stream);
+    timed.set_write_timeout(Some(write_timeout));
+    JsonParseErrors::new(Box::pin(timed))
 }
 
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
@@ -183,6 +240,24 @@ struct Connections {
 struct Open {
     next_id: u64,
     by_id: HashMap<u64, Connection>,
+}
+
+impl Open {
+    fn evict_longest_idle(&mut self) -> bool {
+        let longest_idle = self
+            .by_id
+            .iter()
+            .filter(|(_, c)| c.in_progress == 0)
+            .min_by_key(|(_, c)| c.idle_since)
+            .map(|(id, _)| *id);
+        match longest_idle.and_then(|id| self.by_id.remove(&id)) {
+            Some(victim) => {
+                let _ = victim.evict.send(());
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 struct Connection {
@@ -218,22 +293,12 @@ impl Connections {
 
     fn try_make_room(&self) -> bool {
         let mut open = self.lock();
-        if open.by_id.len() < self.cap {
-            return true;
-        }
-        let longest_idle = open
-            .by_id
-            .iter()
-            .filter(|(_, c)| c.in_progress == 0)
-            .min_by_key(|(_, c)| c.idle_since)
-            .map(|(id, _)| *id);
-        match longest_idle.and_then(|id| open.by_id.remove(&id)) {
-            Some(victim) => {
-                let _ = victim.evict.send(());
-                true
-            }
-            None => false,
-        }
+        open.by_id.len() < self.cap || open.evict_longest_idle()
+    }
+
+    /// Closes the connection idle the longest; false when every one has a request in progress.
+    fn evict_longest_idle(&self) -> bool {
+        self.lock().evict_longest_idle()
     }
 
     fn register(self: &Arc<Self>) -> (Slot, oneshot::Receiver<()>) {
@@ -313,19 +378,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_default_refuse_nonsense_and_stay_under_the_descriptor_limit() {
-        let defaults = Limits::parse(None, Some(" ")).expect("defaults");
+    fn limits_default_refuse_nonsense_and_stay_under_the_descriptor_budget() {
+        let defaults = Limits::parse(None, Some(" "), 5000).expect("defaults");
         assert_eq!(defaults.timeout, Duration::from_secs(30));
-        assert_eq!(
-            defaults.max_connections,
-            DEFAULT_MAX_CONNECTIONS.min(descriptor_budget())
-        );
-        let set = Limits::parse(Some("40"), Some("1500ms")).expect("values");
-        assert_eq!(set.max_connections, 40.min(descriptor_budget()));
+        assert_eq!(defaults.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let set = Limits::parse(Some("40"), Some("1500ms"), 5000).expect("values");
+        assert_eq!(set.max_connections, 40);
         assert_eq!(set.timeout, Duration::from_millis(1500));
-        let huge = Limits::parse(Some("100000000"), None).expect("clamped");
-        let soft = rlimit::Resource::NOFILE.get().expect("limit").0;
-        assert!((huge.max_connections as u64) < soft);
+        let huge = Limits::parse(Some("100000000"), None, 300).expect("clamped");
+        assert_eq!(huge.max_connections, 300);
+        assert_eq!(Limits::from_env().map(|l| l.max_connections > 0), Ok(true));
         for (max, timeout) in [
             (Some("0"), None),
             (Some("-1"), None),
@@ -335,10 +397,22 @@ mod tests {
             (None, Some("1000d")),
         ] {
             assert!(
-                Limits::parse(max, timeout).is_err(),
+                Limits::parse(max, timeout, 5000).is_err(),
                 "{max:?} {timeout:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn the_budget_keeps_a_reserve_of_the_descriptors_free() {
+        assert_eq!(budget(1_000_000), 1_000_000 - 128);
+        assert_eq!(budget(1024), 896);
+        // Few free: half of them; none: one, and a full table evicts at accept.
+        assert_eq!(budget(200), 100);
+        assert_eq!(budget(7), 3);
+        assert_eq!(budget(0), 1);
+        // stdin, stdout and stderr at least.
+        assert!(open_descriptors().expect("this platform lists its descriptors") >= 3);
     }
 
     #[tokio::test]

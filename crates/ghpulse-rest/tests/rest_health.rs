@@ -8,7 +8,7 @@ use ghpulse_core::Client;
 use ghpulse_core::Config;
 use ghpulse_core::Store;
 use ghpulse_core::{EngineSettings, start_engine};
-use ghpulse_rest::{ApiState, Limits};
+use ghpulse_rest::{AllowedHosts, ApiState, Limits};
 use tokio::sync::watch;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,7 +36,8 @@ async fn health_answers_503_with_the_reason_once_the_fetcher_has_stopped() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}/health", listener.local_addr().expect("addr"));
+    let addr = listener.local_addr().expect("addr");
+    let url = format!("http://{addr}/health");
     let (stop_rest, rest_stop) = watch::channel(false);
     let served = tokio::spawn(ghpulse_rest::serve(
         listener,
@@ -45,6 +46,7 @@ async fn health_answers_503_with_the_reason_once_the_fetcher_has_stopped() {
             max_connections: 16,
             timeout,
         },
+        AllowedHosts::new(addr.ip(), &[]),
         rest_stop,
     ));
 

@@ -44,7 +44,8 @@ impl Workdir {
         self.dir.path().join("ghpulse.log")
     }
 
-    fn command(&self, api_url: &str, token: Option<&str>) -> Command {
+    /// `ghpulse -c … -d … --api-url URL` with a clean environment and a debug log filter.
+    pub fn command(&self, api_url: &str, token: Option<&str>) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("-c")
             .arg(self.config())
@@ -127,14 +128,19 @@ impl Workdir {
 }
 
 /// SIGTERM, then wait for the exit status.
-pub fn stop(mut child: Child) -> std::process::ExitStatus {
+pub fn stop(child: Child) -> std::process::ExitStatus {
+    stop_with(child, "TERM")
+}
+
+/// `kill -SIGNAL` (a name such as `HUP`), then wait for the exit status.
+pub fn stop_with(mut child: Child, signal: &str) -> std::process::ExitStatus {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .status();
     wait_exit(&mut child, Duration::from_secs(15)).unwrap_or_else(|| {
         let _ = child.kill();
-        panic!("ghpulse did not exit within 15 s of SIGTERM")
+        panic!("ghpulse did not exit within 15 s of SIG{signal}")
     })
 }
 
@@ -201,8 +207,20 @@ impl Running {
     }
 
     /// SIGTERM and the exit status (see [`stop`]).
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        stop(self.0.take().expect("running"))
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// That signal and the exit status (see [`stop_with`]).
+    pub fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
+        stop_with(self.0.take().expect("running"), signal)
+    }
+
+    /// Whether it has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, as a crash.

@@ -66,6 +66,9 @@ pub struct Config {
     pub retention: Duration,
     pub api_url: Option<String>,
     pub listen: Option<String>,
+    /// `[server] allowed_hosts`: names (or addresses) the REST listener answers to besides
+    /// `localhost` and its own address, each as [`parse_host`] gives it. Read at start-up.
+    pub allowed_hosts: Vec<String>,
     pub labels: LabelGroups,
     /// `[ui]`: the dashboard's looks. Read at start-up.
     pub ui: Ui,
@@ -171,6 +174,7 @@ impl Config {
             retention: DEFAULT_RETENTION,
             api_url: None,
             listen: None,
+            allowed_hosts: Vec::new(),
             labels: LabelGroups::default(),
             ui: Ui::default(),
             keymap: Keymap::default(),
@@ -270,11 +274,12 @@ impl Parser<'_> {
         let mut retention = DEFAULT_RETENTION;
         let mut api_url = None;
         let mut listen = None;
+        let mut allowed_hosts = Vec::new();
         for (section, allowed) in [
             ("window", &["max_age", "max_events"][..]),
             ("store", &["retention"][..]),
             ("github", &["api_url"][..]),
-            ("server", &["listen"][..]),
+            ("server", &["listen", "allowed_hosts"][..]),
         ] {
             let Some(item) = root.get(section) else {
                 continue;
@@ -321,6 +326,7 @@ impl Parser<'_> {
                         })?;
                         listen = Some(s.to_string());
                     }
+                    "server.allowed_hosts" => allowed_hosts = self.hosts(value, &full)?,
                     _ => unreachable!("keys are checked against the allowed list above"),
                 }
             }
@@ -395,6 +401,7 @@ impl Parser<'_> {
             retention,
             api_url,
             listen,
+            allowed_hosts,
             labels: self.labels(root.get("labels"))?,
             ui,
             keymap,
@@ -528,6 +535,27 @@ impl Parser<'_> {
         Ok(LabelGroups(groups))
     }
 
+    /// `allowed_hosts = ["ghpulse.lan", "192.168.1.10"]`: each a name or an address, no port.
+    fn hosts(&self, item: &Item, key: &str) -> Result<Vec<String>, ConfigError> {
+        let Some(array) = item.as_array() else {
+            return Err(self.err(
+                item.span(),
+                key,
+                format!("{} is not an array of host names", show(item)),
+            ));
+        };
+        let mut hosts = Vec::new();
+        for (i, v) in array.iter().enumerate() {
+            let host = v
+                .as_str()
+                .ok_or_else(|| format!("{} is not a string", v.to_string().trim()))
+                .and_then(parse_host)
+                .map_err(|m| self.err(v.span(), &format!("{key}[{i}]"), m))?;
+            hosts.push(host.to_string());
+        }
+        Ok(hosts)
+    }
+
     fn string<'v>(&self, item: &'v Item, key: &str) -> Result<&'v str, ConfigError> {
         item.as_str()
             .ok_or_else(|| self.err(item.span(), key, format!("{} is not a string", show(item))))
@@ -553,6 +581,32 @@ pub fn check_api_url(s: &str) -> Result<(), String> {
     match reqwest::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
         _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
+/// A host as `[server] allowed_hosts` lists it and a `Host` header names it (without its port):
+/// a DNS name, lowercased and in its ASCII (`xn--`) form, without a final dot; or an IP
+/// address, IPv6 in brackets.
+pub fn parse_host(s: &str) -> Result<url::Host, String> {
+    let refuse = |why: &str| format!("{s:?} is not a host name or IP address ({why})");
+    if s.contains('*') {
+        return Err(refuse("no wildcards: list each name"));
+    }
+    let name = s.strip_suffix('.').unwrap_or(s);
+    match url::Host::parse(name) {
+        Ok(url::Host::Domain(d)) if d.is_empty() => Err(refuse("empty")),
+        Ok(host) => Ok(host),
+        Err(_)
+            if name.contains(':')
+                && !name.starts_with('[')
+                && name.parse::<std::net::Ipv6Addr>().is_ok() =>
+        {
+            Err(refuse("an IPv6 address goes in brackets, e.g. [::1]"))
+        }
+        Err(_) if name.contains(':') || name.contains('/') => {
+            Err(refuse("a name alone: no scheme, port or path"))
+        }
+        Err(e) => Err(refuse(&e.to_string())),
     }
 }
 
@@ -705,6 +759,49 @@ api_url = "https://api.github.com"
             parse("max_repositories = 3\n").unwrap_err().key,
             "repositories"
         );
+    }
+
+    #[test]
+    fn allowed_hosts_are_names_or_addresses_without_a_port() {
+        let c = parse(
+            "repositories = []\n[server]\nallowed_hosts = [\"GHPulse.LAN.\", \"192.168.1.10\", \"[::1]\", \"bücher.lan\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed_hosts,
+            ["ghpulse.lan", "192.168.1.10", "[::1]", "xn--bcher-kva.lan"]
+        );
+        assert!(
+            parse("repositories = []\n")
+                .unwrap()
+                .allowed_hosts
+                .is_empty()
+        );
+        for (value, line, key, says) in [
+            ("\"ghpulse.lan\"", 3, "server.allowed_hosts", "not an array"),
+            (
+                "[\n  \"a.lan\",\n  \"ghpulse.lan:8080\",\n]",
+                5,
+                "server.allowed_hosts[1]",
+                "no scheme, port or path",
+            ),
+            (
+                "[\"http://ghpulse.lan\"]",
+                3,
+                "server.allowed_hosts[0]",
+                "no scheme, port or path",
+            ),
+            ("[\"*.lan\"]", 3, "server.allowed_hosts[0]", "no wildcards"),
+            ("[\"::1\"]", 3, "server.allowed_hosts[0]", "in brackets"),
+            ("[\"\"]", 3, "server.allowed_hosts[0]", "empty"),
+            ("[\"a b\"]", 3, "server.allowed_hosts[0]", "not a host name"),
+            ("[3]", 3, "server.allowed_hosts[0]", "not a string"),
+        ] {
+            let text = format!("repositories = []\n[server]\nallowed_hosts = {value}\n");
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{text:?}: {e}");
+            assert!(e.to_string().contains(says), "{text:?}: {e}");
+        }
     }
 
     #[test]
