@@ -14,6 +14,7 @@
 //!   (`schedule`, pure).
 //! - `store`: the redb file, split by job (open, schema, read, write, count index, codec).
 //! - `stats`: pure figures — section 3 (`figures`), section 3a (`activity`, `labels`).
+//! - `feed`: one line and one web page per event (section 9), from its stored JSON.
 //! - `snapshot`: the published picture; `query`: questions asked of it and the store.
 //! - `engine`: the fetcher loop and its handle; `export`: stored events to a writer.
 
@@ -22,6 +23,7 @@
 mod config;
 mod engine;
 mod export;
+mod feed;
 mod github;
 mod humanize;
 mod poll;
@@ -37,6 +39,7 @@ pub use config::load::{
 };
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};
+pub use feed::{EventEntry, FeedLine, WebOrigin, feed_line};
 pub use github::client::{
     Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Token,
     Transport,
