@@ -58,4 +58,4 @@ pub use stats::figures::{
     repo_stats, type_gaps, window_events, window_stats,
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
-pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError};
+pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};
