@@ -16,6 +16,7 @@
 //! - `stats`: pure figures — section 3 (`figures`), section 3a (`activity`, `labels`).
 //! - `feed`: one line and one web page per event (section 9), from its stored JSON.
 //! - `snapshot`: the published picture; `query`: questions asked of it and the store.
+//! - `live`: events as they are stored, broadcast to the live stream's subscribers.
 //! - `engine`: the fetcher loop and its handle; `export`: stored events to a writer.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +27,7 @@ mod export;
 mod feed;
 mod github;
 mod humanize;
+mod live;
 mod poll;
 mod query;
 mod snapshot;
@@ -48,6 +50,7 @@ pub use github::event::{EventMeta, Sym};
 pub use github::rate_limit::{RateLimit, RequestCounters};
 pub use github::repo_name::{RepoName, RepoNameError};
 pub use humanize::humanize_seconds;
+pub use live::{LIVE_CAPACITY, LiveEvent, StreamFilter};
 pub use poll::once::{PollInput, PollOutcome, poll_once};
 pub use poll::planner::{Planner, Watched};
 pub use query::{EventsAsk, MAX_OFFSET_MINUTES, Query, StatsAnswer, StatsAsk};
