@@ -23,10 +23,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::{Scalar, Servable};
 
-use routes::{activity, events, repos, stats, status};
+use routes::{activity, events, repos, stats, status, stream};
 
 pub use error::{ApiError, ErrorBody};
-pub use listener::Limits;
+pub use listener::{ConnectionHandle, Limits};
 pub use state::ApiState;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -64,6 +64,7 @@ pub fn router(state: ApiState, request_timeout: std::time::Duration) -> Router {
         .routes(routes!(activity::with_events))
         .routes(routes!(activity::labels))
         .routes(routes!(events::count))
+        .routes(routes!(stream::stream))
         .routes(routes!(status::rate_limit))
         .routes(routes!(metrics::metrics))
         .routes(routes!(status::health))
