@@ -268,7 +268,7 @@ async fn a_consumer_that_stops_reading_is_closed_and_others_and_the_polls_go_on(
     let ghpulse =
         Running::new(work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]));
     let base = listening_at(&work).await;
-    let mut readers = vec![
+    let mut readers = [
         Consumer::connect(&base, "/api/events/stream", None).await,
         Consumer::connect(&base, "/api/events/stream", None).await,
     ];
