@@ -2,7 +2,7 @@
 # Real PNG captures of the running dashboard: ghpulse in an xterm on a virtual X display,
 # against the fake GitHub server (live mode), driven with tmux send-keys, captured with
 # ImageMagick's `import`. Needs: xvfb xterm imagemagick fonts-dejavu-core tmux (Debian).
-# Usage: screenshots/capture.sh   (writes screenshots/main.png, help.png, add.png, light.png
+# Usage: screenshots/capture.sh   (writes screenshots/main.png, feed.png, help.png, add.png, light.png
 #        and the animation demo.gif: add -> data -> chart -> remove)
 # PROFILE=debug uses a debug build instead of a release one (the screen is the same).
 set -euo pipefail
@@ -55,6 +55,9 @@ window=$(DISPLAY=$display xwininfo -root -tree | awk '/"ghpulse"/ {print $1; exi
 shot() { DISPLAY=$display import -window "$window" "$out/$1.png"; echo "wrote $out/$1.png"; }
 
 shot main
+# The feed of the selected repository beside its statistics; Esc closes it.
+tmux -L "$sock" send-keys -t shots e; sleep 2; shot feed
+tmux -L "$sock" send-keys -t shots Escape; sleep 0.5
 tmux -L "$sock" send-keys -t shots '?'; sleep 1; shot help
 # Pauses between keys: Escape followed at once by a key reads as Alt+key.
 tmux -L "$sock" send-keys -t shots Escape; sleep 0.5

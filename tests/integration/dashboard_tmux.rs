@@ -16,11 +16,22 @@ impl Tmux {
     /// session of `size`, on a socket of its own; the shell line stays after it exits, to
     /// report its exit code.
     fn start(name: &str, work: &Workdir, api_url: &str, size: (u16, u16)) -> Tmux {
+        Tmux::start_with_env(name, work, api_url, size, "")
+    }
+
+    /// The same, with more `NAME=value` settings for the binary's environment.
+    fn start_with_env(
+        name: &str,
+        work: &Workdir,
+        api_url: &str,
+        size: (u16, u16),
+        env: &str,
+    ) -> Tmux {
         let tmux = Tmux {
             socket: format!("{name}-{}", std::process::id()),
         };
         let command = format!(
-            "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {} -c {} -d {} --api-url {api_url}; echo EXITED:$?; sleep 600",
+            "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {env} {} -c {} -d {} --api-url {api_url}; echo EXITED:$?; sleep 600",
             work.dir.path().join("state").display(),
             crate::support::BIN,
             work.config().display(),
@@ -459,5 +470,98 @@ async fn the_small_dashboard_scrolls_filters_and_follows_ui_and_keys() {
     let log = std::fs::read_to_string(state.join("ghpulse").join("ghpulse.log"))
         .expect("the log file is written");
     assert!(log.contains("watching 4 repositories"), "{log}");
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
+
+/// `e` opens the feed of the selected repository; a new event appears at its top; `Enter`
+/// opens the selected line's page with `$BROWSER` (a script that records the URL it got).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_follows_new_events_and_enter_opens_the_page_with_browser() {
+    if !tmux_available() {
+        return;
+    }
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    gh.add_fixture(
+        "sferik/rails_admin",
+        std::time::SystemTime::now() - Duration::from_secs(240),
+        Duration::from_secs(3600 * 60),
+    );
+    let work = Workdir::new(&["sferik/rails_admin"]);
+    let opened = work.dir.path().join("opened.txt");
+    let browser = work.dir.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", opened.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let tmux = Tmux::start_with_env(
+        "ghpulse-feed",
+        &work,
+        &gh.url(),
+        (120, 40),
+        &format!("BROWSER={}", browser.display()),
+    );
+    tmux.wait_for("the first poll", |s| s.contains("Event type"))
+        .await;
+    tmux.keys(&["e"]);
+    tmux.wait_for("the feed", |s| {
+        s.contains("Feed of sferik/rails_admin") && s.contains(" ago ")
+    })
+    .await;
+    // A new issue arrives: at the top, as the feed follows.
+    let mut issue = fake_github::data::single_event("issues_event");
+    issue["payload"]["issue"]["title"] = serde_json::json!("Live from the feed");
+    issue["payload"]["issue"]["number"] = serde_json::json!(4242);
+    gh.push_live_event("sferik/rails_admin", issue);
+    let screen = tmux
+        .wait_for("the new line", |s| s.contains("opened issue #4242 \"Li"))
+        .await;
+    let first_line = screen
+        .lines()
+        .find(|l| l.contains("Feed of"))
+        .and_then(|_| screen.lines().skip_while(|l| !l.contains("Feed of")).nth(1))
+        .unwrap();
+    assert!(first_line.contains("#4242"), "at the top:\n{screen}");
+    // Enter opens the selected (newest) line's page.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the message", |s| s.contains("opened http"))
+        .await;
+    let start = Instant::now();
+    while !opened.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "BROWSER not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap(),
+        format!("{}/sferik/rails_admin/issues/4242\n", gh.url())
+    );
+    // `/` filters the feed; Esc clears, Esc again closes it.
+    tmux.keys(&["/"]);
+    tmux.text("starred");
+    tmux.wait_for("only stars", |s| {
+        s.contains("/starred") && !s.contains("#4242")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter cleared", |s| s.contains("#4242"))
+        .await;
+    // Esc dismisses the message first, then closes the feed.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tmux.keys(&["Escape"]);
+    }
+    tmux.wait_for("the feed closed", |s| !s.contains("Feed of"))
+        .await;
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }

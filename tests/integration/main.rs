@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crash;
 mod dashboard_tmux;
+mod event_stream;
 mod faults;
 mod headless;
 mod process;

@@ -139,6 +139,7 @@ async fn every_endpoint_answers_as_documented() {
         "/api/repos/{owner}/{name}",
         "/api/repos/{owner}/{name}/events",
         "/api/events/count",
+        "/api/events/stream",
         "/api/rate-limit",
         "/metrics",
         "/health",
@@ -208,6 +209,39 @@ async fn every_endpoint_answers_as_documented() {
             .all(|w| w[0]["created_at"].as_str() >= w[1]["created_at"].as_str()),
         "newest first"
     );
+    // Each entry has its feed line and its page, on the web origin of the API in use (the
+    // fake server's own: any other API URL is its own web origin).
+    for e in events {
+        assert_eq!(e["repo"], "praw-dev/praw");
+        assert!(e["summary"].as_str().unwrap().starts_with("pushed"), "{e}");
+        assert!(e["ref"].is_string(), "{e}");
+        let url = e["url"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/praw-dev/praw", r._gh.url())),
+            "{url}"
+        );
+        assert!(e["number"].is_null() && e["title"].is_null(), "{e}");
+    }
+    let (_, issues) = r
+        .get("/api/repos/sferik/rails_admin/events?type=IssuesEvent&limit=3")
+        .await;
+    for e in issues.as_array().unwrap() {
+        let n = e["number"].as_u64().expect("an issue number");
+        assert!(e["title"].is_string(), "{e}");
+        assert!(
+            e["url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/sferik/rails_admin/issues/{n}")),
+            "{e}"
+        );
+        assert!(
+            e["summary"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("issue #{n}"))
+        );
+    }
     let (_, legacy) = r.get("/statistics?limit=1").await;
     let (_, modern) = r.get("/api/stats?limit=1").await;
     assert_eq!(legacy["repositories"], modern["repositories"]);

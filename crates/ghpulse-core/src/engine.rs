@@ -8,14 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use crate::config::edit::{self, EditError};
 use crate::config::load::Config;
 use crate::config::watch::ConfigWatch;
-use crate::github::client::Client;
+use crate::feed::WebOrigin;
+use crate::github::client::{Client, Transport};
 use crate::github::repo_name::RepoName;
+use crate::live::{LiveEvent, LiveFeed};
 use crate::poll::once::{self, PollOutcome};
 use crate::poll::planner::{Planner, Watched};
 use crate::query::Query;
@@ -48,6 +50,8 @@ pub struct EngineHandle {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     store: Store,
     running: Arc<AtomicBool>,
+    web: WebOrigin,
+    live: broadcast::WeakSender<Arc<LiveEvent>>,
 }
 
 impl EngineHandle {
@@ -65,6 +69,18 @@ impl EngineHandle {
     /// events (label KPIs, counts, event lists).
     pub fn query(&self) -> Query {
         Query::new(self.snapshot(), self.store.clone())
+    }
+
+    /// Where the watched repositories' web pages are (from the API URL in use).
+    pub fn web_origin(&self) -> &WebOrigin {
+        &self.web
+    }
+
+    /// Every event stored from now on, in storage order, once each (see [`LiveEvent`]);
+    /// `None` once the engine has stopped. A receiver more than
+    /// [`crate::LIVE_CAPACITY`] events behind is told it lagged.
+    pub fn live_events(&self) -> Option<broadcast::Receiver<Arc<LiveEvent>>> {
+        self.live.upgrade().map(|sender| sender.subscribe())
     }
 
     /// False once the fetcher loop has ended, however it ended (shutdown or panic).
@@ -116,6 +132,7 @@ struct Engine {
     store: Store,
     planner: Planner,
     publish: watch::Sender<Arc<Snapshot>>,
+    live: LiveFeed,
     /// Why the file as it is now was not applied; `config` is the last valid one.
     config_error: Option<String>,
 }
@@ -135,15 +152,19 @@ pub async fn start_engine(
     } = settings;
     let now = Utc::now();
     let authenticated = client.authenticated();
-    let initial = {
+    let (initial, last_seq) = {
         let (config, store) = (config.clone(), store.clone());
         tokio::task::spawn_blocking(move || {
-            Snapshot::from_store(&config, &store, authenticated, now)
+            let snapshot = Snapshot::from_store(&config, &store, authenticated, now)?;
+            Ok::<_, StoreError>((snapshot, store.last_seq()?))
         })
         .await
         .map_err(|e| StoreError::Db(e.to_string()))??
     };
     let (publish, snapshots) = watch::channel(Arc::new(initial.clone()));
+    let web = WebOrigin::from_api_url(client.api_url());
+    let live = LiveFeed::start(store.clone(), snapshots.clone(), web.clone(), last_seq);
+    let subscriptions = live.subscriptions();
     let (requests, rx) = mpsc::channel(64);
     let repos = initial
         .repos
@@ -156,6 +177,7 @@ pub async fn start_engine(
         store: store.clone(),
         planner: Planner::new(repos, authenticated, initial.rate_limit, initial.requests),
         publish,
+        live,
         config_error: None,
     };
     engine.publish_snapshot();
@@ -172,6 +194,8 @@ pub async fn start_engine(
             snapshots,
             store,
             running,
+            web,
+            live: subscriptions,
         },
         join,
     ))
@@ -265,6 +289,9 @@ impl Engine {
     }
 
     fn apply(&mut self, outcome: PollOutcome) {
+        if outcome.new_events > 0 {
+            self.live.committed();
+        }
         self.planner.apply(outcome, Utc::now());
         self.publish_snapshot();
     }

@@ -14,7 +14,9 @@
 //!   (`schedule`, pure).
 //! - `store`: the redb file, split by job (open, schema, read, write, count index, codec).
 //! - `stats`: pure figures — section 3 (`figures`), section 3a (`activity`, `labels`).
+//! - `feed`: one line and one web page per event (section 9), from its stored JSON.
 //! - `snapshot`: the published picture; `query`: questions asked of it and the store.
+//! - `live`: events as they are stored, broadcast to the live stream's subscribers.
 //! - `engine`: the fetcher loop and its handle; `export`: stored events to a writer.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -22,8 +24,10 @@
 mod config;
 mod engine;
 mod export;
+mod feed;
 mod github;
 mod humanize;
+mod live;
 mod poll;
 mod query;
 mod snapshot;
@@ -37,6 +41,7 @@ pub use config::load::{
 };
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};
+pub use feed::{EventEntry, FeedLine, WebOrigin, feed_line};
 pub use github::client::{
     Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Token,
     Transport,
@@ -45,6 +50,7 @@ pub use github::event::{EventMeta, Sym};
 pub use github::rate_limit::{RateLimit, RequestCounters};
 pub use github::repo_name::{RepoName, RepoNameError};
 pub use humanize::humanize_seconds;
+pub use live::{LIVE_CAPACITY, LiveEvent, StreamFilter};
 pub use poll::once::{PollInput, PollOutcome, poll_once};
 pub use poll::planner::{Planner, Watched};
 pub use query::{EventsAsk, MAX_OFFSET_MINUTES, Query, StatsAnswer, StatsAsk};
@@ -55,4 +61,4 @@ pub use stats::figures::{
     repo_stats, type_gaps, window_events, window_stats,
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
-pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError};
+pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};

@@ -10,8 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::load::LabelGroups;
+use crate::feed::{EventEntry, WebOrigin};
 use crate::github::event::EventMeta;
 use crate::github::repo_name::RepoName;
+use crate::live::{LiveEvent, StreamFilter};
 use crate::snapshot::{RepoView, Snapshot};
 use crate::stats::activity::{self, RepoActivity, RepoEvents, RepoTypeCount, Scope};
 use crate::stats::figures::{self, RepoStats, Selection, WindowReport};
@@ -275,6 +277,78 @@ impl Query {
             )?;
         }
         Ok(page)
+    }
+
+    /// The feed of `repos`: their newest `limit` stored events, merged newest first, each
+    /// with its line and web page.
+    pub fn feed(
+        &self,
+        repos: &[RepoName],
+        limit: usize,
+        web: &WebOrigin,
+    ) -> Result<Vec<EventEntry>, StoreError> {
+        let keys: Vec<String> = repos.iter().map(RepoName::key).collect();
+        let mut entries = Vec::new();
+        if limit == 0 {
+            return Ok(entries);
+        }
+        self.store.scan_events(
+            &keys,
+            (i64::MIN, 0),
+            (i64::MAX, u64::MAX),
+            true,
+            true,
+            |key, meta, raw| {
+                if let (Some(repo), Some(raw)) = (self.repo_of(key), raw) {
+                    entries.push(EventEntry::new(&repo, &meta, &raw, web));
+                }
+                entries.len() < limit
+            },
+        )?;
+        Ok(entries)
+    }
+
+    /// The events stored after storage sequence number `after` that `filter` accepts, in
+    /// storage order (at most `limit`), and the sequence number the scan reached: the next
+    /// page starts there.
+    pub fn stored_after(
+        &self,
+        after: u64,
+        limit: usize,
+        filter: &StreamFilter,
+        web: &WebOrigin,
+    ) -> Result<(Vec<LiveEvent>, u64), StoreError> {
+        let (page, reached) = self
+            .store
+            .stored_after(after, limit, |key, ty| filter.accepts(key, ty))?;
+        let events = page
+            .into_iter()
+            .filter_map(|s| {
+                let entry = EventEntry::new(&self.repo_of(&s.repo_key)?, &s.meta, &s.raw, web);
+                let json = serde_json::to_string(&entry).ok()?;
+                Some(LiveEvent {
+                    seq: s.seq,
+                    repo_key: s.repo_key,
+                    entry,
+                    json,
+                })
+            })
+            .collect();
+        Ok((events, reached))
+    }
+
+    /// Where the event with this id was stored (see [`Store::seq_of`]).
+    pub fn seq_of(&self, event_id: u64) -> Result<Option<u64>, StoreError> {
+        self.store.seq_of(event_id)
+    }
+
+    /// A store key's repository, as the watch list spells it (as the key does when it is no
+    /// longer watched).
+    fn repo_of(&self, key: &str) -> Option<RepoName> {
+        match self.snapshot.repos.iter().find(|r| r.name.key() == key) {
+            Some(r) => Some(r.name.clone()),
+            None => RepoName::parse(key).ok(),
+        }
     }
 
     /// Every stored event of each repository created after `after`, newest first: offsets

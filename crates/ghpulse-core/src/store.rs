@@ -162,6 +162,15 @@ pub struct PollRecord<'a> {
     pub counters: RequestCounters,
 }
 
+/// One event as the store keeps it, with its place in the storage order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub seq: u64,
+    pub repo_key: String,
+    pub meta: EventMeta,
+    pub raw: String,
+}
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,

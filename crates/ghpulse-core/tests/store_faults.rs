@@ -65,11 +65,12 @@ impl redb::StorageBackend for Disk {
     }
 
     fn set_len(&self, len: u64) -> std::io::Result<()> {
-        let mut bytes = self.bytes.lock().unwrap();
-        if len as usize > bytes.len() {
+        // Refused (or panicking) before the lock is taken, as `write` does: a panic while
+        // holding it would poison the disk itself, which no real disk does.
+        if len > self.len()? {
             self.refuse()?;
         }
-        bytes.resize(len as usize, 0);
+        self.bytes.lock().unwrap().resize(len as usize, 0);
         Ok(())
     }
 

@@ -25,11 +25,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::{Scalar, Servable};
 
-use routes::{activity, events, repos, stats, status};
+use routes::{activity, events, repos, stats, status, stream};
 
 pub use error::{ApiError, ErrorBody};
 pub use host::AllowedHosts;
-pub use listener::Limits;
+pub use listener::{ConnectionHandle, Limits};
 pub use state::ApiState;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -115,6 +115,7 @@ pub fn router(
         .routes(routes!(activity::with_events))
         .routes(routes!(activity::labels))
         .routes(routes!(events::count))
+        .routes(routes!(stream::stream))
         .routes(routes!(status::rate_limit))
         .routes(routes!(metrics::metrics))
         .routes(routes!(status::health))

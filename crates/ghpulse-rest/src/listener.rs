@@ -1,14 +1,21 @@
 //! The REST listener's connections: hyper's HTTP/1 server with a header-read timeout and a
 //! write timeout, and a cap on open connections that closes the longest-idle one to admit a
 //! new client, so neither idle sockets nor clients that do not read can exhaust the
-//! descriptors or the memory, or lock clients out.
+//! descriptors or the memory, or lock clients out. A connection is busy until its response
+//! body has been written, so a stream (Server-Sent Events) counts against the cap and is never
+//! taken for idle; streams may hold at most half of it.
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -177,13 +184,17 @@ pub async fn serve(
         let (slot, evicted) = open.register();
         let service = {
             let (app, slot) = (app.clone(), slot.clone());
-            hyper::service::service_fn(move |req| {
+            hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 let busy = slot.request_started();
+                req.extensions_mut()
+                    .insert(ConnectionHandle { slot: slot.clone() });
                 let answer = hyper::service::Service::call(&app, req);
                 async move {
-                    let response = answer.await;
-                    drop(busy);
-                    response
+                    // Busy until the body is written (or the connection dropped with it).
+                    let response = answer.await?;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|body| Body::new(WhileBusy { body, _busy: busy })),
+                    )
                 }
             })
         };
@@ -228,9 +239,79 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
+/// What a handler may do with the connection it answers on; in every request's extensions.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    slot: Slot,
+}
+
+impl ConnectionHandle {
+    /// Ends the connection at once, whatever is being written on it: for a consumer that
+    /// stopped reading, whose response would otherwise wait for it for ever.
+    pub fn close(&self) {
+        self.slot.evict();
+    }
+
+    /// A place for a long-lived response, while fewer than half the connection cap hold one;
+    /// it is given back when dropped.
+    pub fn stream_slot(&self) -> Option<StreamSlot> {
+        let connections = &self.slot.connections;
+        let max = (connections.cap / 2).max(1);
+        connections
+            .streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| StreamSlot(connections.clone()))
+    }
+
+    /// How many long-lived responses may be open at once.
+    pub fn max_streams(&self) -> usize {
+        (self.slot.connections.cap / 2).max(1)
+    }
+}
+
+/// One of the places streams may hold (see [`ConnectionHandle::stream_slot`]).
+pub struct StreamSlot(Arc<Connections>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its connection busy until it is dropped.
+struct WhileBusy {
+    body: Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for WhileBusy {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// The open connections, each idle (no request in progress) since some instant.
 struct Connections {
     cap: usize,
+    /// Streams open now (at most half of `cap`).
+    streams: AtomicUsize,
     open: Mutex<Open>,
     /// Signalled when a connection closes or its last request ends.
     freed: Notify,
@@ -270,6 +351,7 @@ impl Connections {
     fn new(cap: usize) -> Connections {
         Connections {
             cap,
+            streams: AtomicUsize::new(0),
             open: Mutex::default(),
             freed: Notify::new(),
         }
@@ -340,6 +422,15 @@ impl Slot {
     fn close(&self) {
         self.connections.lock().by_id.remove(&self.id);
         self.connections.freed.notify_one();
+    }
+
+    /// Closes the connection from outside its task, as the cap does to the longest-idle one.
+    fn evict(&self) {
+        let removed = self.connections.lock().by_id.remove(&self.id);
+        if let Some(c) = removed {
+            let _ = c.evict.send(());
+            self.connections.freed.notify_one();
+        }
     }
 }
 

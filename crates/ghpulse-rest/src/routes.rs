@@ -1,10 +1,11 @@
-//! The endpoints, a module per resource, and the checks of query values they share.
+//! The endpoints, a module per resource (the live stream in one of its own), and the checks of query values they share.
 
 pub(crate) mod activity;
 pub(crate) mod events;
 pub(crate) mod repos;
 pub(crate) mod stats;
 pub(crate) mod status;
+pub(crate) mod stream;
 
 use axum::http::StatusCode;
 use ghpulse_core::{MAX_OFFSET_MINUTES, Snapshot, StoreError};

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+use super::feed_view::{FeedLines, FeedScope, FeedView};
 use super::keys::{Action, Keys};
 use ghpulse_core::LabelGroups;
 use ghpulse_core::RepoName;
@@ -33,6 +34,8 @@ pub enum Focus {
     Stats,
     /// The log pane, when shown: the moving keys scroll it, + and - change its level.
     Logs,
+    /// The event feed, when shown: the moving keys move in it, Enter opens a line's page.
+    Feed,
 }
 
 /// The log pane's scroll position and level; tui-logger keeps them in a shared state.
@@ -166,6 +169,8 @@ pub enum Effect {
     Add(RepoName),
     Remove(RepoName),
     PollNow(RepoName),
+    /// Open this web page (built by the feed, never taken from a payload).
+    Open(String),
 }
 
 #[derive(Clone, Debug)]
@@ -203,6 +208,16 @@ pub struct App {
     /// The selected repository's label KPIs (section 3a), computed off the render thread when
     /// the selection or its window changes; drawn when they are the selected repository's.
     pub labels: Option<ghpulse_core::RepoLabels>,
+    /// The event feed, when shown (`e`, `E`).
+    pub feed: Option<FeedView>,
+    /// Where the feed's rows were drawn last, and the row drawn first.
+    pub feed_rows: Rect,
+    pub feed_offset: usize,
+    /// Whether the statistics table had a place in the last frame (a small screen gives it to
+    /// the feed).
+    pub stats_shown: bool,
+    /// Feed lines carry their page as an OSC 8 hyperlink.
+    pub hyperlinks: bool,
 }
 
 impl Default for App {
@@ -230,6 +245,11 @@ impl Default for App {
             chart: None,
             zoomed: false,
             labels: None,
+            feed: None,
+            feed_rows: Rect::default(),
+            feed_offset: 0,
+            stats_shown: true,
+            hyperlinks: false,
         }
     }
 }
@@ -320,10 +340,82 @@ impl App {
     }
 
     fn filter_mut(&mut self) -> &mut String {
-        match self.focus {
-            Focus::Stats => &mut self.stats_filter,
+        match (self.focus, &mut self.feed) {
+            (Focus::Feed, Some(feed)) => &mut feed.filter,
+            (Focus::Stats, _) => &mut self.stats_filter,
             _ => &mut self.repo_filter,
         }
+    }
+
+    /// Lines read off the drawing path for the feed; a change of repositories starts it at
+    /// the newest again.
+    pub fn on_feed_lines(&mut self, lines: FeedLines) {
+        if let Some(feed) = &mut self.feed {
+            let moved = feed
+                .lines
+                .as_ref()
+                .is_none_or(|l| l.key.repos != lines.key.repos);
+            if moved {
+                feed.follow();
+            }
+            feed.lines = Some(lines);
+        }
+    }
+
+    /// Shows the feed of `scope` focused; the same key again on a focused feed of that scope
+    /// hides it (`e`), or switches scope (`E`).
+    fn show_feed(&mut self, scope: FeedScope) {
+        let shown = self.feed.as_ref().map(|f| f.scope);
+        match (shown, scope) {
+            (Some(FeedScope::Selected), FeedScope::Selected) if self.focus == Focus::Feed => {
+                self.feed = None;
+                self.focus = Focus::Repos;
+                return;
+            }
+            (Some(FeedScope::All), FeedScope::All) => {
+                self.feed = Some(FeedView::new(FeedScope::Selected));
+            }
+            (Some(s), _) if s == scope => {}
+            _ => self.feed = Some(FeedView::new(scope)),
+        }
+        self.focus = Focus::Feed;
+    }
+
+    /// The feed's key action: the moving keys move, Enter opens the selected line's page.
+    fn feed_action(&mut self, action: Action) -> Option<Effect> {
+        let page = usize::from(self.feed_rows.height).max(1) as isize;
+        let feed = self.feed.as_mut()?;
+        let entries = feed
+            .lines
+            .as_ref()
+            .map(|l| l.entries.clone())
+            .unwrap_or_default();
+        let visible = feed.visible(&entries);
+        match action {
+            Action::Up => feed.move_by(-1, &visible),
+            Action::Down => feed.move_by(1, &visible),
+            Action::PageUp => feed.move_by(-page, &visible),
+            Action::PageDown => feed.move_by(page, &visible),
+            Action::Top => feed.follow(),
+            Action::Bottom => feed.move_by(isize::MAX, &visible),
+            Action::GapChart => {
+                let url = visible
+                    .get(feed.selected_row(&visible))
+                    .map(|e| e.url.clone());
+                return Some(match url {
+                    Some(url) => {
+                        self.flash(format!("opening {url}"), false);
+                        Effect::Open(url)
+                    }
+                    None => {
+                        self.flash("no event to open".into(), true);
+                        Effect::None
+                    }
+                });
+            }
+            _ => return None,
+        }
+        Some(Effect::None)
     }
 
     /// The statistics table's rows of the selected repository: sorted, filtered.
@@ -492,8 +584,14 @@ impl App {
             }
         }
         if key.code == KeyCode::Esc {
-            // Esc takes back the last thing shown: a message, else the focused pane's filter.
+            // Esc takes back the last thing shown: a message, else the focused pane's filter,
+            // else a focused feed.
             if self.message.take().is_none() {
+                if self.focus == Focus::Feed && self.filter_mut().is_empty() {
+                    self.feed = None;
+                    self.focus = Focus::Repos;
+                    return Effect::None;
+                }
                 self.filter_mut().clear();
                 self.refilter(snapshot);
             }
@@ -502,6 +600,11 @@ impl App {
         let Some(action) = action else {
             return Effect::None;
         };
+        if self.focus == Focus::Feed
+            && let Some(effect) = self.feed_action(action)
+        {
+            return effect;
+        }
         self.apply(action, snapshot)
     }
 
@@ -520,12 +623,22 @@ impl App {
             Action::Top => self.move_by(isize::MIN, &visible),
             Action::Bottom => self.move_by(isize::MAX, &visible),
             Action::NextPane => {
-                self.focus = match self.focus {
-                    Focus::Repos => Focus::Stats,
-                    Focus::Stats if self.show_logs => Focus::Logs,
-                    Focus::Stats | Focus::Logs => Focus::Repos,
-                }
+                // Repositories, statistics, feed, log: the panes on screen, in turn.
+                let order = [Focus::Repos, Focus::Stats, Focus::Feed, Focus::Logs];
+                let shown = |f: &Focus| match f {
+                    Focus::Repos => true,
+                    Focus::Stats => self.stats_shown,
+                    Focus::Feed => self.feed.is_some(),
+                    Focus::Logs => self.show_logs,
+                };
+                let at = order.iter().position(|f| *f == self.focus).unwrap_or(0);
+                self.focus = (1..=order.len())
+                    .map(|i| order[(at + i) % order.len()])
+                    .find(|f| shown(f))
+                    .unwrap_or(Focus::Repos);
             }
+            Action::Feed => self.show_feed(FeedScope::Selected),
+            Action::FeedAll => self.show_feed(FeedScope::All),
             Action::Filter => {
                 if self.focus != Focus::Logs {
                     self.mode = Mode::Filtering;
@@ -590,6 +703,7 @@ impl App {
         let rows = match self.focus {
             Focus::Repos => self.repo_rows.height,
             Focus::Stats | Focus::Logs => self.stats_rows.height,
+            Focus::Feed => self.feed_rows.height,
         };
         usize::from(rows).max(1)
     }
@@ -627,7 +741,7 @@ impl App {
                 let last = self.stats_len.checked_sub(1).unwrap_or(usize::MAX);
                 self.stats_selected = self.stats_selected.saturating_add_signed(delta).min(last);
             }
-            Focus::Logs => {}
+            Focus::Logs | Focus::Feed => {}
         }
     }
 
@@ -645,6 +759,18 @@ impl App {
                 } else if self.stats_rows.contains(at) {
                     self.focus = Focus::Stats;
                     self.stats_selected = self.stats_offset + (m.row - self.stats_rows.y) as usize;
+                } else if self.feed_rows.contains(at)
+                    && let Some(feed) = &mut self.feed
+                {
+                    self.focus = Focus::Feed;
+                    let row = self.feed_offset + (m.row - self.feed_rows.y) as usize;
+                    let entries = feed.lines.as_ref().map(|l| l.entries.clone());
+                    let entries = entries.unwrap_or_default();
+                    let visible = feed.visible(&entries);
+                    if let Some(e) = visible.get(row) {
+                        feed.top = visible.get(self.feed_offset).map(|t| t.id.clone());
+                        feed.selected = (row > 0).then(|| e.id.clone());
+                    }
                 }
             }
             MouseEventKind::ScrollDown => self.move_by(1, &self.visible_repos(snapshot)),

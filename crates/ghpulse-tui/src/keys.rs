@@ -26,6 +26,8 @@ pub enum Action {
     CountsChart,
     Zoom,
     Actions,
+    Feed,
+    FeedAll,
     Help,
     Quit,
 }
@@ -87,7 +89,7 @@ pub const ACTIONS: &[ActionInfo] = &[
     ),
     info(
         Action::GapChart,
-        "gap chart of the selected event type (Esc closes)",
+        "gap chart of the type (Esc closes); feed: open the page",
         "",
     ),
     info(
@@ -103,6 +105,16 @@ pub const ACTIONS: &[ActionInfo] = &[
     info(
         Action::Actions,
         "actions of the selected event type (Esc closes)",
+        "",
+    ),
+    info(
+        Action::Feed,
+        "feed of the selected repository, focused (again: hide it)",
+        "feed",
+    ),
+    info(
+        Action::FeedAll,
+        "feed of all watched repositories / of the selected one",
         "",
     ),
     info(Action::Help, "this help", "help"),
@@ -209,6 +221,8 @@ mod tests {
             "counts_chart",
             "zoom",
             "actions",
+            "feed",
+            "feed_all",
             "help",
             "quit",
         ];

@@ -3,6 +3,7 @@
 //! (for countdowns) — never in a busy loop.
 
 pub mod app;
+pub mod feed_view;
 pub mod keys;
 pub mod theme;
 pub mod ui;
@@ -22,6 +23,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use app::{App, Effect};
+use feed_view::{FEED_LIMIT, FeedLines};
 use ghpulse_core::{Config, EngineHandle, RepoLabels};
 use keys::Keys;
 use theme::Theme;
@@ -36,6 +38,14 @@ const FRAME_BUFFER: usize = 256 * 1024;
 pub struct Options {
     pub theme: Theme,
     pub keys: Keys,
+    /// Feed lines carry OSC 8 hyperlinks (see [`hyperlinks_supported`]).
+    pub hyperlinks: bool,
+}
+
+/// Whether the terminal may get OSC 8 hyperlinks: terminals that do not know them ignore
+/// them, but a `dumb` terminal and the Linux console would show them as text.
+pub fn hyperlinks_supported(term: Option<&str>) -> bool {
+    term.is_some_and(|t| !t.is_empty() && t != "dumb" && t != "linux")
 }
 
 impl Options {
@@ -47,6 +57,7 @@ impl Options {
         Options {
             theme: Theme::build(name, &ui.colors, Theme::no_color_env()),
             keys: Keys::new(config.keymap.clone()),
+            hyperlinks: hyperlinks_supported(std::env::var("TERM").ok().as_deref()),
         }
     }
 }
@@ -112,6 +123,7 @@ async fn event_loop(
 ) -> std::io::Result<()> {
     let theme = options.theme;
     let mut app = App::new(options.keys);
+    app.hyperlinks = options.hyperlinks;
     let mut input = EventStream::new();
     let mut snapshots = engine.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -121,6 +133,10 @@ async fn event_loop(
     // the selection or its window, never while drawing.
     let (labels_tx, mut labels_rx) = mpsc::unbounded_channel::<RepoLabels>();
     let mut labels_asked = None;
+    // The feed's lines too (they need each event's JSON), whenever its repositories or their
+    // newest events change.
+    let (feed_tx, mut feed_rx) = mpsc::unbounded_channel::<FeedLines>();
+    let mut feed_asked = None;
     // Each pass draws, then sleeps until input, new data, an engine reply or the tick. Input
     // that changes nothing (mouse motion, key releases) draws no frame.
     let mut redraw = true;
@@ -147,6 +163,28 @@ async fn event_loop(
                     });
                 }
             }
+            let key = app
+                .feed
+                .as_ref()
+                .and_then(|f| f.key(&snapshot, app.selected));
+            if key != feed_asked {
+                feed_asked = key.clone();
+                if let Some(key) = key {
+                    let (query, tx) = (engine.query(), feed_tx.clone());
+                    let web = engine.web_origin().clone();
+                    tokio::task::spawn_blocking(move || {
+                        match query.feed(&key.repos, FEED_LIMIT, &web) {
+                            Ok(entries) => {
+                                let _ = tx.send(FeedLines {
+                                    key,
+                                    entries: entries.into(),
+                                });
+                            }
+                            Err(e) => tracing::warn!("the event feed: {e}"),
+                        }
+                    });
+                }
+            }
             let _ = crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate);
             let mut drawn = ui::Drawn::default();
             terminal
@@ -159,6 +197,12 @@ async fn event_loop(
             app.stats_offset = drawn.stats_offset;
             app.stats_len = drawn.stats_len;
             app.stats_selected = app.stats_selected.min(drawn.stats_len.saturating_sub(1));
+            app.stats_shown = drawn.stats_shown;
+            app.feed_rows = drawn.feed_rows;
+            app.feed_offset = drawn.feed_offset;
+            if let Some(feed) = &mut app.feed {
+                feed.top = drawn.feed_top;
+            }
         }
         redraw = true;
         tokio::select! {
@@ -197,6 +241,24 @@ async fn event_loop(
                     Effect::PollNow(repo) => {
                         engine.poll_now(repo);
                     }
+                    Effect::Open(url) => {
+                        let tx = reply_tx.clone();
+                        // $BROWSER, else the system's opener; it may block (a text browser
+                        // runs in the foreground), so never on this thread.
+                        tokio::task::spawn_blocking(move || {
+                            let options = webbrowser::BrowserOptions::new();
+                            let opened = webbrowser::open_browser_with_options(
+                                webbrowser::Browser::Default,
+                                &url,
+                                &options,
+                            );
+                            let _ = tx.send(
+                                opened
+                                    .map(|()| format!("opened {url}"))
+                                    .map_err(|e| format!("cannot open {url}: {e}")),
+                            );
+                        });
+                    }
                 }
             }
             changed = snapshots.changed() => {
@@ -206,6 +268,7 @@ async fn event_loop(
             }
             Some(reply) = replies.recv() => app.on_reply(reply),
             Some(labels) = labels_rx.recv() => app.labels = Some(labels),
+            Some(lines) = feed_rx.recv() => app.on_feed_lines(lines),
             // The 1 Hz tick that redraws countdowns also ends expired messages: no timer of
             // its own, no busy wait.
             _ = tick.tick() => { app.expire_message(std::time::Instant::now()); }

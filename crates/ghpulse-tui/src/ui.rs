@@ -4,6 +4,7 @@
 mod activity;
 mod charts;
 mod detail;
+mod feed;
 mod header;
 mod overlays;
 mod repos;
@@ -23,13 +24,19 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 
 /// Where the clickable rows were drawn, and which list row is the first one on screen.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Drawn {
     pub repo_rows: Rect,
     pub repo_offset: usize,
     pub stats_rows: Rect,
     pub stats_offset: usize,
     pub stats_len: usize,
+    /// Whether the statistics table was given a place.
+    pub stats_shown: bool,
+    pub feed_rows: Rect,
+    pub feed_offset: usize,
+    /// The event on the feed's top row while the user scrolls it.
+    pub feed_top: Option<String>,
 }
 
 /// The one-line message of a terminal too small to draw in: the longest form that fits, so
@@ -94,28 +101,34 @@ pub fn render(
 
     let panes = layout(body, snapshot.repos.len(), app.show_logs);
     let (repo_rows, repo_offset) = repos::render(frame, panes.repos, app, snapshot, now, theme);
-    let (mut stats_rows, stats_offset, stats_len) = detail::render(
-        frame,
-        panes.detail,
-        app,
-        snapshot,
-        now,
-        theme,
-        panes.side.is_none(),
-    );
-    if let Some(side) = panes.side {
+    // A chart, else the feed, takes the activity pane's place, or the statistics table's on
+    // smaller screens.
+    let feed_shown = app.feed.is_some() && app.chart.is_none();
+    let stats_shown = panes.side.is_some() || (app.chart.is_none() && !feed_shown);
+    let (stats_rows, stats_offset, stats_len) = if stats_shown {
+        detail::render(
+            frame,
+            panes.detail,
+            app,
+            snapshot,
+            now,
+            theme,
+            panes.side.is_none(),
+        )
+    } else {
+        (Rect::default(), 0, app.stats_len)
+    };
+    let lower = panes.side.unwrap_or(panes.detail);
+    let mut drawn_feed = None;
+    if let Some(chart) = &app.chart {
+        charts::render(frame, lower, chart, app, snapshot, now, theme);
+    } else if feed_shown {
+        drawn_feed = Some(feed::render(frame, lower, app, snapshot, now, theme));
+    } else if let Some(side) = panes.side {
         activity::render(frame, side, app, snapshot, now, theme);
     }
     if let Some(l) = panes.logs {
         render_logs(frame, l, app, theme);
-    }
-    // A chart takes the activity pane's place, or the statistics table's on smaller screens.
-    if let Some(chart) = &app.chart {
-        let at = panes.side.unwrap_or_else(|| {
-            stats_rows = Rect::default();
-            panes.detail
-        });
-        charts::render(frame, at, chart, app, snapshot, now, theme);
     }
     render_footer(frame, footer, app, theme);
 
@@ -131,6 +144,10 @@ pub fn render(
         stats_rows,
         stats_offset,
         stats_len,
+        stats_shown,
+        feed_rows: drawn_feed.as_ref().map_or_else(Rect::default, |f| f.rows),
+        feed_offset: drawn_feed.as_ref().map_or(0, |f| f.offset),
+        feed_top: drawn_feed.and_then(|f| f.top),
     }
 }
 
@@ -226,8 +243,9 @@ fn render_logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn app_filter(app: &App) -> &str {
-    match app.focus {
-        Focus::Stats => &app.stats_filter,
+    match (app.focus, &app.feed) {
+        (Focus::Feed, Some(feed)) => &feed.filter,
+        (Focus::Stats, _) => &app.stats_filter,
         _ => &app.repo_filter,
     }
 }

@@ -10,10 +10,12 @@ use ghpulse_core::EventMeta;
 use ghpulse_core::Gap;
 use ghpulse_core::RepoName;
 use ghpulse_core::Window;
+use ghpulse_core::{EventEntry, WebOrigin};
 use ghpulse_core::{FetcherState, RepoView, Snapshot};
 use ghpulse_core::{RateLimit, RequestCounters};
 use ghpulse_core::{RepoState, RepoStatus};
 use ghpulse_tui::app::{App, Chart, Effect, Mode, Period};
+use ghpulse_tui::feed_view::{FeedLines, FeedScope};
 use ghpulse_tui::theme::Theme;
 use ghpulse_tui::ui;
 use ratatui::Terminal;
@@ -910,4 +912,237 @@ fn the_selected_repositorys_label_kpis_are_under_the_statistics() {
     let before = app.labels_key(&s, now());
     app.on_key(key('j'), &s);
     assert_ne!(app.labels_key(&s, now()), before);
+}
+
+/// A fixture repository's events as the feed lists them: newest first, each with its line
+/// and page.
+fn feed_entries(stem: &str, name: &str, minutes_ago: u64, span_hours: u64) -> Vec<EventEntry> {
+    let mut raw = data::load_events(stem);
+    let newest =
+        std::time::SystemTime::from(now()) - std::time::Duration::from_secs(minutes_ago * 60);
+    data::rescale(
+        &mut raw,
+        newest,
+        300,
+        std::time::Duration::from_secs(span_hours * 3600),
+    );
+    let repo = RepoName::parse(name).unwrap();
+    let mut entries: Vec<(EventMeta, EventEntry)> = raw
+        .iter()
+        .filter_map(|v| {
+            let meta = EventMeta::from_json(v).ok()?;
+            let entry = EventEntry::new(&repo, &meta, &v.to_string(), &WebOrigin::default());
+            Some((meta, entry))
+        })
+        .collect();
+    entries.sort_by_key(|(m, _)| std::cmp::Reverse(m.order_key()));
+    entries.into_iter().map(|(_, e)| e).take(500).collect()
+}
+
+/// The app after `keys`, with the feed's lines read for what it shows.
+fn with_feed(s: &Snapshot, keys: &[KeyEvent], entries: Vec<EventEntry>) -> App {
+    let mut app = App::default();
+    for k in keys {
+        app.on_key(*k, s);
+    }
+    let key = app.feed.as_ref().unwrap().key(s, app.selected).unwrap();
+    app.on_feed_lines(FeedLines {
+        key,
+        entries: Arc::new(entries),
+    });
+    app
+}
+
+fn all_entries() -> Vec<EventEntry> {
+    let mut all: Vec<EventEntry> = [
+        ("sigmavirus24__github3.py", "sigmavirus24/github3.py", 2, 30),
+        ("sferik__rails_admin", "sferik/rails_admin", 4, 60),
+        ("praw-dev__praw", "praw-dev/praw", 7, 100),
+        ("github__gitignore", "github/gitignore", 11, 140),
+    ]
+    .iter()
+    .flat_map(|(stem, name, ago, span)| feed_entries(stem, name, *ago, *span))
+    .collect();
+    all.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id.parse::<u64>().unwrap())));
+    all.truncate(500);
+    all
+}
+
+#[test]
+fn the_feed_at_each_size() {
+    let s = with_data();
+    let app = with_feed(
+        &s,
+        &[key('e')],
+        feed_entries("sigmavirus24__github3.py", "sigmavirus24/github3.py", 2, 30),
+    );
+    assert_eq!(app.focus, ghpulse_tui::app::Focus::Feed);
+    for (w, h) in [(60, 15), (80, 24), (100, 30), (120, 40), (200, 50)] {
+        let t = draw(&app, &s, w, h, Theme::plain());
+        insta::assert_snapshot!(format!("feed_{w}x{h}"), t.backend());
+        let text = screen_text(&t).join("\n");
+        assert!(text.contains("Feed of sigmavirus24/github3.py"), "{w}x{h}");
+        if (w, h) >= (120, 40) {
+            assert!(
+                text.contains("Event type"),
+                "{w}x{h}: the statistics stay beside it"
+            );
+        } else {
+            assert!(
+                !text.contains("Event type"),
+                "{w}x{h}: it takes their place"
+            );
+        }
+    }
+}
+
+#[test]
+fn big_e_shows_every_repository_with_a_repository_column_and_e_goes_back() {
+    let s = with_data();
+    let mut app = with_feed(&s, &[key('E')], all_entries());
+    for (w, h) in [(120, 40), (200, 50)] {
+        let t = draw(&app, &s, w, h, Theme::plain());
+        insta::assert_snapshot!(format!("feed_all_{w}x{h}"), t.backend());
+        let text = screen_text(&t).join("\n");
+        assert!(text.contains("Feed of all repositories"));
+        assert!(text.contains("sferik/rails_admin") && text.contains("github/gitignore"));
+    }
+    app.on_key(key('E'), &s);
+    assert_eq!(
+        app.feed.as_ref().map(|f| f.scope),
+        Some(FeedScope::Selected)
+    );
+    // `e` on the focused feed of the selection hides it; Esc does too.
+    app.on_key(key('e'), &s);
+    assert!(app.feed.is_none());
+    app.on_key(key('e'), &s);
+    app.on_key(esc(), &s);
+    assert!(app.feed.is_none());
+    assert_eq!(app.focus, ghpulse_tui::app::Focus::Repos);
+}
+
+/// The id of the feed's selected line and of the line on its top row, as drawn.
+fn feed_position(app: &mut App, s: &Snapshot) -> (String, String) {
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut drawn = ui::Drawn::default();
+    terminal
+        .draw(|f| drawn = ui::render(f, app, s, now(), &Theme::plain()))
+        .unwrap();
+    let feed = app.feed.as_mut().unwrap();
+    feed.top = drawn.feed_top.clone();
+    let entries = feed.lines.as_ref().unwrap().entries.clone();
+    let visible = feed.visible(&entries);
+    let selected = visible[feed.selected_row(&visible)].id.clone();
+    (selected, visible[drawn.feed_offset].id.clone())
+}
+
+#[test]
+fn the_feed_follows_new_events_at_the_top_and_stays_put_when_scrolled() {
+    let s = with_data();
+    let mut entries = feed_entries("sigmavirus24__github3.py", "sigmavirus24/github3.py", 2, 30);
+    let newest: Vec<EventEntry> = entries.drain(..40).collect();
+    let mut app = with_feed(&s, &[key('e')], entries.clone());
+    let arrive = |app: &mut App, n: usize| {
+        let mut lines: Vec<EventEntry> = newest[40 - n..].to_vec();
+        lines.extend(entries.iter().cloned());
+        let key = app.feed.as_ref().unwrap().key(&s, app.selected).unwrap();
+        app.on_feed_lines(FeedLines {
+            key,
+            entries: Arc::new(lines),
+        });
+    };
+    // At the top it follows: the newest line is selected as events arrive.
+    assert_eq!(feed_position(&mut app, &s).0, entries[0].id);
+    arrive(&mut app, 5);
+    assert_eq!(feed_position(&mut app, &s).0, newest[35].id);
+    // Scrolled down past a page, the selection and the view stay on their events.
+    for _ in 0..40 {
+        app.on_key(key('j'), &s);
+    }
+    let (selected, top) = feed_position(&mut app, &s);
+    assert_ne!(top, newest[35].id, "scrolled past the first page");
+    arrive(&mut app, 20);
+    assert_eq!(feed_position(&mut app, &s), (selected, top.clone()));
+    assert!(!app.feed.as_ref().unwrap().following());
+    // `g` goes back to the newest and follows again.
+    app.on_key(key('g'), &s);
+    arrive(&mut app, 40);
+    assert_eq!(feed_position(&mut app, &s).0, newest[0].id);
+}
+
+#[test]
+fn slash_filters_the_feed_and_enter_opens_the_selected_lines_page() {
+    let s = with_data();
+    let entries = feed_entries("sigmavirus24__github3.py", "sigmavirus24/github3.py", 2, 30);
+    let mut app = with_feed(&s, &[key('e')], entries.clone());
+    app.on_key(key('/'), &s);
+    for c in "fork".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(enter(), &s);
+    let feed = app.feed.as_ref().unwrap();
+    let visible = feed.visible(&entries);
+    assert!(!visible.is_empty());
+    assert!(visible.iter().all(|e| e.event_type == "ForkEvent"
+        || e.summary.to_lowercase().contains("fork")
+        || e.actor.to_lowercase().contains("fork")));
+    let t = draw(&app, &s, 80, 24, Theme::plain());
+    let text = screen_text(&t).join("\n");
+    assert!(
+        text.contains("/fork"),
+        "the filter is in the title:\n{text}"
+    );
+    assert!(!text.contains("pushed"), "{text}");
+    app.on_key(key('j'), &s);
+    let want = visible[1].url.clone();
+    assert!(want.starts_with("https://github.com/"), "{want}");
+    assert_eq!(app.on_key(enter(), &s), Effect::Open(want));
+    // With nothing to open, a message and no effect.
+    app.on_key(key('/'), &s);
+    for c in "no such thing".chars() {
+        app.on_key(key(c), &s);
+    }
+    app.on_key(enter(), &s);
+    assert_eq!(app.on_key(enter(), &s), Effect::None);
+    assert!(app.message.as_ref().is_some_and(|m| m.error));
+}
+
+#[test]
+fn feed_lines_carry_their_page_as_an_osc8_hyperlink_where_asked() {
+    use ratatui::buffer::CellDiffOption;
+    let s = with_data();
+    let entries = feed_entries("sigmavirus24__github3.py", "sigmavirus24/github3.py", 2, 30);
+    let mut app = with_feed(&s, &[key('e')], entries.clone());
+    let links = |app: &App| {
+        let t = draw(app, &s, 120, 40, Theme::plain());
+        let buf = t.backend().buffer().clone();
+        buf.content()
+            .iter()
+            .filter(|c| c.symbol().starts_with("\x1b]8;;"))
+            .map(|c| (c.symbol().to_string(), c.diff_option))
+            .collect::<Vec<_>>()
+    };
+    assert!(links(&app).is_empty(), "off unless the terminal takes them");
+    app.hyperlinks = true;
+    let found = links(&app);
+    assert!(found.len() > 20, "{}", found.len());
+    let (symbol, option) = &found[0];
+    let text = symbol
+        .strip_prefix(&format!("\x1b]8;;{}\x1b\\", entries[0].url))
+        .and_then(|t| t.strip_suffix("\x1b]8;;\x1b\\"))
+        .expect("the line's page around its text");
+    assert!(
+        entries[0].summary.starts_with(text.trim_end_matches('…')),
+        "{text}"
+    );
+    assert_eq!(
+        *option,
+        CellDiffOption::ForcedWidth(
+            std::num::NonZeroU16::new(text.chars().count() as u16).unwrap()
+        ),
+        "the link counts as its text's columns"
+    );
+    assert!(ghpulse_tui::hyperlinks_supported(Some("xterm-256color")));
+    assert!(!ghpulse_tui::hyperlinks_supported(Some("dumb")));
+    assert!(!ghpulse_tui::hyperlinks_supported(None));
 }

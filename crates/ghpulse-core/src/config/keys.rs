@@ -169,6 +169,8 @@ pub const DEFAULT_KEYS: &[(&str, &[&str])] = &[
     ("counts_chart", &["o"]),
     ("zoom", &["z"]),
     ("actions", &["A"]),
+    ("feed", &["e"]),
+    ("feed_all", &["E"]),
     ("help", &["?"]),
     ("quit", &["q", "ctrl-c"]),
 ];

@@ -137,8 +137,9 @@ impl Store {
         let found = store.read_meta("schema_version")?;
         match found.as_deref() {
             // Versions 1 and 2 differ only in how raw JSON is kept, which `RawTable` reads
-            // either way: a reader cannot migrate, and need not refuse.
-            Some(v) if v == SCHEMA_VERSION.to_string() || v == "1" || v == "2" => Ok(store),
+            // either way, and 3 only lacks the storage order, which only the watching
+            // ghpulse's live stream reads: a reader cannot migrate, and need not refuse.
+            Some(v) if v == SCHEMA_VERSION.to_string() || matches!(v, "1" | "2" | "3") => Ok(store),
             Some(v) => Err(StoreError::Schema {
                 path: path.to_path_buf(),
                 found: v.to_string(),

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use std::sync::PoisonError;
 
-use redb::{ReadTransaction, ReadableDatabase, TableError};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableError};
 use serde::Deserialize;
 
-use super::schema::{BY_TIME, EVENTS, GAPS, META, REPOS, RawTable};
-use super::{Db, RepoState, Store, StoreError};
+use super::schema::{BY_TIME, EVENTS, GAPS, META, REPOS, RawTable, SEQ_OF, STORED};
+use super::{Db, RepoState, Store, StoreError, Stored};
 use crate::github::event::{EventMeta, Interner};
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::stats::figures::Gap;
@@ -221,6 +221,76 @@ impl Store {
                 return Ok(());
             }
         }
+    }
+
+    /// The storage sequence number of the event stored last (0 for an empty store).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let last = txn.open_table(STORED)?.last()?.map(|(seq, _)| seq.value());
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Where an event id was stored: its storage sequence number (the first one, should two
+    /// repositories hold the same id), `None` when no stored event has it.
+    pub fn seq_of(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(SEQ_OF)?;
+        let mut min: Option<u64> = None;
+        // Repo keys are ASCII, so every key of this id sorts below char::MAX.
+        for row in table.range((id, "")..=(id, "\u{10ffff}"))? {
+            let seq = row?.1.value();
+            min = Some(min.map_or(seq, |m| m.min(seq)));
+        }
+        Ok(min)
+    }
+
+    /// The events stored after sequence number `after`, in storage order, that `keep` accepts
+    /// (by repo key and type), at most `limit` of them, with their raw JSON; and the sequence
+    /// number the scan reached, from which the next page starts (past events `keep` refused).
+    /// One read transaction.
+    pub fn stored_after(
+        &self,
+        after: u64,
+        limit: usize,
+        keep: impl Fn(&str, &str) -> bool,
+    ) -> Result<(Vec<Stored>, u64), StoreError> {
+        let txn = self.read()?;
+        let stored = txn.open_table(STORED)?;
+        let by_time = txn.open_table(BY_TIME)?;
+        let raw = RawTable::open(&txn)?;
+        let mut page = Vec::new();
+        let mut reached = after;
+        for row in stored.range(after.saturating_add(1)..)? {
+            if page.len() >= limit {
+                break;
+            }
+            let (seq, at) = row?;
+            let (seq, (key, ms, id)) = (seq.value(), at.value());
+            reached = seq;
+            let Some(fields) = by_time.get((key, ms, id))? else {
+                continue;
+            };
+            let (ty, actor, action) = fields.value();
+            if !keep(key, ty) {
+                continue;
+            }
+            let Some(json) = raw.get(key, id)? else {
+                continue;
+            };
+            page.push(Stored {
+                seq,
+                repo_key: key.to_string(),
+                meta: EventMeta {
+                    id,
+                    event_type: ty.into(),
+                    created_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                    actor: actor.into(),
+                    action: (!action.is_empty()).then(|| action.into()),
+                },
+                raw: json,
+            });
+        }
+        Ok((page, reached))
     }
 
     /// When a stored event was created, from its raw JSON.

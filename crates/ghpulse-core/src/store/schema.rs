@@ -7,7 +7,7 @@ use super::{Store, StoreError};
 
 /// Bumped whenever a table's layout changes. An older store is migrated in place when opened
 /// for writing; a newer one is refused.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 pub(super) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 pub(super) const REPOS: TableDefinition<&str, &str> = TableDefinition::new("repos");
@@ -22,6 +22,12 @@ pub(super) const EVENTS_V1: TableDefinition<(&str, u64), &str> = TableDefinition
 /// window is a reverse range scan that never parses JSON.
 pub(super) const BY_TIME: TableDefinition<(&str, i64, u64), (&str, &str, &str)> =
     TableDefinition::new("by_time");
+/// Storage sequence (1, 2, …) -> (repo key, created_at ms, event id): the order events were
+/// stored in, which the live stream follows and replays from. Event ids are no such order:
+/// a repository polled after another can store a smaller id later.
+pub(super) const STORED: TableDefinition<u64, (&str, i64, u64)> = TableDefinition::new("stored");
+/// (event id, repo key) -> storage sequence: where a replay after an event id starts.
+pub(super) const SEQ_OF: TableDefinition<(u64, &str), u64> = TableDefinition::new("seq_of");
 /// (repo key, detected_at ms) -> gap JSON.
 pub(super) const GAPS: TableDefinition<(&str, i64), &str> = TableDefinition::new("gaps");
 
@@ -33,8 +39,11 @@ impl Store {
             let found = meta.get("schema_version")?.map(|v| v.value().to_string());
             match found {
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
-                Some(v) if v == "1" || v == "2" => {
-                    migrate_raw_json(txn)?;
+                Some(v) if matches!(v.as_str(), "1" | "2" | "3") => {
+                    if v != "3" {
+                        migrate_raw_json(txn)?;
+                    }
+                    number_stored_events(txn)?;
                     meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
                 }
                 Some(v) => {
@@ -58,6 +67,8 @@ impl Store {
             txn.open_table(EVENTS)?;
             txn.open_table(BY_TIME)?;
             txn.open_table(GAPS)?;
+            txn.open_table(STORED)?;
+            txn.open_table(SEQ_OF)?;
             Ok(())
         })
     }
@@ -99,6 +110,26 @@ impl RawTable {
             RawTable::V1(t) => Ok(t.get((repo_key, id))?.map(|v| v.value().to_string())),
         }
     }
+}
+
+/// Schema 3 -> 4: the events already stored get storage sequence numbers in E(R)'s order across
+/// repositories (oldest first), the best guess of the order they came in; events stored from
+/// now on are numbered as they are stored.
+fn number_stored_events(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut rows: Vec<(i64, u64, String)> = Vec::new();
+    for row in txn.open_table(BY_TIME)?.iter()? {
+        let (k, _) = row?;
+        let (key, ms, id) = k.value();
+        rows.push((ms, id, key.to_string()));
+    }
+    rows.sort_unstable();
+    let mut stored = txn.open_table(STORED)?;
+    let mut seq_of = txn.open_table(SEQ_OF)?;
+    for (seq, (ms, id, key)) in (1..).zip(&rows) {
+        stored.insert(seq, (key.as_str(), *ms, *id))?;
+        seq_of.insert((*id, key.as_str()), seq)?;
+    }
+    Ok(())
 }
 
 /// Schema 1 or 2 -> 3: the raw JSON moves to the current table in the current format, in the

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use redb::Database;
 
-use super::schema::{BY_TIME, EVENTS_V1, EVENTS_V2, GAPS, META, REPOS};
+use super::schema::{BY_TIME, EVENTS, EVENTS_V1, EVENTS_V2, GAPS, META, REPOS};
 use super::*;
 
 fn ev(id: u64, ty: &str, at: &str) -> (EventMeta, String) {
@@ -224,8 +224,8 @@ fn counts_agree_with_a_scan_of_the_rows() {
     }
 }
 
-/// A store as schema version 1 (raw JSON uncompressed in `events`) or 2 (LZ4 without a
-/// dictionary in `raw_events`) wrote it.
+/// A store as schema version 1 (raw JSON uncompressed in `events`), 2 (LZ4 without a
+/// dictionary in `raw_events`) or 3 (no storage order) wrote it.
 fn write_old_store(path: &Path, version: &str) {
     let db = Database::create(path).unwrap();
     let txn = db.begin_write().unwrap();
@@ -243,6 +243,7 @@ fn write_old_store(path: &Path, version: &str) {
             .unwrap();
         let mut v1 = (version == "1").then(|| txn.open_table(EVENTS_V1).unwrap());
         let mut v2 = (version == "2").then(|| txn.open_table(EVENTS_V2).unwrap());
+        let mut v3 = (version == "3").then(|| txn.open_table(EVENTS).unwrap());
         let mut by_time = txn.open_table(BY_TIME).unwrap();
         for (meta, raw) in [
             ev(1, "PushEvent", "2026-11-22T09:00:00Z"),
@@ -254,6 +255,10 @@ fn write_old_store(path: &Path, version: &str) {
             if let Some(v2) = &mut v2 {
                 let lz4 = lz4_flex::compress_prepend_size(raw.as_bytes());
                 v2.insert(("o/r", meta.id), lz4.as_slice()).unwrap();
+            }
+            if let Some(v3) = &mut v3 {
+                v3.insert(("o/r", meta.id), codec::compress(&raw).as_slice())
+                    .unwrap();
             }
             by_time
                 .insert(
@@ -269,7 +274,7 @@ fn write_old_store(path: &Path, version: &str) {
 
 #[test]
 fn older_stores_are_migrated_in_place() {
-    for version in ["1", "2"] {
+    for version in ["1", "2", "3"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.redb");
         write_old_store(&path, version);
@@ -285,7 +290,7 @@ fn older_stores_are_migrated_in_place() {
         let store = Store::open(&path).expect("migrated, not refused");
         assert_eq!(
             store.read_meta("schema_version").unwrap().as_deref(),
-            Some("3")
+            Some("4")
         );
         assert_eq!(
             store.raw_event("o/r", 1).unwrap().as_deref(),
@@ -302,6 +307,21 @@ fn older_stores_are_migrated_in_place() {
             "the polling state is kept: no re-read after the upgrade"
         );
         assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+        // The events already stored are numbered oldest first; the next one follows them.
+        let (all, _) = store.stored_after(0, 10, |_, _| true).unwrap();
+        assert_eq!(
+            all.iter().map(|s| (s.seq, s.meta.id)).collect::<Vec<_>>(),
+            [(1, 1), (2, 2)],
+            "version {version}"
+        );
+        assert_eq!(all[1].raw, "{\"id\":\"2\"}");
+        record(
+            &store,
+            "o/r",
+            &[ev(3, "PushEvent", "2026-11-22T11:00:00Z")],
+            "W/\"3\"",
+        );
+        assert_eq!(store.seq_of(3).unwrap(), Some(3));
         let txn = store.read().unwrap();
         let tables: Vec<String> = txn
             .list_tables()
@@ -310,15 +330,91 @@ fn older_stores_are_migrated_in_place() {
             .collect();
         assert_eq!(
             tables,
-            ["by_time", "gaps", "meta", "raw_json", "repos"],
+            [
+                "by_time", "gaps", "meta", "raw_json", "repos", "seq_of", "stored"
+            ],
             "version {version}: the old table is gone"
         );
         drop(txn);
         drop(store);
         // Opened again: already the current version, nothing to do.
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 2);
+        assert_eq!(store.recent_events("o/r", 10, None).unwrap().len(), 3);
+        assert_eq!(store.last_seq().unwrap(), 3);
     }
+}
+
+#[test]
+fn the_storage_order_is_not_the_id_order_and_replays_follow_it() {
+    let store = Store::in_memory().unwrap();
+    assert_eq!(store.last_seq().unwrap(), 0);
+    // Repository a is polled first and stores larger ids than b stores after it.
+    record(
+        &store,
+        "a/a",
+        &[
+            ev(101, "PushEvent", "2026-11-22T10:01:00Z"),
+            ev(100, "IssuesEvent", "2026-11-22T10:00:00Z"),
+        ],
+        "W/\"a\"",
+    );
+    record(
+        &store,
+        "b/b",
+        &[ev(50, "WatchEvent", "2026-11-22T09:00:00Z")],
+        "W/\"b\"",
+    );
+    record(
+        &store,
+        "a/a",
+        &[ev(102, "PushEvent", "2026-11-22T10:02:00Z")],
+        "W/\"a2\"",
+    );
+    let order = |after| {
+        let (page, reached) = store.stored_after(after, 10, |_, _| true).unwrap();
+        let ids: Vec<u64> = page.iter().map(|s| s.meta.id).collect();
+        (ids, reached)
+    };
+    // A poll's events are stored oldest first.
+    assert_eq!(order(0), (vec![100, 101, 50, 102], 4));
+    let after_101 = store.seq_of(101).unwrap().unwrap();
+    assert_eq!(
+        order(after_101),
+        (vec![50, 102], 4),
+        "50 was stored after 101"
+    );
+    assert_eq!(order(4), (vec![], 4));
+    assert_eq!(store.seq_of(999).unwrap(), None);
+    let b = store.stored_after(0, 10, |_, _| true).unwrap().0;
+    assert_eq!(b[2].repo_key, "b/b");
+    assert_eq!(b[2].meta.event_type, "WatchEvent");
+
+    // A filter skips, a limit pages, and the scan says how far it got.
+    let (pushes, reached) = store
+        .stored_after(0, 1, |key, ty| key == "a/a" && ty == "PushEvent")
+        .unwrap();
+    assert_eq!((pushes[0].meta.id, reached), (101, 2));
+    let (pushes, reached) = store
+        .stored_after(reached, 1, |key, ty| key == "a/a" && ty == "PushEvent")
+        .unwrap();
+    assert_eq!((pushes[0].meta.id, reached), (102, 4));
+    let (none, reached) = store.stored_after(0, 5, |_, ty| ty == "ForkEvent").unwrap();
+    assert!(none.is_empty());
+    assert_eq!(reached, 4, "past what the filter refused");
+
+    // Pruned events leave the order too; numbering goes on after the last one.
+    store
+        .prune("2026-11-22T09:30:00Z".parse().unwrap())
+        .unwrap();
+    assert_eq!(order(0).0, vec![100, 101, 102]);
+    assert_eq!(store.seq_of(50).unwrap(), None);
+    record(
+        &store,
+        "b/b",
+        &[ev(51, "WatchEvent", "2026-11-22T11:00:00Z")],
+        "W/\"b2\"",
+    );
+    assert_eq!(store.seq_of(51).unwrap(), Some(5));
 }
 
 #[test]

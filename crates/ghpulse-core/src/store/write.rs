@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use redb::ReadableTable;
 
 use super::open::panic_text;
-use super::schema::{BY_TIME, EVENTS, GAPS, META, REPOS};
+use super::schema::{BY_TIME, EVENTS, GAPS, META, REPOS, SEQ_OF, STORED};
 use super::{Db, PollRecord, RepoState, Store, StoreError, codec};
 use crate::github::event::EventMeta;
 use crate::stats::figures::Gap;
@@ -73,6 +73,9 @@ impl Store {
             let mut added_times = Vec::new();
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
+            let mut stored = txn.open_table(STORED)?;
+            let mut seq_of = txn.open_table(SEQ_OF)?;
+            let mut next_seq = stored.last()?.map_or(0, |(seq, _)| seq.value()) + 1;
             // GitHub lists newest first; inserted oldest first, a poll's events fill B-tree
             // leaves instead of splitting each in half (10,000 events: 2,760 leaf pages
             // instead of 4,521).
@@ -91,6 +94,10 @@ impl Store {
                         meta.action.as_deref().unwrap_or(""),
                     ),
                 )?;
+                let ms = meta.created_at.timestamp_millis();
+                stored.insert(next_seq, (rec.repo_key, ms, meta.id))?;
+                seq_of.insert((meta.id, rec.repo_key), next_seq)?;
+                next_seq += 1;
                 added += 1;
                 added_times.push((meta.event_type.as_str(), meta.created_at.timestamp_millis()));
             }
@@ -133,6 +140,8 @@ impl Store {
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
             let mut gaps = txn.open_table(GAPS)?;
+            let mut stored = txn.open_table(STORED)?;
+            let mut seq_of = txn.open_table(SEQ_OF)?;
             let keys: Vec<String> = repos
                 .iter()?
                 .map(|row| row.map(|(k, _)| k.value().to_string()))
@@ -145,6 +154,10 @@ impl Store {
                 for &(ms, id) in &old {
                     by_time.remove((key.as_str(), ms, id))?;
                     events.remove((key.as_str(), id))?;
+                    let seq = seq_of.remove((id, key.as_str()))?.map(|s| s.value());
+                    if let Some(seq) = seq {
+                        stored.remove(seq)?;
+                    }
                 }
                 gaps.retain_in(
                     (key.as_str(), i64::MIN)..=(key.as_str(), i64::MAX),

@@ -8,24 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use ghpulse_core::{EventsAsk, RepoName, key_bounds, parse_instant};
+use ghpulse_core::{EventEntry, EventsAsk, RepoName, key_bounds, parse_instant};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{action_name, blocking, offset_minutes};
 use crate::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
 use crate::state::{ApiState, watched};
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EventEntry {
-    /// GitHub's event id (a string, as GitHub writes it).
-    pub id: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub action: Option<String>,
-    pub actor: String,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -49,7 +38,8 @@ pub struct EventsParams {
     cursor: Option<String>,
 }
 
-/// The body of the events list: summaries, or with `raw=true` the events as GitHub served them.
+/// The body of the events list: entries (each with its feed line and web page), or with
+/// `raw=true` the events as GitHub served them.
 #[derive(serde::Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
@@ -107,12 +97,13 @@ pub async fn list(
     let event_type = p.event_type;
     let query = state.query();
     let ask = EventsAsk {
-        repo,
+        repo: repo.clone(),
         event_type,
         action,
         from,
         to,
-        raw,
+        // Entries are built from the JSON too (their feed line and page).
+        raw: true,
         limit,
     };
     let mut page = blocking(move || query.events(&ask)).await?;
@@ -122,15 +113,10 @@ pub async fn list(
         let items: Vec<String> = page.iter().filter_map(|(_, j)| j.clone()).collect();
         format!("[{}]", items.join(","))
     } else {
+        let web = state.engine.web_origin();
         let entries: Vec<EventEntry> = page
             .iter()
-            .map(|(e, _)| EventEntry {
-                id: e.id.to_string(),
-                event_type: e.event_type.to_string(),
-                action: e.action.as_deref().map(str::to_string),
-                actor: e.actor.to_string(),
-                created_at: e.created_at,
-            })
+            .filter_map(|(e, json)| Some(EventEntry::new(&repo, e, json.as_deref()?, web)))
             .collect();
         serde_json::to_string(&entries).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
