@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use crate::config::edit::{self, EditError};
 use crate::config::load::Config;
 use crate::config::watch::ConfigWatch;
+use crate::github::bounds;
 use crate::github::client::Client;
 use crate::github::repo_name::RepoName;
 use crate::poll::once::{self, PollOutcome};
@@ -365,7 +366,10 @@ impl Engine {
             let view = {
                 let (store, name, max) =
                     (self.store.clone(), name.clone(), config.window.max_events);
-                tokio::task::spawn_blocking(move || snapshot::repo_view(&store, &name, max)).await
+                tokio::task::spawn_blocking(move || {
+                    snapshot::repo_view(&store, &name, max, Utc::now())
+                })
+                .await
             };
             let view = match view {
                 Ok(Ok(v)) => v,
@@ -399,8 +403,7 @@ impl Engine {
     }
 
     async fn prune(&mut self) {
-        let cutoff =
-            Utc::now() - TimeDelta::from_std(self.config.retention).unwrap_or(TimeDelta::days(30));
+        let cutoff = bounds::shifted(Utc::now(), -bounds::delta(self.config.retention));
         let store = self.store.clone();
         let names: Vec<RepoName> = self
             .planner
@@ -414,7 +417,7 @@ impl Engine {
             let views = if n > 0 {
                 names
                     .iter()
-                    .map(|r| snapshot::repo_view(&store, r, max_events))
+                    .map(|r| snapshot::repo_view(&store, r, max_events, Utc::now()))
                     .collect::<Result<Vec<_>, _>>()?
             } else {
                 Vec::new()

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 use serde_json::value::RawValue;
 
+use crate::github::bounds;
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::RateLimit;
 use crate::github::repo_name::RepoName;
@@ -56,12 +57,14 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// What every answer told us, whatever its status.
+/// What every answer told us, whatever its status, each number within `bounds`.
 #[derive(Clone, Debug, Default)]
 pub struct ResponseMeta {
     pub status: u16,
     pub rate_limit: Option<RateLimit>,
+    /// `X-Poll-Interval`, 1 s to an hour.
     pub poll_interval: Option<Duration>,
+    /// `retry-after`, at most an hour.
     pub retry_after: Option<Duration>,
     /// Server clock minus ours, from the `Date` header: used to read `x-ratelimit-reset`.
     pub clock_skew: Option<chrono::TimeDelta>,
@@ -227,7 +230,7 @@ impl Client {
                 };
             }
         };
-        let meta = response_meta(resp.status().as_u16(), resp.headers());
+        let meta = response_meta(resp.status().as_u16(), resp.headers(), Utc::now());
         let outcome = read_outcome(resp, &meta).await;
         Answer {
             meta: Some(meta),
@@ -251,10 +254,7 @@ async fn read_outcome(resp: reqwest::Response, meta: &ResponseMeta) -> Outcome {
                 events,
                 skipped,
                 next: next_link(&headers, &final_url),
-                etag: headers
-                    .get(header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
+                etag: header_text(&headers, header::ETAG.as_str()).and_then(bounds::etag),
                 final_url,
             }),
             Err(e) => Outcome::Failed(e),
@@ -347,51 +347,40 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    Some(headers.get(name)?.to_str().ok()?.trim())
+}
+
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+    header_text(headers, name)?.parse().ok()
 }
 
-fn header_date(headers: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
-    httpdate::parse_http_date(headers.get(name)?.to_str().ok()?.trim()).ok()
-}
-
-/// `Retry-After` is seconds or an HTTP date (RFC 9110 10.2.3); a date is read in the
-/// server's clock, like the rate-limit reset.
-fn retry_after(headers: &HeaderMap, clock_skew: chrono::TimeDelta) -> Option<Duration> {
-    if let Some(secs) = header_u64(headers, "retry-after") {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::<Utc>::from(header_date(headers, "retry-after")?) - clock_skew;
-    Some((at - Utc::now()).to_std().unwrap_or_default())
-}
-
-pub fn response_meta(status: u16, headers: &HeaderMap) -> ResponseMeta {
-    let now = Utc::now();
-    let clock_skew =
-        header_date(headers, header::DATE.as_str()).map(|d| DateTime::<Utc>::from(d) - now);
+/// What the answer's headers say, every number bounded (see `bounds`) as of `now`.
+pub fn response_meta(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> ResponseMeta {
+    let clock_skew = header_text(headers, header::DATE.as_str())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .and_then(|d| bounds::clock_skew(d, now));
+    let skew = clock_skew.unwrap_or_default();
     let rate_limit = match (
         header_u64(headers, "x-ratelimit-limit"),
         header_u64(headers, "x-ratelimit-remaining"),
         header_u64(headers, "x-ratelimit-reset"),
     ) {
-        (Some(limit), Some(remaining), Some(reset)) => {
-            let reset_server = DateTime::from_timestamp(reset as i64, 0).unwrap_or_default();
-            Some(RateLimit {
-                limit: limit as u32,
-                remaining: remaining as u32,
-                used: header_u64(headers, "x-ratelimit-used")
-                    .unwrap_or(limit.saturating_sub(remaining)) as u32,
-                // In our clock: a fast or slow local clock must not make us poll early.
-                reset_at: reset_server - clock_skew.unwrap_or_default(),
-            })
-        }
+        (Some(limit), Some(remaining), Some(reset)) => Some(bounds::rate_limit(
+            limit,
+            remaining,
+            header_u64(headers, "x-ratelimit-used"),
+            // In our clock: a fast or slow local clock must not make us poll early.
+            bounds::reset_at(reset, now, skew),
+        )),
         _ => None,
     };
     ResponseMeta {
         status,
         rate_limit,
-        poll_interval: header_u64(headers, "x-poll-interval").map(Duration::from_secs),
-        retry_after: retry_after(headers, clock_skew.unwrap_or_default()),
+        poll_interval: header_u64(headers, "x-poll-interval").and_then(bounds::poll_interval),
+        retry_after: header_text(headers, "retry-after")
+            .and_then(|v| bounds::retry_after(v, now, skew)),
         clock_skew,
     }
 }
@@ -457,11 +446,66 @@ mod tests {
         ] {
             h.insert(k, HeaderValue::from_static(v));
         }
-        let m = response_meta(200, &h);
+        let m = response_meta(200, &h, Utc::now());
         let rl = m.rate_limit.unwrap();
         assert_eq!((rl.limit, rl.remaining, rl.used), (60, 41, 19));
         assert_eq!(m.poll_interval, Some(Duration::from_secs(60)));
         assert_eq!(m.retry_after, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn absurd_headers_are_read_into_bounded_values() {
+        let now = Utc::now();
+        let header_map = |pairs: &[(&'static str, String)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let chrono_max = DateTime::<Utc>::MAX_UTC.timestamp().to_string();
+        let hour = chrono::TimeDelta::hours(1);
+        let limits = |reset: &str| {
+            vec![
+                ("x-ratelimit-limit", "5000".to_string()),
+                ("x-ratelimit-remaining", "4999".to_string()),
+                ("x-ratelimit-reset", reset.to_string()),
+            ]
+        };
+        for interval in ["100000000000000000", "10000000000000", "999999"] {
+            let m = response_meta(
+                200,
+                &header_map(&[("x-poll-interval", interval.into())]),
+                now,
+            );
+            assert_eq!(
+                m.poll_interval,
+                Some(bounds::MAX_POLL_INTERVAL),
+                "{interval}"
+            );
+        }
+        let m = response_meta(200, &header_map(&[("x-poll-interval", "0".into())]), now);
+        assert_eq!(m.poll_interval, None, "0 keeps the interval in force");
+        for retry in [
+            "10000000000000",
+            "1000000000",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let m = response_meta(429, &header_map(&[("retry-after", retry.into())]), now);
+            assert_eq!(m.retry_after, Some(bounds::MAX_WAIT), "{retry}");
+        }
+        let billion_ahead = (now.timestamp() + 1_000_000_000).to_string();
+        for reset in [billion_ahead.as_str(), chrono_max.as_str()] {
+            let m = response_meta(200, &header_map(&limits(reset)), now);
+            let rl = m.rate_limit.unwrap();
+            assert!(rl.reset_at <= now + hour, "{reset}: {}", rl.reset_at);
+        }
+        // A reset near the maximum with a `Date` in the past.
+        let mut pairs = limits(&chrono_max);
+        pairs.push(("date", "Thu, 01 Jan 1970 00:00:00 GMT".into()));
+        let m = response_meta(200, &header_map(&pairs), now);
+        assert_eq!(m.clock_skew, None, "a date 56 years off is not believed");
+        assert!(m.rate_limit.unwrap().reset_at <= now + hour);
     }
 
     #[test]
@@ -493,7 +537,7 @@ mod tests {
         let later =
             httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
         h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
-        let wait = response_meta(403, &h).retry_after.unwrap();
+        let wait = response_meta(403, &h, Utc::now()).retry_after.unwrap();
         assert!(
             wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
             "{wait:?}"

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::github::bounds;
 use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Transport};
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
@@ -311,7 +312,7 @@ async fn find_gap(
         .await
         .ok()
         .flatten()?;
-    if newest_before <= now - TimeDelta::days(TIMELINE_DAYS) {
+    if newest_before <= bounds::shifted(now, -TimeDelta::days(TIMELINE_DAYS)) {
         return None;
     }
     let oldest_seen = read
@@ -361,12 +362,16 @@ fn next_state(
         }
         Some(e) => {
             state.last_error = Some(e.to_string());
-            state.consecutive_errors = prev.consecutive_errors + 1;
-            let (status, wait) = match e {
-                FetchError::NotFound(_) => (RepoStatus::NotFound, schedule::NOT_FOUND_RETRY),
-                FetchError::Unauthorized => {
-                    (RepoStatus::TokenRejected, schedule::TOKEN_REJECTED_RETRY)
-                }
+            state.consecutive_errors = prev.consecutive_errors.saturating_add(1);
+            let (status, until) = match e {
+                FetchError::NotFound(_) => (
+                    RepoStatus::NotFound,
+                    bounds::after(now, schedule::NOT_FOUND_RETRY),
+                ),
+                FetchError::Unauthorized => (
+                    RepoStatus::TokenRejected,
+                    bounds::after(now, schedule::TOKEN_REJECTED_RETRY),
+                ),
                 FetchError::RateLimited(_) => {
                     let budget =
                         meta.and_then(|m| m.rate_limit.as_ref())
@@ -381,26 +386,22 @@ fn next_state(
                         budget,
                         state.consecutive_errors,
                     );
-                    (
-                        RepoStatus::RateLimited,
-                        (until - now).to_std().unwrap_or_default(),
-                    )
+                    (RepoStatus::RateLimited, until)
                 }
                 _ => (
                     RepoStatus::Backoff,
-                    schedule::error_backoff(
-                        state.consecutive_errors,
-                        poll_interval,
-                        fastrand::f64(),
+                    bounds::after(
+                        now,
+                        schedule::error_backoff(state.consecutive_errors, fastrand::f64()),
                     ),
                 ),
             };
             state.status = status;
-            Some(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1)))
+            Some(until)
         }
     };
     state.backoff_until = backoff;
-    let by_interval = now + TimeDelta::from_std(poll_interval).unwrap_or_default();
+    let by_interval = bounds::after(now, poll_interval);
     state.next_poll_at = Some(backoff.map_or(by_interval, |b| b.max(by_interval)));
     state
 }
@@ -662,7 +663,11 @@ mod tests {
         let out = run(&gh, &store, RepoState::default()).await;
         assert_eq!(out.new_events, 100);
         assert_eq!(out.state.status, RepoStatus::Backoff);
-        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(30));
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(5));
+        assert!(
+            out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),
+            "never sooner than the poll interval"
+        );
         assert_eq!(
             out.counters,
             RequestCounters {

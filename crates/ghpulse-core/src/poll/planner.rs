@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::load::Window;
+use crate::github::bounds;
 use crate::github::client::FetchError;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
@@ -151,7 +152,7 @@ impl Planner {
                         "GitHub rejected the token (HTTP 401); polling pauses for an hour. Check GITHUB_TOKEN / GH_TOKEN."
                     );
                 }
-                self.paused_until = Some(now + to_delta(schedule::TOKEN_REJECTED_RETRY));
+                self.paused_until = Some(bounds::after(now, schedule::TOKEN_REJECTED_RETRY));
                 FetcherState::TokenRejected
             }
             Some(FetchError::RateLimited(status)) => {
@@ -225,12 +226,10 @@ impl Planner {
     }
 }
 
-fn to_delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::*;
     use crate::store::RepoState;
 
