@@ -38,7 +38,7 @@ pub use config::load::{
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};
 pub use github::client::{
-    Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Token,
+    Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Skipped, Token,
     Transport,
 };
 pub use github::event::{EventMeta, Sym};

@@ -75,7 +75,7 @@ pub struct EventsPage {
     /// Parsed events with their raw JSON, in the order GitHub listed them.
     pub events: Vec<(EventMeta, String)>,
     /// Events that could not be read (no id, no type, bad date); they are logged and skipped.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     pub next: Option<String>,
     pub etag: Option<String>,
     /// Where the answer came from after redirects: differs from the request for renamed repos.
@@ -318,22 +318,44 @@ fn transport_error(e: &reqwest::Error) -> FetchError {
     FetchError::Network(msg)
 }
 
-/// Reads a page leniently: one odd event never fails the page, a body that is not an array does.
-/// Events of a page with their raw JSON, and why each unreadable one was skipped.
-pub type ParsedPage = (Vec<(EventMeta, String)>, Vec<String>);
+/// An event of a page that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// A hash of its JSON: the same odd event listed again by later polls is told apart
+    /// from a new one, so it is reported once.
+    pub fingerprint: u64,
+    pub why: String,
+}
 
+/// Events of a page with their raw JSON, and the unreadable ones.
+pub type ParsedPage = (Vec<(EventMeta, String)>, Vec<Skipped>);
+
+/// Reads a page leniently: one odd event never fails the page, a body that is not an array
+/// does. Bytes that are not UTF-8 (JSON must be) become U+FFFD, so the event they sit in
+/// is kept with the rest of its bytes as served instead of failing the whole page.
 pub fn parse_events(body: &[u8]) -> Result<ParsedPage, FetchError> {
-    let raws: Vec<&RawValue> = serde_json::from_slice(body)
+    let text = String::from_utf8_lossy(body);
+    let raws: Vec<&RawValue> = serde_json::from_str(&text)
         .map_err(|e| FetchError::Malformed(format!("not a JSON array of events: {e}")))?;
     let mut events = Vec::with_capacity(raws.len());
     let mut skipped = Vec::new();
     for raw in raws {
         match EventMeta::from_raw(raw.get()) {
             Ok(meta) => events.push((meta, raw.get().to_string())),
-            Err(why) => skipped.push(why),
+            Err(why) => skipped.push(Skipped {
+                fingerprint: fingerprint(raw.get()),
+                why,
+            }),
         }
     }
     Ok((events, skipped))
+}
+
+fn fingerprint(raw: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.hash(&mut h);
+    h.finish()
 }
 
 fn error_message(body: &[u8]) -> String {
@@ -521,6 +543,7 @@ mod tests {
             "raw JSON kept verbatim"
         );
         assert_eq!(skipped.len(), 2);
+        assert_ne!(skipped[0].fingerprint, skipped[1].fingerprint);
         assert!(matches!(
             parse_events(b"{\"oops\":true}"),
             Err(FetchError::Malformed(_))
@@ -529,6 +552,22 @@ mod tests {
             parse_events(b"[{\"id\":"),
             Err(FetchError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_cost_no_event() {
+        let mut body = br#"[{"id":"1","type":"IssuesEvent","payload":{"action":"opened","issue":{"title":"caf"#.to_vec();
+        body.extend_from_slice(&[0xe9, 0xff]);
+        body.extend_from_slice(br#""}},"created_at":"2026-11-22T10:00:00Z"},{"id":"2","type":"PushEvent","created_at":"2026-11-22T10:01:00Z"}]"#);
+        let (events, skipped) = parse_events(&body).unwrap();
+        assert_eq!(events.len(), 2, "{skipped:?}");
+        assert_eq!(events[0].0.action.as_deref(), Some("opened"));
+        assert!(
+            events[0].1.contains("caf\u{fffd}\u{fffd}\"}"),
+            "{}",
+            events[0].1
+        );
+        assert!(skipped.is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::github::bounds;
-use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Transport};
+use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Skipped, Transport};
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
@@ -41,7 +41,7 @@ pub struct PollOutcome {
     /// The error that ended the poll, if any (events before it are still committed).
     pub error: Option<FetchError>,
     pub gap: Option<Gap>,
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     /// Set when GitHub answered from another URL (a renamed or moved repository).
     pub moved_to: Option<String>,
     /// The repository's newest events and gaps, re-read when this poll changed them.
@@ -56,7 +56,7 @@ pub async fn poll_once(
     input: PollInput,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> PollOutcome {
-    let mut read = read_pages(client, store, &input).await;
+    let mut read = read_pages(client, store, &input, &clock).await;
     let now = clock();
     let gap = match (&read.error, read.interrupted) {
         (None, false) => find_gap(store, &input, &read, now).await,
@@ -140,7 +140,7 @@ pub async fn poll_once(
 /// What the pages of one poll brought, before anything is committed.
 struct Pages {
     collected: Vec<(EventMeta, String)>,
-    skipped: Vec<String>,
+    skipped: Vec<Skipped>,
     /// Requests sent; `pages_read` of them brought a page of events.
     requests: u32,
     pages_read: u32,
@@ -189,7 +189,12 @@ impl Pages {
 /// Page 1 (with the ETag unless an interrupted poll is being resumed), then further pages
 /// until one holds an event read before, 300 events, the end of the timeline, an error or a
 /// spent budget. `Link` targets off the API's origin are refused, never requested.
-async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -> Pages {
+async fn read_pages(
+    client: &impl Transport,
+    store: &Store,
+    input: &PollInput,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Pages {
     let key = input.repo.key();
     let first_url = client.first_page_url(&input.repo);
     let before_id = match input.state.read_on {
@@ -221,7 +226,7 @@ async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -
             read.rate_limit = rl;
         }
         read.last_meta = meta;
-        let page = match outcome {
+        let mut page = match outcome {
             Outcome::NotModified => {
                 read.counters.not_modified += 1;
                 read.not_modified = true;
@@ -239,6 +244,10 @@ async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -
             Outcome::Page(p) => p,
         };
         read.counters.ok += 1;
+        let arrived = clock();
+        for (meta, _) in &mut page.events {
+            meta.created_at = bounds::counted_at(meta.created_at, arrived);
+        }
         let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
         let known = {
             let key = key.clone();
@@ -774,6 +783,30 @@ mod tests {
         assert_eq!(out.state.status, RepoStatus::Backoff);
         assert_eq!(out.new_events, 100, "page 1 came from the API and is kept");
         assert_eq!(out.state.read_on, Some(ReadOn { before_id: None }));
+    }
+
+    #[tokio::test]
+    async fn an_event_from_the_far_future_is_kept_and_counts_at_its_arrival() {
+        let store = Store::in_memory().unwrap();
+        let mut answer = page(1..=3, None, "W/\"a\"", 4999);
+        let Outcome::Page(p) = &mut answer.outcome else {
+            unreachable!()
+        };
+        p.events[0].0.created_at = "9999-12-31T23:59:59Z".parse().unwrap();
+        let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+        assert_eq!(out.new_events, 3);
+        let stored = store.recent_events("o/r", 10, None).unwrap();
+        assert_eq!(stored[0].id, 3);
+        assert_eq!(stored[0].created_at, now(), "counted when it arrived");
+        assert!(
+            store.raw_event("o/r", 3).unwrap().is_some(),
+            "its JSON is kept as served"
+        );
+        assert_eq!(
+            store.prune(now() + TimeDelta::seconds(1)).unwrap(),
+            3,
+            "and it is pruned like any other"
+        );
     }
 
     #[tokio::test]
