@@ -143,6 +143,12 @@ pub trait Transport: Send + Sync + 'static {
         url: &str,
         etag: Option<&str>,
     ) -> impl std::future::Future<Output = Answer> + Send;
+
+    /// Waits before asking again for a page that failed. A simulation moves its own clock
+    /// instead of sleeping.
+    fn pause(&self, wait: Duration) -> impl std::future::Future<Output = ()> + Send {
+        tokio::time::sleep(wait)
+    }
 }
 
 impl Transport for Client {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tracing::debug;
 
 use crate::github::bounds;
 use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Skipped, Transport};
@@ -16,6 +17,13 @@ use crate::store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError}
 
 /// GitHub keeps at most this many events of a repository's timeline.
 pub const TIMELINE_CAP: usize = 300;
+/// How many more times a failed page is asked for within the poll, before the poll is cut.
+const PAGE_RETRIES: u32 = 3;
+/// The first wait before asking again; it doubles with each retry.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// A `retry-after` this long or longer is not waited out within the poll: the poll is cut
+/// and the repository backs off.
+const RETRY_AFTER_IN_POLL: Duration = Duration::from_secs(60);
 /// Events older than this are not in the timeline any more, so their absence is no gap.
 const TIMELINE_DAYS: i64 = 30;
 
@@ -70,16 +78,7 @@ pub async fn poll_once(
         read.new_etag.take(),
         read.not_modified,
     );
-    state.read_on = if read.interrupted {
-        // Keep the first interruption's point: events up to it are still unread.
-        Some(input.state.read_on.unwrap_or(ReadOn {
-            before_id: read.before_id,
-        }))
-    } else if read.pages_read > 0 {
-        None
-    } else {
-        input.state.read_on
-    };
+    state.read_on = owed_read(&input.state, &read, true);
     let committed = blocking(store, {
         let (key, max_events) = (input.repo.key(), input.max_events);
         let events = std::mem::take(&mut read.collected);
@@ -115,7 +114,7 @@ pub async fn poll_once(
             // the previous ETag and read-on point stay, and the failure backs off.
             let error = FetchError::Store(e.to_string());
             state = next_state(&input.state, now, None, Some(&error), None, false);
-            state.read_on = input.state.read_on;
+            state.read_on = owed_read(&input.state, &read, false);
             read.error = Some(error);
             (0, None, None)
         }
@@ -134,6 +133,25 @@ pub async fn poll_once(
         skipped: read.skipped,
         moved_to: read.moved_to,
         refreshed,
+    }
+}
+
+/// Where the next polls must read to (SPEC section 4: "read on"), after this poll: the
+/// point of the first interruption while one is owed; the end of the timeline (or an event
+/// stored before) while no first read has completed, failed or cut; nothing once a read
+/// has gone through. `committed` is false when the store kept nothing of this poll.
+fn owed_read(prev: &RepoState, read: &Pages, committed: bool) -> Option<ReadOn> {
+    let here = ReadOn {
+        before_id: read.before_id,
+    };
+    let first_read = prev.last_polled_at.is_none();
+    if !committed || read.pages_read == 0 {
+        prev.read_on.or(first_read.then_some(here))
+    } else if read.interrupted {
+        // Keep the first interruption's point: events up to it are still unread.
+        Some(prev.read_on.unwrap_or(here))
+    } else {
+        None
     }
 }
 
@@ -179,6 +197,42 @@ impl Pages {
         }
     }
 
+    /// One page: asked for again after a short wait while it fails in a way a retry can
+    /// mend (SPEC section 4), one request at a time, each counted like any other.
+    async fn ask(&mut self, client: &impl Transport, url: &str, etag: Option<&str>) -> Outcome {
+        let mut retries = 0;
+        loop {
+            let Answer { meta, outcome } = client.get(url, etag).await;
+            self.count(meta, &outcome);
+            let wait = match &outcome {
+                Outcome::Failed(e) if retries < PAGE_RETRIES && self.rate_limit.remaining > 0 => {
+                    let retry_after = self.last_meta.as_ref().and_then(|m| m.retry_after);
+                    retry_wait(e, retries, retry_after, fastrand::f64())
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else { return outcome };
+            debug!("{url}: {outcome:?}; asking again in {wait:?}");
+            client.pause(wait).await;
+            retries += 1;
+        }
+    }
+
+    fn count(&mut self, meta: Option<ResponseMeta>, outcome: &Outcome) {
+        self.requests += 1;
+        self.counters.total += 1;
+        match outcome {
+            Outcome::NotModified => self.counters.not_modified += 1,
+            Outcome::Page(_) => self.counters.ok += 1,
+            Outcome::Failed(FetchError::RateLimited(_)) => self.counters.rate_limited += 1,
+            Outcome::Failed(_) => self.counters.errors += 1,
+        }
+        if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
+            self.rate_limit = rl;
+        }
+        self.last_meta = meta;
+    }
+
     /// Ends the reading on an error; the pages read so far are kept and the rest is owed.
     fn fail(&mut self, error: FetchError) {
         self.interrupted = self.pages_read > 0;
@@ -219,31 +273,17 @@ async fn read_pages(
             (0, None) => input.state.etag.as_deref(),
             _ => None,
         };
-        let Answer { meta, outcome } = client.get(&url, etag).await;
-        read.requests += 1;
-        read.counters.total += 1;
-        if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
-            read.rate_limit = rl;
-        }
-        read.last_meta = meta;
-        let mut page = match outcome {
+        let mut page = match read.ask(client, &url, etag).await {
             Outcome::NotModified => {
-                read.counters.not_modified += 1;
                 read.not_modified = true;
                 break;
             }
             Outcome::Failed(e) => {
-                if matches!(e, FetchError::RateLimited(_)) {
-                    read.counters.rate_limited += 1;
-                } else {
-                    read.counters.errors += 1;
-                }
                 read.fail(e);
                 break;
             }
             Outcome::Page(p) => p,
         };
-        read.counters.ok += 1;
         let arrived = clock();
         for (meta, _) in &mut page.events {
             meta.created_at = bounds::counted_at(meta.created_at, arrived);
@@ -296,6 +336,38 @@ async fn read_pages(
         url = next;
     }
     read
+}
+
+/// The wait before asking again for a page that failed with `error` after `retries` retries,
+/// or `None` when asking again cannot help: about 1 s, 2 s, 4 s (±25 % so that clients do
+/// not retry in step), or the `retry-after` the answer gave when that is under a minute.
+/// A rate limit is never retried within the poll: its own rules apply. `unit` is a random
+/// number in [0, 1).
+fn retry_wait(
+    error: &FetchError,
+    retries: u32,
+    retry_after: Option<Duration>,
+    unit: f64,
+) -> Option<Duration> {
+    let mendable = matches!(
+        error,
+        FetchError::Server(_)
+            | FetchError::Timeout
+            | FetchError::Network(_)
+            | FetchError::Malformed(_)
+    );
+    if !mendable {
+        return None;
+    }
+    match retry_after {
+        Some(wait) if wait < RETRY_AFTER_IN_POLL => Some(wait),
+        Some(_) => None,
+        None => Some(
+            FIRST_RETRY
+                .saturating_mul(1 << retries.min(16))
+                .mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0)),
+        ),
+    }
 }
 
 /// Whether an event of a timeline was published no later than the newest one stored before:
@@ -397,13 +469,13 @@ fn next_state(
                     );
                     (RepoStatus::RateLimited, until)
                 }
-                _ => (
-                    RepoStatus::Backoff,
-                    bounds::after(
-                        now,
-                        schedule::error_backoff(state.consecutive_errors, fastrand::f64()),
-                    ),
-                ),
+                _ => {
+                    let backoff =
+                        schedule::error_backoff(state.consecutive_errors, fastrand::f64());
+                    // A server that says when to come back (a 503's retry-after) is obeyed.
+                    let asked = meta.and_then(|m| m.retry_after).unwrap_or_default();
+                    (RepoStatus::Backoff, bounds::after(now, backoff.max(asked)))
+                }
             };
             state.status = status;
             Some(until)
@@ -434,11 +506,13 @@ mod tests {
     use super::*;
     use crate::github::client::EventsPage;
 
-    /// Answers from a script, recording what was asked.
+    /// Answers from a script, recording what was asked and the waits between (which it
+    /// does not sleep).
     #[derive(Default)]
     struct Scripted {
         answers: Mutex<VecDeque<Answer>>,
         asked: Mutex<Vec<(String, Option<String>)>>,
+        paused: Mutex<Vec<Duration>>,
     }
 
     impl Transport for Scripted {
@@ -457,6 +531,10 @@ mod tests {
                 .pop_front()
                 .expect("an answer is scripted");
             std::future::ready(answer)
+        }
+        fn pause(&self, wait: Duration) -> impl Future<Output = ()> + Send {
+            self.paused.lock().unwrap().push(wait);
+            std::future::ready(())
         }
     }
 
@@ -518,6 +596,25 @@ mod tests {
         Answer {
             meta: meta(status, 4000),
             outcome: Outcome::Failed(e),
+        }
+    }
+
+    /// The same failure for the first ask and every retry: the page is lost to this poll.
+    fn failed_every_time(status: u16, e: FetchError) -> Vec<Answer> {
+        (0..=PAGE_RETRIES)
+            .map(|_| failed(status, e.clone()))
+            .collect()
+    }
+
+    fn pauses(gh: &Scripted) -> Vec<Duration> {
+        gh.paused.lock().unwrap().clone()
+    }
+
+    /// Each retry waits about 1, 2, then 4 s (±25 %).
+    fn assert_backs_off(waits: &[Duration]) {
+        for (wait, about) in waits.iter().zip([1.0, 2.0, 4.0]) {
+            let secs = wait.as_secs_f64();
+            assert!((about * 0.75..=about * 1.25).contains(&secs), "{waits:?}");
         }
     }
 
@@ -665,12 +762,15 @@ mod tests {
     #[tokio::test]
     async fn an_error_mid_paging_keeps_what_arrived() {
         let store = Store::in_memory().unwrap();
-        let gh = script(vec![
-            page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999),
-            failed(502, FetchError::Server(502)),
-        ]);
+        let mut answers = vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999)];
+        answers.extend(failed_every_time(502, FetchError::Server(502)));
+        let gh = script(answers);
         let out = run(&gh, &store, RepoState::default()).await;
         assert_eq!(out.new_events, 100);
+        assert_eq!(gh.asked.lock().unwrap().len(), 5, "page 2 asked four times");
+        let waits = pauses(&gh);
+        assert_eq!(waits.len(), 3);
+        assert_backs_off(&waits);
         assert_eq!(out.state.status, RepoStatus::Backoff);
         assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(5));
         assert!(
@@ -680,12 +780,136 @@ mod tests {
         assert_eq!(
             out.counters,
             RequestCounters {
-                total: 2,
+                total: 5,
                 ok: 1,
-                errors: 1,
+                errors: 4,
                 ..Default::default()
-            }
+            },
+            "every retry is a counted request"
         );
+    }
+
+    #[tokio::test]
+    async fn a_page_that_fails_is_asked_again_and_the_poll_goes_on() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4999),
+            failed(502, FetchError::Server(502)),
+            Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::Network("connection reset".into())),
+            },
+            page(101..=200, Some("https://gh/p3"), "W/\"p2\"", 4996),
+            failed(200, FetchError::Malformed("truncated".into())),
+            page(1..=100, None, "W/\"p3\"", 4994),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!((out.new_events, out.error), (300, None));
+        assert_eq!(out.state.read_on, None, "nothing owed");
+        let asked: Vec<String> = gh
+            .asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| a.0.clone())
+            .collect();
+        assert_eq!(
+            asked[1..],
+            [
+                "https://gh/p2",
+                "https://gh/p2",
+                "https://gh/p2",
+                "https://gh/p3",
+                "https://gh/p3"
+            ]
+        );
+        let waits = pauses(&gh);
+        assert_backs_off(&waits[..2]);
+        assert_backs_off(&waits[2..]);
+        assert_eq!(
+            (out.counters.total, out.counters.ok, out.counters.errors),
+            (6, 3, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_under_a_minute_is_the_wait_and_a_longer_one_cuts_the_poll() {
+        let unavailable = |retry_after: u64| {
+            let mut a = failed(503, FetchError::Server(503));
+            if let Some(m) = a.meta.as_mut() {
+                m.retry_after = Some(Duration::from_secs(retry_after));
+            }
+            a
+        };
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![unavailable(10), page(1..=10, None, "W/\"a\"", 4998)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            (out.new_events, pauses(&gh)),
+            (10, vec![Duration::from_secs(10)])
+        );
+
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![unavailable(120)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert!(pauses(&gh).is_empty(), "not waited out within the poll");
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(120));
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_or_a_spent_budget_is_never_retried_within_the_poll() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4999),
+            failed(429, FetchError::RateLimited(429)),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(gh.asked.lock().unwrap().len(), 2);
+        assert_eq!(out.error, Some(FetchError::RateLimited(429)));
+
+        let store = Store::in_memory().unwrap();
+        let mut spent = failed(502, FetchError::Server(502));
+        spent.meta = meta(502, 0);
+        let gh = script(vec![spent]);
+        run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            gh.asked.lock().unwrap().len(),
+            1,
+            "no budget left to retry with"
+        );
+
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![failed(404, FetchError::NotFound(404))]);
+        run(&gh, &store, RepoState::default()).await;
+        assert!(pauses(&gh).is_empty(), "a retry cannot mend a 404");
+    }
+
+    #[tokio::test]
+    async fn a_first_read_that_fails_is_owed_like_a_cut_one() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let failed_first = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            failed_first.state.read_on,
+            Some(ReadOn { before_id: None }),
+            "catching up: nothing of the timeline is stored yet"
+        );
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let again = run(&gh, &store, failed_first.state).await;
+        assert_eq!(again.state.read_on, Some(ReadOn { before_id: None }));
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4990),
+            page(101..=200, Some("https://gh/p3"), "W/\"p2\"", 4989),
+            page(1..=100, None, "W/\"p3\"", 4988),
+        ]);
+        let done = run(&gh, &store, again.state).await;
+        assert_eq!((done.new_events, done.state.read_on), (300, None));
+
+        // A repository read once before that fails on page 1 owes nothing: the next poll
+        // reads from page 1 to the first stored event anyway.
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let later = run(&gh, &store, done.state).await;
+        assert_eq!(later.state.read_on, None);
     }
 
     #[tokio::test]
@@ -694,10 +918,9 @@ mod tests {
         let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
         let first = run(&gh, &store, RepoState::default()).await;
         // 250 new events (51..=300): page 1 arrives, page 2 fails.
-        let gh = script(vec![
-            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
-            failed(500, FetchError::Server(500)),
-        ]);
+        let mut answers = vec![page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998)];
+        answers.extend(failed_every_time(500, FetchError::Server(500)));
+        let gh = script(answers);
         let cut = run(&gh, &store, first.state).await;
         assert_eq!(cut.new_events, 100);
         assert!(cut.gap.is_none(), "an interrupted poll proves no gap");
@@ -733,7 +956,7 @@ mod tests {
             failed(429, FetchError::RateLimited(429)),
         ]);
         let cut = run(&gh, &store, first.state).await;
-        let gh = script(vec![failed(502, FetchError::Server(502))]);
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
         let again = run(&gh, &store, cut.state).await;
         assert_eq!(
             again.state.read_on,
@@ -742,10 +965,12 @@ mod tests {
             })
         );
         // Cut a second time on page 2: still the first cut's point, not event 300.
-        let gh = script(vec![
-            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
-            failed(200, FetchError::Malformed("truncated".into())),
-        ]);
+        let mut answers = vec![page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997)];
+        answers.extend(failed_every_time(
+            200,
+            FetchError::Malformed("truncated".into()),
+        ));
+        let gh = script(answers);
         let twice = run(&gh, &store, again.state).await;
         assert_eq!(
             twice.state.read_on,
@@ -817,10 +1042,10 @@ mod tests {
             poll_interval_secs: Some(60),
             ..Default::default()
         };
-        let gh = script(vec![failed(
+        let gh = script(failed_every_time(
             200,
             FetchError::Malformed("not an array".into()),
-        )]);
+        ));
         let out = run(&gh, &store, prev).await;
         assert_eq!(out.state.etag.as_deref(), Some("W/\"old\""));
         assert_eq!(out.state.consecutive_errors, 1);
@@ -832,26 +1057,29 @@ mod tests {
 
     #[tokio::test]
     async fn statuses_follow_the_error() {
-        for (answer, status) in [
-            (failed(404, FetchError::NotFound(404)), RepoStatus::NotFound),
+        let timeouts = (0..=PAGE_RETRIES)
+            .map(|_| Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::Timeout),
+            })
+            .collect();
+        for (answers, status) in [
             (
-                failed(401, FetchError::Unauthorized),
+                vec![failed(404, FetchError::NotFound(404))],
+                RepoStatus::NotFound,
+            ),
+            (
+                vec![failed(401, FetchError::Unauthorized)],
                 RepoStatus::TokenRejected,
             ),
             (
-                failed(429, FetchError::RateLimited(429)),
+                vec![failed(429, FetchError::RateLimited(429))],
                 RepoStatus::RateLimited,
             ),
-            (
-                Answer {
-                    meta: None,
-                    outcome: Outcome::Failed(FetchError::Timeout),
-                },
-                RepoStatus::Backoff,
-            ),
+            (timeouts, RepoStatus::Backoff),
         ] {
             let store = Store::in_memory().unwrap();
-            let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+            let out = run(&script(answers), &store, RepoState::default()).await;
             assert_eq!(out.state.status, status);
             assert!(
                 out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),
