@@ -12,7 +12,7 @@ use crate::github::bounds;
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
-use crate::stats::figures::{self, Gap, RepoStats, StatsReport, WindowReport};
+use crate::stats::figures::{self, Gap, RepoEvents, RepoStats, StatsReport, WindowReport};
 use crate::store::{RepoState, Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +43,18 @@ pub struct RepoView {
     /// E(R)'s newest `window.max_events` events, newest first: enough for every figure.
     pub recent: Arc<Vec<EventMeta>>,
     pub gaps: Arc<Vec<Gap>>,
+}
+
+impl RepoView {
+    /// What the figures are computed from: the events, and what is known to be missing.
+    pub fn events(&self) -> RepoEvents<'_> {
+        RepoEvents {
+            repo: self.name.as_str(),
+            events: &self.recent,
+            gaps: &self.gaps,
+            catching_up: self.state.catching_up(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -177,14 +189,7 @@ impl Snapshot {
             .repos
             .iter()
             .map(|r| {
-                let figures = figures::repo_stats(
-                    r.name.as_str(),
-                    &r.recent,
-                    &r.gaps,
-                    now,
-                    &self.window,
-                    None,
-                );
+                let figures = figures::repo_stats(&r.events(), now, &self.window, None);
                 // The oldest event leaves the window at its created_at + max_age.
                 until(
                     figures
@@ -219,6 +224,7 @@ impl Snapshot {
                 a.name == b.name
                     && Arc::ptr_eq(&a.recent, &b.recent)
                     && Arc::ptr_eq(&a.gaps, &b.gaps)
+                    && a.state.catching_up() == b.state.catching_up()
             });
         let kept = previous
             .stats_cache
@@ -371,7 +377,11 @@ mod tests {
         };
         let repo = |n: &str, recent: Vec<EventMeta>| RepoView {
             name: RepoName::parse(n).unwrap(),
-            state: RepoState::default(),
+            // Read to the end before: nothing is owed.
+            state: RepoState {
+                last_polled_at: Some(now),
+                ..RepoState::default()
+            },
             recent: Arc::new(recent),
             gaps: Arc::default(),
         };
@@ -460,16 +470,7 @@ mod tests {
                 .iter()
                 .filter(|r| q.repo.is_none_or(|want| &r.name == want))
                 .take(q.limit.unwrap_or(usize::MAX))
-                .map(|r| {
-                    figures::repo_stats(
-                        r.name.as_str(),
-                        &r.recent,
-                        &r.gaps,
-                        now,
-                        &s.window,
-                        q.event_type,
-                    )
-                })
+                .map(|r| figures::repo_stats(&r.events(), now, &s.window, q.event_type))
                 .collect(),
         }
     }
@@ -569,6 +570,15 @@ mod tests {
         new_window.window.max_events -= 1;
         new_window.keep_figures_of(&s);
         assert!(new_window.cached_stats(now).is_none());
+        // A poll cut with nothing new: the same events, but now a read is owed.
+        let mut cut = s.clone();
+        cut.repos[0].state.read_on = Some(crate::store::ReadOn { before_id: Some(1) });
+        cut.keep_figures_of(&s);
+        assert!(cut.cached_stats(now).is_none());
+        assert_eq!(
+            cut.stats(now, &q).repositories[0].partial_reason,
+            Some(crate::stats::figures::PartialReason::CatchingUp)
+        );
         assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));
     }
 

@@ -117,6 +117,15 @@ pub struct RepoState {
     pub read_on: Option<ReadOn>,
 }
 
+impl RepoState {
+    /// A read is owed — a poll was cut before reaching the events stored before it, or no
+    /// first read has gone through yet — so events may be missing (`partial_reason:
+    /// catching_up`).
+    pub fn catching_up(&self) -> bool {
+        self.read_on.is_some() || self.last_polled_at.is_none()
+    }
+}
+
 /// Where an interrupted poll's reading must reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadOn {
