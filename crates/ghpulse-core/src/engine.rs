@@ -137,12 +137,12 @@ pub async fn start_engine(
     let now = Utc::now();
     let authenticated = client.authenticated();
     let initial = {
-        let (config, store) = (config.clone(), store.clone());
+        let (config, reading) = (config.clone(), store.clone());
         tokio::task::spawn_blocking(move || {
-            Snapshot::from_store(&config, &store, authenticated, now)
+            Snapshot::from_store(&config, &reading, authenticated, now)
         })
         .await
-        .map_err(|e| StoreError::Db(e.to_string()))??
+        .map_err(|e| StoreError::db(e.to_string()).in_file(store.path()))??
     };
     let (publish, snapshots) = watch::channel(Arc::new(initial.clone()));
     let (requests, rx) = mpsc::channel(64);

@@ -493,9 +493,10 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = store.clone();
+    let path = store.path().to_path_buf();
     tokio::task::spawn_blocking(move || f(&store))
         .await
-        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::db(format!("store task failed: {e}")).in_file(&path))?
 }
 
 #[cfg(test)]
