@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::config::edit::{self, EditError};
 use crate::config::load::Config;
-use crate::config::watch::ConfigWatch;
+use crate::config::watch::{ConfigWatch, Reads};
 use crate::github::bounds;
 use crate::github::client::Client;
 use crate::github::repo_name::RepoName;
@@ -119,6 +119,8 @@ struct Engine {
     publish: watch::Sender<Arc<Snapshot>>,
     /// Why the file as it is now was not applied; `config` is the last valid one.
     config_error: Option<String>,
+    /// When the last edit of the file through the engine began.
+    edited: Option<Instant>,
 }
 
 type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
@@ -158,6 +160,7 @@ pub async fn start_engine(
         planner: Planner::new(repos, authenticated, initial.rate_limit, initial.requests),
         publish,
         config_error: None,
+        edited: None,
     };
     engine.publish_snapshot();
     let follow = ConfigWatch::start(&engine.config.path);
@@ -228,7 +231,7 @@ impl Engine {
                     }
                 }
                 Some(request) = requests.recv() => self.handle(request).await,
-                _ = follow.changed() => self.reload().await,
+                reads = follow.changed() => self.reload(reads).await,
                 result = async {
                     match in_flight.as_mut() {
                         Some(poll) => poll.await,
@@ -294,6 +297,7 @@ impl Engine {
         &mut self,
         change: impl FnOnce(&std::path::Path) -> Result<edit::Edited, EditError> + Send + 'static,
     ) -> Result<RepoName, EditError> {
+        let started = Instant::now();
         let path = self.config.path.clone();
         let edit::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
             .await
@@ -301,47 +305,40 @@ impl Engine {
                 path: self.config.path.clone(),
                 source: std::io::Error::other(e),
             })??;
+        // The edit read the file after every read the watch made before it began, and the
+        // file was valid then: those reads are superseded.
+        self.edited = Some(started);
         self.apply_config(config).await;
         Ok(repo)
     }
 
-    /// The file changed: a valid one is applied at once, an invalid one is reported and the
-    /// last valid config stays in force.
-    async fn reload(&mut self) {
-        let path = self.config.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        let loaded = match loaded {
-            Ok(c) if self.config.exists && !c.exists => {
-                Err(format!("{}: the file is gone", self.config.path.display()))
+    /// The file changed: what it held each time the watch fired is taken in order — a valid
+    /// config is applied at once, an invalid read after it is reported while the last valid
+    /// config stays in force.
+    async fn reload(&mut self, reads: Reads) {
+        let edited = self.edited;
+        let fresh = |at: &Instant| edited.is_none_or(|e| *at >= e);
+        if let Some((_, config)) = reads.valid.filter(|(at, _)| fresh(at)) {
+            if let Some(was) = self.config_error.take() {
+                info!("config file fixed ({was}); it is in force again");
             }
-            other => other,
-        };
-        match loaded {
-            Ok(config) => {
-                if let Some(was) = self.config_error.take() {
-                    info!("config file fixed ({was}); it is in force again");
-                }
-                if config.listen != self.config.listen {
-                    warn!("[server] listen changed: it takes effect when ghpulse restarts");
-                }
-                if config.api_url != self.config.api_url {
-                    warn!("[github] api_url changed: it takes effect when ghpulse restarts");
-                }
-                if config != self.config {
-                    info!("config file changed; applying it");
-                }
-                self.apply_config(config).await;
+            if config.listen != self.config.listen {
+                warn!("[server] listen changed: it takes effect when ghpulse restarts");
             }
-            Err(e) => {
-                if self.config_error.as_ref() != Some(&e) {
-                    warn!("{e}; the last valid config stays in force until the file is fixed");
-                }
-                self.config_error = Some(e);
-                self.publish_snapshot();
+            if config.api_url != self.config.api_url {
+                warn!("[github] api_url changed: it takes effect when ghpulse restarts");
             }
+            if config != self.config {
+                info!("config file changed; applying it");
+            }
+            self.apply_config(config).await;
+        }
+        if let Some((_, e)) = reads.error.filter(|(at, _)| fresh(at)) {
+            if self.config_error.as_ref() != Some(&e) {
+                warn!("{e}; the last valid config stays in force until the file is fixed");
+            }
+            self.config_error = Some(e);
+            self.publish_snapshot();
         }
     }
 
