@@ -2,13 +2,15 @@
 //! the watch list changes: requests from the dashboard and the REST API, and the config file
 //! changing under it.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::edit::{self, EditError};
@@ -19,6 +21,7 @@ use crate::github::client::Client;
 use crate::github::repo_name::RepoName;
 use crate::poll::once::{self, PollOutcome};
 use crate::poll::planner::{Planner, Watched};
+use crate::poll::schedule::DEFAULT_POLL_INTERVAL;
 use crate::query::Query;
 use crate::snapshot::{self, RepoView, Snapshot};
 use crate::store::{Store, StoreError};
@@ -120,7 +123,36 @@ struct Engine {
     /// Why the file as it is now was not applied; `config` is the last valid one.
     config_error: Option<String>,
     /// When the last edit of the file through the engine began.
-    edited: Option<Instant>,
+    edited: Option<std::time::Instant>,
+    spacing: Spacing,
+}
+
+/// The poll interval kept on the monotonic clock too. The schedule plans in wall-clock time
+/// (its plan is stored, and simulated), so a wall clock stepped forward (NTP, a resumed
+/// virtual machine) would bring every pending poll forward by the step: sooner than
+/// `X-Poll-Interval` allows after the previous one.
+#[derive(Default)]
+struct Spacing(HashMap<RepoName, Instant>);
+
+impl Spacing {
+    /// A poll of `repo` ended at `ended`; the next may start `interval` later.
+    fn polled(&mut self, repo: RepoName, ended: Instant, interval: Duration) {
+        self.0
+            .insert(repo, ended.checked_add(interval).unwrap_or(ended));
+    }
+
+    /// When a poll of `repo` the schedule plans `wait` after `now` may start.
+    fn start_at(&self, repo: &RepoName, now: Instant, wait: Duration) -> Instant {
+        let planned = now.checked_add(wait).unwrap_or(now + PRUNE_EVERY);
+        self.0
+            .get(repo)
+            .map_or(planned, |&earliest| planned.max(earliest))
+    }
+
+    /// Forgets repositories no longer watched.
+    fn keep(&mut self, watched: &[RepoName]) {
+        self.0.retain(|repo, _| watched.contains(repo));
+    }
 }
 
 type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
@@ -161,6 +193,7 @@ pub async fn start_engine(
         publish,
         config_error: None,
         edited: None,
+        spacing: Spacing::default(),
     };
     engine.publish_snapshot();
     let follow = ConfigWatch::start(&engine.config.path);
@@ -206,7 +239,7 @@ impl Engine {
         mut follow: ConfigWatch,
     ) {
         let mut in_flight: Option<PollFuture> = None;
-        let mut next_prune = tokio::time::Instant::now();
+        let mut next_prune = Instant::now();
         // A config whose folder did not exist could not be watched; once an edit has created
         // it, watch it (once: a second failure is logged, not retried in a loop).
         let mut rewatch = !follow.is_following();
@@ -220,10 +253,15 @@ impl Engine {
             } else {
                 None
             };
-            let sleep_for = next
-                .as_ref()
-                .map(|(_, at)| (*at - Utc::now()).to_std().unwrap_or_default())
-                .unwrap_or(Duration::from_secs(3600));
+            let now = Instant::now();
+            let wake = match &next {
+                Some((i, at)) => {
+                    let wait = (*at - Utc::now()).to_std().unwrap_or_default();
+                    self.spacing
+                        .start_at(&self.planner.repos[*i].view.name, now, wait)
+                }
+                None => now + Duration::from_secs(3600),
+            };
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -241,13 +279,13 @@ impl Engine {
                     in_flight = None;
                     self.apply(result);
                 }
-                _ = tokio::time::sleep(sleep_for), if in_flight.is_none() && next.is_some() => {
+                _ = tokio::time::sleep_until(wake), if in_flight.is_none() && next.is_some() => {
                     if let Some((i, _)) = next {
                         in_flight = Some(self.start_poll(i));
                     }
                 }
                 _ = tokio::time::sleep_until(next_prune), if in_flight.is_none() => {
-                    next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                    next_prune = Instant::now() + PRUNE_EVERY;
                     self.prune().await;
                 }
             }
@@ -269,6 +307,12 @@ impl Engine {
     }
 
     fn apply(&mut self, outcome: PollOutcome) {
+        let interval = outcome
+            .state
+            .poll_interval_secs
+            .map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs);
+        self.spacing
+            .polled(outcome.repo.clone(), Instant::now(), interval);
         self.planner.apply(outcome, Utc::now());
         self.publish_snapshot();
     }
@@ -297,7 +341,7 @@ impl Engine {
         &mut self,
         change: impl FnOnce(&std::path::Path) -> Result<edit::Edited, EditError> + Send + 'static,
     ) -> Result<RepoName, EditError> {
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let path = self.config.path.clone();
         let edit::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
             .await
@@ -317,7 +361,7 @@ impl Engine {
     /// config stays in force.
     async fn reload(&mut self, reads: Reads) {
         let edited = self.edited;
-        let fresh = |at: &Instant| edited.is_none_or(|e| *at >= e);
+        let fresh = |at: &std::time::Instant| edited.is_none_or(|e| *at >= e);
         if let Some((_, config)) = reads.valid.filter(|(at, _)| fresh(at)) {
             if let Some(was) = self.config_error.take() {
                 info!("config file fixed ({was}); it is in force again");
@@ -395,6 +439,7 @@ impl Engine {
             );
         }
         self.planner.repos = repos;
+        self.spacing.keep(&config.repositories);
         self.config = config;
         self.publish_snapshot();
     }
@@ -457,5 +502,26 @@ impl Engine {
         };
         snapshot.keep_figures_of(&self.publish.borrow());
         self.publish.send_replace(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_brought_forward_by_a_wall_clock_step_still_waits_its_interval() {
+        let mut spacing = Spacing::default();
+        let repo = RepoName::parse("o/r").unwrap();
+        let t0 = Instant::now();
+        spacing.polled(repo.clone(), t0, Duration::from_secs(5));
+        // The wall clock jumped 3 s ahead: the schedule says the poll is due in 2 s.
+        let secs = Duration::from_secs;
+        assert_eq!(spacing.start_at(&repo, t0, secs(2)), t0 + secs(5));
+        assert_eq!(spacing.start_at(&repo, t0, secs(9)), t0 + secs(9));
+        let other = RepoName::parse("o/other").unwrap();
+        assert_eq!(spacing.start_at(&other, t0, secs(2)), t0 + secs(2));
+        spacing.keep(std::slice::from_ref(&other));
+        assert_eq!(spacing.start_at(&repo, t0, secs(2)), t0 + secs(2));
     }
 }
