@@ -222,3 +222,25 @@ impl Drop for Running {
         }
     }
 }
+
+/// `GET {base}{path}` of a ghpulse REST listener, as JSON (`Null` when the body is not JSON).
+pub async fn get_json(base: &str, path: &str) -> serde_json::Value {
+    let resp = reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    resp.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+/// The event ids stored for a repository, read without blocking the test's runtime (the
+/// fake server answers on it).
+pub async fn stored_ids(store: PathBuf, repo: &str) -> std::collections::BTreeSet<u64> {
+    let repo = repo.to_string();
+    tokio::task::spawn_blocking(move || {
+        ghpulse_core::Store::open_read_only(&store)
+            .and_then(|s| s.recent_events(&repo, 100_000, None))
+            .map(|v| v.into_iter().map(|e| e.id).collect())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
+}
