@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod dashboard_tmux;
 mod faults;
+mod headers;
 mod headless;
 mod prometheus;
 mod rest_api;

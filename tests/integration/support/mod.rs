@@ -205,6 +205,13 @@ impl Running {
         stop(self.0.take().expect("running"))
     }
 
+    /// Whether it still runs (it has not exited by itself).
+    pub fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill(mut self) {
         if let Some(mut child) = self.0.take() {

@@ -108,17 +108,16 @@ pub fn counted_at(created_at: DateTime<Utc>, arrived: DateTime<Utc>) -> DateTime
 }
 
 /// A repository's polling state as read back from the store, within today's bounds: a plan
-/// beyond [`MAX_PLAN_AHEAD`], a last poll in the future, an interval or ETag out of bounds
-/// are dropped or clamped, so the schedule makes them again.
+/// beyond [`MAX_PLAN_AHEAD`], an interval or an ETag out of bounds were not made by these
+/// rules (an older ghpulse obeyed any header) and are dropped, so the schedule makes them
+/// again (the usual 60 s until GitHub says otherwise); a last poll in the future is now.
 pub fn stored_state(mut state: RepoState, now: DateTime<Utc>) -> RepoState {
     let furthest = shifted(now, MAX_PLAN_AHEAD);
+    let bounds = MIN_POLL_INTERVAL.as_secs()..=MAX_POLL_INTERVAL.as_secs();
     state.last_polled_at = state.last_polled_at.map(|t| t.min(now));
     state.next_poll_at = state.next_poll_at.filter(|&t| t <= furthest);
     state.backoff_until = state.backoff_until.filter(|&t| t <= furthest);
-    state.poll_interval_secs = state
-        .poll_interval_secs
-        .and_then(poll_interval)
-        .map(|d| d.as_secs());
+    state.poll_interval_secs = state.poll_interval_secs.filter(|s| bounds.contains(s));
     state.etag = state.etag.as_deref().and_then(etag);
     state
 }
@@ -311,7 +310,10 @@ mod tests {
         let s = stored_state(absurd, now());
         assert_eq!(s.last_polled_at, Some(now()));
         assert_eq!((s.next_poll_at, s.backoff_until), (None, None));
-        assert_eq!(s.poll_interval_secs, Some(3600));
+        assert_eq!(
+            s.poll_interval_secs, None,
+            "the usual interval until GitHub says"
+        );
         assert_eq!(s.etag, None);
 
         let sane = RepoState {
