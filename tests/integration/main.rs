@@ -9,6 +9,7 @@ mod dashboard_tmux;
 mod faults;
 mod headers;
 mod headless;
+mod odd_events;
 mod prometheus;
 mod rest_api;
 mod rest_connections;
