@@ -14,4 +14,5 @@ mod prometheus;
 mod rest_api;
 mod rest_connections;
 mod rest_questions;
+mod store_files;
 mod watch_list;
