@@ -795,7 +795,9 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                 .if_none_match
                 .as_deref()
                 .is_some_and(|inm| timeline::etag_matches(inm, &etag));
-            if ctx.page.page == 1 {
+            // A page cut mid-body (like a malformed one) is no answer a client can use:
+            // asking for it again is a retry within the poll (SPEC section 4), not a poll.
+            if ctx.page.page == 1 && !matches!(fault, Some(Fault::TruncatedClose)) {
                 world
                     .last_poll
                     .insert(poll_key, (ctx.arrived, poll_interval));

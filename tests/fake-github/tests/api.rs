@@ -798,3 +798,26 @@ async fn a_splice_puts_bytes_no_json_value_holds_into_a_page() {
     assert!(body.windows(7).any(|w| w == b"\"caf\xe9\xff\""));
     assert!(std::str::from_utf8(&body).is_err());
 }
+
+#[tokio::test]
+async fn asking_again_for_a_page_1_cut_mid_body_is_a_retry_not_a_poll_too_soon() {
+    let gh = server(Options::default()).await;
+    let url = format!("{}/repos/{RAILS}/events?per_page=100", gh.url());
+    gh.set_page_fault(RAILS, 1, Some(Fault::TruncatedClose));
+    let cut = match client().get(&url).send().await {
+        Ok(answer) => answer.bytes().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(cut, "the body is cut");
+    gh.set_page_fault(RAILS, 1, None);
+    assert_eq!(
+        get(&gh, "/repos/sferik/rails_admin/events?per_page=100")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(gh.violations(), Vec::<String>::new());
+    // A whole answer is a poll: asking again at once is too soon.
+    get(&gh, "/repos/sferik/rails_admin/events?per_page=100").await;
+    assert_eq!(gh.violations().len(), 1, "{:?}", gh.violations());
+}
