@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::support::figures::assert_figures;
+use crate::support::figures::{assert_complete, assert_figures};
 use crate::support::{Running, Workdir, get_json, listening_at, wait_for};
 use fake_github::{Failures, FakeGithub, Fault, Options, data};
 use serde_json::Value;
@@ -46,10 +46,7 @@ fn fault_kinds(elsewhere: &str) -> Vec<(&'static str, Fault)> {
 
 /// `n` events of a fixture, renumbered from `first_id`, under `name`, the newest 5 minutes old.
 fn events_for(stem: &str, name: &str, repo_id: u64, first_id: u64, n: usize) -> Vec<Value> {
-    let mut events = data::load_events(stem);
-    events.truncate(n);
-    data::renumber(&mut events, first_id);
-    data::retarget(&mut events, name, repo_id);
+    let mut events = crate::support::fixture_events(stem, name, repo_id, n, first_id);
     data::rescale(
         &mut events,
         SystemTime::now() - Duration::from_secs(300),
@@ -76,6 +73,17 @@ fn new_events(template: &[Value], name: &str, repo_id: u64, first_id: u64, n: us
     data::renumber(&mut out, first_id);
     data::retarget(&mut out, name, repo_id);
     out
+}
+
+/// Serves `events` as `repo`; returns what the API shows of them (a recording may hold
+/// events it would not list).
+fn serve(gh: &FakeGithub, repo: &str, repo_id: u64, events: Vec<Value>) -> Vec<Value> {
+    gh.add_repo(repo, repo_id, events.clone());
+    let shown: BTreeSet<u64> = gh.timeline_ids(repo).into_iter().collect();
+    events
+        .into_iter()
+        .filter(|e| shown.contains(&id_of(e)))
+        .collect()
 }
 
 fn stored_ids(store: &ghpulse_core::Store, repo: &str) -> BTreeSet<u64> {
@@ -153,15 +161,7 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
     for (i, (repo, _, _)) in cases.iter().enumerate() {
         let events = events_for(stems[i % stems.len()], repo, 1000 + i as u64, next_id, 150);
         next_id += 1000;
-        gh.add_repo(repo, 1000 + i as u64, events.clone());
-        // What the API shows of them (a recording may hold events it would not list).
-        let shown: BTreeSet<u64> = gh.timeline_ids(repo).into_iter().collect();
-        published.push(
-            events
-                .into_iter()
-                .filter(|e| shown.contains(&id_of(e)))
-                .collect(),
-        );
+        published.push(serve(&gh, repo, 1000 + i as u64, events));
     }
     let names: Vec<&str> = cases.iter().map(|(r, _, _)| r.as_str()).collect();
     let work = Workdir::new(&names);
@@ -210,7 +210,7 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
         }
     }
 
-    // Backoff after an error is one to one and a half minutes.
+    // A page is asked for again within its poll; a poll cut all the same backs off from 5 s.
     wait_until(
         "every repository exact after the faults stopped",
         Duration::from_secs(600),
@@ -258,12 +258,7 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
 /// other repository up for 20 s, so the events arrive slowly enough that no poll falls 300
 /// events behind (which would lose events for real, and rightly record a gap).
 async fn busy_repositories_under(failures: Failures) {
-    let gh = FakeGithub::start(Options {
-        poll_interval_secs: 1,
-        auth_limit: 1_000_000,
-        ..Options::default()
-    })
-    .await;
+    let gh = crate::support::fast_fake().await;
     let repos = ["busy/one", "busy/two"];
     let mut published: Vec<Vec<Value>> = Vec::new();
     let mut next_id = 20_000_000_000u64;
@@ -274,14 +269,7 @@ async fn busy_repositories_under(failures: Failures) {
     {
         let events = events_for(stem, repo, 1 + i as u64, next_id, 300);
         next_id += 10_000;
-        gh.add_repo(repo, 1 + i as u64, events.clone());
-        let shown: BTreeSet<u64> = gh.timeline_ids(repo).into_iter().collect();
-        published.push(
-            events
-                .into_iter()
-                .filter(|e| shown.contains(&id_of(e)))
-                .collect(),
-        );
+        published.push(serve(&gh, repo, 1 + i as u64, events));
     }
     gh.set_failures(Some(failures));
     let work = Workdir::new(&repos);
@@ -347,20 +335,7 @@ async fn busy_repositories_under(failures: Failures) {
         "no event was lost, so no gap: {reasons:?}"
     );
 
-    let stats = work.stats_json();
-    let generated_at = stats["generated_at"].as_str().unwrap().parse().unwrap();
-    for (entry, events) in stats["repositories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(&published)
-    {
-        assert_eq!(
-            (&entry["partial"], &entry["partial_reason"]),
-            (&Value::Bool(false), &Value::Null)
-        );
-        assert_figures(entry, events, generated_at);
-    }
+    assert_complete(&work.stats_json(), &published);
     let failed = gh.requests().iter().filter(|q| q.status == 502).count();
     assert!(failed >= 5, "the failures were served: {failed}");
     assert_eq!(gh.violations(), Vec::<String>::new(), "protocol violations");

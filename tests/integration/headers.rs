@@ -4,13 +4,15 @@
 //! and a store holding a plan beyond the bounds (what older versions stored after such
 //! answers) is polled at once on a restart.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use fake_github::{FakeGithub, Fault, Options, data};
+use fake_github::{FakeGithub, Fault};
 use serde_json::Value;
 
-use crate::support::{Running, Workdir, get_json, listening_at, wait_for};
+use crate::support::{
+    Running, Workdir, fast_fake, fixture_events, get_json, listening_at, wait_for,
+};
 
 const TOKEN: Option<&str> = Some("test-token");
 
@@ -23,18 +25,12 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// A fake server with `repo` holding 50 recent events, polled every second.
 async fn serving(repo: &str) -> FakeGithub {
-    let gh = FakeGithub::start(Options {
-        poll_interval_secs: 1,
-        auth_limit: 1_000_000,
-        ..Options::default()
-    })
-    .await;
-    let mut events = data::load_events("praw-dev__praw");
-    events.truncate(50);
-    data::renumber(&mut events, 30_000_000_000);
-    data::retarget(&mut events, repo, 7);
-    data::rebase(&mut events, SystemTime::now() - Duration::from_secs(60));
-    gh.add_repo(repo, 7, events);
+    let gh = fast_fake().await;
+    gh.add_repo(
+        repo,
+        7,
+        fixture_events("praw-dev__praw", repo, 7, 50, 30_000_000_000),
+    );
     gh
 }
 

@@ -4,13 +4,13 @@
 //! the rest of their page is stored as usual.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use fake_github::{FakeGithub, Options, data};
+use fake_github::data;
 use serde_json::Value;
 
-use crate::support::{Running, Workdir, stored_ids};
+use crate::support::{Running, Workdir, fast_fake, fixture_events, stored_ids};
 
 const REPO: &str = "odd/events";
 
@@ -20,17 +20,8 @@ fn id_of(e: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_odd_event_costs_its_page_nothing() {
-    let gh = FakeGithub::start(Options {
-        poll_interval_secs: 1,
-        auth_limit: 1_000_000,
-        ..Options::default()
-    })
-    .await;
-    let mut events = data::load_events("praw-dev__praw");
-    events.truncate(44);
-    data::renumber(&mut events, 40_000_000_000);
-    data::retarget(&mut events, REPO, 9);
-    data::rebase(&mut events, SystemTime::now() - Duration::from_secs(60));
+    let gh = fast_fake().await;
+    let mut events = fixture_events("praw-dev__praw", REPO, 9, 44, 40_000_000_000);
     // The four newest (highest ids, so on page 1) are made odd.
     events[0]["payload"]["odd"] = Value::String("SPLICE-UTF8".into());
     events[1]["payload"]["odd"] = Value::String("SPLICE-DEEP".into());

@@ -2,28 +2,24 @@
 //! retried, never written into silently; left by a crash and made read-only, `ghpulse stats`
 //! and `ghpulse export` read it without writing a byte.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use fake_github::{FakeGithub, Options, data};
+use fake_github::{FakeGithub, data};
 use serde_json::Value;
 
-use crate::support::{Running, Workdir, get_json, listening_at, wait_for};
+use crate::support::{
+    Running, Workdir, fast_fake, fixture_events, get_json, listening_at, wait_for,
+};
 
 const TOKEN: Option<&str> = Some("test-token");
 
 async fn serving(repo: &str) -> FakeGithub {
-    let gh = FakeGithub::start(Options {
-        poll_interval_secs: 1,
-        auth_limit: 1_000_000,
-        ..Options::default()
-    })
-    .await;
-    let mut events = data::load_events("sferik__rails_admin");
-    events.truncate(60);
-    data::renumber(&mut events, 50_000_000_000);
-    data::retarget(&mut events, repo, 11);
-    data::rebase(&mut events, SystemTime::now() - Duration::from_secs(60));
-    gh.add_repo(repo, 11, events);
+    let gh = fast_fake().await;
+    gh.add_repo(
+        repo,
+        11,
+        fixture_events("sferik__rails_admin", repo, 11, 60, 50_000_000_000),
+    );
     gh
 }
 

@@ -116,8 +116,9 @@ where
     }
 }
 
-/// Prometheus metrics: events in window, average seconds between events per repository and
-/// type, GitHub requests by outcome, rate limit remaining.
+/// Prometheus metrics: events in window, whether (and why) they may be incomplete, average
+/// seconds between events per repository and type, GitHub requests by outcome, rate limit
+/// remaining.
 #[utoipa::path(get, path = "/metrics", responses(
     (status = 200, content_type = "application/openmetrics-text", body = String),
     (status = 200, content_type = "text/plain", body = String),

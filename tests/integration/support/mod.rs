@@ -251,3 +251,34 @@ pub async fn stored_ids(store: PathBuf, repo: &str) -> std::collections::BTreeSe
     .await
     .unwrap_or_default()
 }
+
+/// A fake GitHub polled every second, with a token budget no test spends.
+pub async fn fast_fake() -> fake_github::FakeGithub {
+    fake_github::FakeGithub::start(fake_github::Options {
+        poll_interval_secs: 1,
+        auth_limit: 1_000_000,
+        ..fake_github::Options::default()
+    })
+    .await
+}
+
+/// The `n` newest events of a fixture as events of `repo`, ids from `first_id`, the newest a
+/// minute old.
+pub fn fixture_events(
+    stem: &str,
+    repo: &str,
+    repo_id: u64,
+    n: usize,
+    first_id: u64,
+) -> Vec<serde_json::Value> {
+    use fake_github::data;
+    let mut events = data::load_events(stem);
+    events.truncate(n);
+    data::renumber(&mut events, first_id);
+    data::retarget(&mut events, repo, repo_id);
+    data::rebase(
+        &mut events,
+        std::time::SystemTime::now() - Duration::from_secs(60),
+    );
+    events
+}

@@ -237,40 +237,26 @@ mod tests {
             estimated_missing: 5,
         };
         let gaps = [gap];
-        let c = combined(
-            &[
-                RepoEvents {
-                    repo: "o/a",
-                    events: &a,
-                    gaps: &gaps,
-                    catching_up: false,
-                },
-                repo("o/b", &[]),
-            ],
-            t(NOW),
-            &Window::default(),
-            &Selection::default(),
-        );
-        assert_eq!(c.partial_reason, Some(PartialReason::Gap));
+        let with_gap = RepoEvents {
+            gaps: &gaps,
+            ..repo("o/a", &a)
+        };
         let owed = RepoEvents {
             catching_up: true,
             ..repo("o/b", &[])
         };
-        let c = combined(
-            &[
-                RepoEvents {
-                    repo: "o/a",
-                    events: &a,
-                    gaps: &gaps,
-                    catching_up: false,
-                },
-                owed,
-            ],
-            t(NOW),
-            &Window::default(),
-            &Selection::default(),
-        );
-        assert_eq!(c.partial_reason, Some(PartialReason::CatchingUp));
+        for (b, reason) in [
+            (repo("o/b", &[]), PartialReason::Gap),
+            (owed, PartialReason::CatchingUp),
+        ] {
+            let c = combined(
+                &[with_gap, b],
+                t(NOW),
+                &Window::default(),
+                &Selection::default(),
+            );
+            assert_eq!(c.partial_reason, Some(reason));
+        }
     }
 
     #[test]

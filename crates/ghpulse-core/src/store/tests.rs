@@ -20,24 +20,31 @@ fn ev(id: u64, ty: &str, at: &str) -> (EventMeta, String) {
 }
 
 fn record(store: &Store, repo: &str, events: &[(EventMeta, String)], etag: &str) -> u64 {
-    store
-        .record_poll(PollRecord {
-            repo_key: repo,
-            events,
-            gap: None,
-            state: RepoState {
-                etag: Some(etag.into()),
-                status: RepoStatus::Ok,
-                ..RepoState::default()
-            },
-            rate_limit: None,
-            counters: RequestCounters {
-                total: 1,
-                ok: 1,
-                ..Default::default()
-            },
-        })
-        .unwrap()
+    try_record(store, repo, events, etag).unwrap()
+}
+
+fn try_record(
+    store: &Store,
+    repo: &str,
+    events: &[(EventMeta, String)],
+    etag: &str,
+) -> Result<u64, StoreError> {
+    store.record_poll(PollRecord {
+        repo_key: repo,
+        events,
+        gap: None,
+        state: RepoState {
+            etag: Some(etag.into()),
+            status: RepoStatus::Ok,
+            ..RepoState::default()
+        },
+        rate_limit: None,
+        counters: RequestCounters {
+            total: 1,
+            ok: 1,
+            ..Default::default()
+        },
+    })
 }
 
 #[test]
@@ -424,16 +431,7 @@ fn a_store_left_by_a_crash_is_read_without_writing_a_byte() {
     assert_eq!(reader.newest_id("o/r").unwrap(), Some(2));
     assert_eq!(reader.recent_events("o/r", 10, None).unwrap().len(), 2);
     assert!(
-        reader
-            .record_poll(PollRecord {
-                repo_key: "o/r",
-                events: &[],
-                gap: None,
-                state: RepoState::default(),
-                rate_limit: None,
-                counters: RequestCounters::default(),
-            })
-            .is_err(),
+        try_record(&reader, "o/r", &[], "z").is_err(),
         "a reader never writes"
     );
     drop(reader);
@@ -490,16 +488,7 @@ fn a_store_file_removed_or_replaced_is_never_written_to_silently() {
     let path = dir.path().join("data/ghpulse.redb");
     let store = Store::open(&path).unwrap();
     record(&store, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
-    let write = |id| {
-        store.record_poll(PollRecord {
-            repo_key: "o/r",
-            events: &[ev(id, "A", "2026-11-22T10:00:00Z")],
-            gap: None,
-            state: RepoState::default(),
-            rate_limit: None,
-            counters: RequestCounters::default(),
-        })
-    };
+    let write = |id| try_record(&store, "o/r", &[ev(id, "A", "2026-11-22T10:00:00Z")], "y");
     let aside = dir.path().join("aside.redb");
     std::fs::rename(&path, &aside).unwrap();
     let err = write(2).expect_err("the file is gone");
