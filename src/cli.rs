@@ -82,7 +82,7 @@ pub struct ConfigFile {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the statistics from the store (no network)
+    /// Print the statistics from the store (no network; the store is never written to)
     Stats {
         /// Print the JSON body of GET /api/stats
         #[arg(long)]
@@ -95,7 +95,8 @@ pub enum Command {
         #[command(flatten)]
         files: Files,
     },
-    /// Write stored events to stdout, oldest first (no network; works while ghpulse runs)
+    /// Write stored events to stdout, oldest first (no network; works while ghpulse runs; the
+    /// store is never written to)
     Export(ExportArgs),
     /// Edit the watch list in the config file (comments and layout are kept)
     Repos {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use chrono::Utc;
 use ghpulse_core::{
-    Config, LabelsReport, Query, Selection, Snapshot, StatsAnswer, StatsAsk, StatsQuery,
-    StatsReport, Store, humanize_seconds,
+    Config, LabelsReport, PartialReason, Query, Selection, Snapshot, StatsAnswer, StatsAsk,
+    StatsQuery, StatsReport, Store, humanize_seconds,
 };
 
 use super::{Failure, watched, written};
@@ -179,10 +179,10 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
             ),
             _ => String::new(),
         };
-        let partial = if r.partial {
-            "  [partial: events may be missing]"
-        } else {
-            ""
+        let partial = match r.partial_reason {
+            Some(PartialReason::CatchingUp) => "  [partial: catching up, events may be missing]",
+            Some(PartialReason::Gap) => "  [partial: a gap, events may be missing]",
+            None => "",
         };
         writeln!(
             out,
@@ -222,4 +222,45 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghpulse_core::{RepoStats, WindowReport};
+
+    #[test]
+    fn the_table_says_why_figures_are_partial() {
+        let repo = |name: &str, partial_reason: Option<PartialReason>| RepoStats {
+            repo: name.into(),
+            events_in_window: 0,
+            window_start: None,
+            window_end: None,
+            partial: partial_reason.is_some(),
+            partial_reason,
+            event_types: Vec::new(),
+        };
+        let report = StatsReport {
+            generated_at: "2026-11-22T12:00:00Z".parse().unwrap(),
+            window: WindowReport {
+                max_age_seconds: 604_800,
+                max_events: 500,
+            },
+            repositories: vec![
+                repo("o/owed", Some(PartialReason::CatchingUp)),
+                repo("o/gap", Some(PartialReason::Gap)),
+                repo("o/whole", None),
+            ],
+        };
+        let mut out = Vec::new();
+        write_table(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "o/owed: 0 events in window  [partial: catching up, events may be missing]",
+            "o/gap: 0 events in window  [partial: a gap, events may be missing]",
+            "o/whole: 0 events in window\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+    }
 }

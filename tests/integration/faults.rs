@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::support::figures::assert_figures;
-use crate::support::{Running, Workdir, wait_for};
-use fake_github::{FakeGithub, Fault, Options, data};
+use crate::support::figures::{assert_complete, assert_figures};
+use crate::support::{Running, Workdir, get_json, listening_at, wait_for};
+use fake_github::{Failures, FakeGithub, Fault, Options, data};
 use serde_json::Value;
 
 const TOKEN: Option<&str> = Some("test-token");
@@ -44,28 +44,25 @@ fn fault_kinds(elsewhere: &str) -> Vec<(&'static str, Fault)> {
     ]
 }
 
-/// 150 events of a fixture, renumbered from `first_id`, under `name`, the newest 5 minutes old.
-fn events_for(stem: &str, name: &str, repo_id: u64, first_id: u64) -> Vec<Value> {
-    let mut events = data::load_events(stem);
-    events.truncate(150);
-    data::renumber(&mut events, first_id);
-    data::retarget(&mut events, name, repo_id);
+/// `n` events of a fixture, renumbered from `first_id`, under `name`, the newest 5 minutes old.
+fn events_for(stem: &str, name: &str, repo_id: u64, first_id: u64, n: usize) -> Vec<Value> {
+    let mut events = crate::support::fixture_events(stem, name, repo_id, n, first_id);
     data::rescale(
         &mut events,
         SystemTime::now() - Duration::from_secs(300),
-        150,
+        n,
         Duration::from_secs(48 * 3600),
     );
     events
 }
 
 /// `n` new events of `name`, ids from `first_id`, one a second up to now, newest first.
-fn new_events(template: &[Value], name: &str, repo_id: u64, first_id: u64) -> Vec<Value> {
+fn new_events(template: &[Value], name: &str, repo_id: u64, first_id: u64, n: usize) -> Vec<Value> {
     let now = data::Timestamp::now();
     let mut out: Vec<Value> = template
         .iter()
         .cycle()
-        .take(NEW_EVENTS)
+        .take(n)
         .enumerate()
         .map(|(i, e)| {
             let mut e = e.clone();
@@ -76,6 +73,17 @@ fn new_events(template: &[Value], name: &str, repo_id: u64, first_id: u64) -> Ve
     data::renumber(&mut out, first_id);
     data::retarget(&mut out, name, repo_id);
     out
+}
+
+/// Serves `events` as `repo`; returns what the API shows of them (a recording may hold
+/// events it would not list).
+fn serve(gh: &FakeGithub, repo: &str, repo_id: u64, events: Vec<Value>) -> Vec<Value> {
+    gh.add_repo(repo, repo_id, events.clone());
+    let shown: BTreeSet<u64> = gh.timeline_ids(repo).into_iter().collect();
+    events
+        .into_iter()
+        .filter(|e| shown.contains(&id_of(e)))
+        .collect()
 }
 
 fn stored_ids(store: &ghpulse_core::Store, repo: &str) -> BTreeSet<u64> {
@@ -151,17 +159,9 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
     let mut published: Vec<Vec<Value>> = Vec::new();
     let mut next_id = 10_000_000_000u64;
     for (i, (repo, _, _)) in cases.iter().enumerate() {
-        let events = events_for(stems[i % stems.len()], repo, 1000 + i as u64, next_id);
+        let events = events_for(stems[i % stems.len()], repo, 1000 + i as u64, next_id, 150);
         next_id += 1000;
-        gh.add_repo(repo, 1000 + i as u64, events.clone());
-        // What the API shows of them (a recording may hold events it would not list).
-        let shown: BTreeSet<u64> = gh.timeline_ids(repo).into_iter().collect();
-        published.push(
-            events
-                .into_iter()
-                .filter(|e| shown.contains(&id_of(e)))
-                .collect(),
-        );
+        published.push(serve(&gh, repo, 1000 + i as u64, events));
     }
     let names: Vec<&str> = cases.iter().map(|(r, _, _)| r.as_str()).collect();
     let work = Workdir::new(&names);
@@ -186,7 +186,7 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
         if let Some(f) = fault {
             gh.set_page_fault(repo, *page, Some(f.clone()));
         }
-        let fresh = new_events(&published[i], repo, 1000 + i as u64, next_id);
+        let fresh = new_events(&published[i], repo, 1000 + i as u64, next_id, NEW_EVENTS);
         next_id += 1000;
         gh.push_events(repo, fresh.clone());
         published[i].extend(fresh);
@@ -210,7 +210,7 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
         }
     }
 
-    // Backoff after an error is one to one and a half minutes.
+    // A page is asked for again within its poll; a poll cut all the same backs off from 5 s.
     wait_until(
         "every repository exact after the faults stopped",
         Duration::from_secs(600),
@@ -247,4 +247,111 @@ async fn every_fault_on_every_page_ends_exact_once_it_stops() {
         "the token never appears in the log"
     );
     assert!(log.contains("another origin"), "the refusal is logged");
+}
+
+/// Two busy repositories, their first read 300 events (three pages), then 15 new events
+/// every 3 s (110 twice: two pages) while the API fails as `failures` says, the failures never
+/// stopped. Every served event ends stored and the figures exact; `partial` is true only with
+/// a reason, never `gap` (no event was really lost), and false at the end.
+///
+/// One request at a time, and a page retried after about 1, 2 and 4 s: one poll can hold the
+/// other repository up for 20 s, so the events arrive slowly enough that no poll falls 300
+/// events behind (which would lose events for real, and rightly record a gap).
+async fn busy_repositories_under(failures: Failures) {
+    let gh = crate::support::fast_fake().await;
+    let repos = ["busy/one", "busy/two"];
+    let mut published: Vec<Vec<Value>> = Vec::new();
+    let mut next_id = 20_000_000_000u64;
+    for (i, (repo, stem)) in repos
+        .iter()
+        .zip(["sferik__rails_admin", "sigmavirus24__github3.py"])
+        .enumerate()
+    {
+        let events = events_for(stem, repo, 1 + i as u64, next_id, 300);
+        next_id += 10_000;
+        published.push(serve(&gh, repo, 1 + i as u64, events));
+    }
+    gh.set_failures(Some(failures));
+    let work = Workdir::new(&repos);
+    let child = Running::new(work.start_with(&gh.url(), TOKEN, &["--listen", "127.0.0.1:0"], &[]));
+    let base = listening_at(&work).await;
+    for (repo, events) in repos.iter().zip(&published) {
+        let start = Instant::now();
+        while crate::support::stored_ids(work.store(), repo).await != ids(events) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{repo}: the first read\n{}",
+                work.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    let mut reasons = BTreeSet::new();
+    let sample = async |reasons: &mut BTreeSet<String>| {
+        let stats = get_json(&base, "/api/stats").await;
+        for r in stats["repositories"].as_array().into_iter().flatten() {
+            let reason = r["partial_reason"].as_str().map(str::to_string);
+            assert_eq!(r["partial"], reason.is_some(), "{r}");
+            reasons.extend(reason);
+        }
+    };
+    for round in 0..12 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        for (i, repo) in repos.iter().enumerate() {
+            let n = if round % 5 == 3 { 110 } else { 15 };
+            let fresh = new_events(&published[i], repo, 1 + i as u64, next_id, n);
+            next_id += 1000;
+            gh.push_events(repo, fresh.clone());
+            published[i].extend(fresh);
+        }
+        sample(&mut reasons).await;
+    }
+    let start = Instant::now();
+    loop {
+        let mut exact = true;
+        for (repo, events) in repos.iter().zip(&published) {
+            exact &= crate::support::stored_ids(work.store(), repo).await == ids(events);
+        }
+        let stats = get_json(&base, "/api/stats").await;
+        sample(&mut reasons).await;
+        let whole = stats["repositories"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r["partial"] == false));
+        if exact && whole {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "not every served event stored (or still partial): {stats}\n{}",
+            work.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = child.stop();
+    assert!(status.success(), "{status:?}\n{}", work.log_text());
+    assert!(
+        !reasons.contains("gap"),
+        "no event was lost, so no gap: {reasons:?}"
+    );
+
+    assert_complete(&work.stats_json(), &published);
+    let failed = gh.requests().iter().filter(|q| q.status == 502).count();
+    assert!(failed >= 5, "the failures were served: {failed}");
+    assert_eq!(gh.violations(), Vec::<String>::new(), "protocol violations");
+    assert!(gh.max_concurrent() <= 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_on_every_third_request_loses_nothing() {
+    busy_repositories_under(Failures::EveryNth(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_percent_of_answers_502_at_random_loses_nothing() {
+    busy_repositories_under(Failures::Random {
+        percent: 30,
+        seed: 18,
+    })
+    .await;
 }

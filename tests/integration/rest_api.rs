@@ -146,6 +146,17 @@ async fn every_endpoint_answers_as_documented() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["RepoStats"]["properties"]
+            .get("partial_reason")
+            .is_some(),
+        "partial_reason documented"
+    );
+    assert_eq!(
+        schemas["PartialReason"]["enum"],
+        serde_json::json!(["catching_up", "gap"])
+    );
 
     let gets = [
         ("/health", 200),

@@ -2,24 +2,28 @@
 //! the watch list changes: requests from the dashboard and the REST API, and the config file
 //! changing under it.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::edit::{self, EditError};
 use crate::config::load::Config;
-use crate::config::watch::ConfigWatch;
+use crate::config::watch::{ConfigWatch, Reads};
 use crate::feed::WebOrigin;
+use crate::github::bounds;
 use crate::github::client::{Client, Transport};
 use crate::github::repo_name::RepoName;
 use crate::live::{LiveEvent, LiveFeed};
 use crate::poll::once::{self, PollOutcome};
 use crate::poll::planner::{Planner, Watched};
+use crate::poll::schedule::DEFAULT_POLL_INTERVAL;
 use crate::query::Query;
 use crate::snapshot::{self, RepoView, Snapshot};
 use crate::store::{Store, StoreError};
@@ -135,6 +139,37 @@ struct Engine {
     live: LiveFeed,
     /// Why the file as it is now was not applied; `config` is the last valid one.
     config_error: Option<String>,
+    /// When the last edit of the file through the engine began.
+    edited: Option<std::time::Instant>,
+    spacing: Spacing,
+}
+
+/// The poll interval kept on the monotonic clock too. The schedule plans in wall-clock time
+/// (its plan is stored, and simulated), so a wall clock stepped forward (NTP, a resumed
+/// virtual machine) would bring every pending poll forward by the step: sooner than
+/// `X-Poll-Interval` allows after the previous one.
+#[derive(Default)]
+struct Spacing(HashMap<RepoName, Instant>);
+
+impl Spacing {
+    /// A poll of `repo` ended at `ended`; the next may start `interval` later.
+    fn polled(&mut self, repo: RepoName, ended: Instant, interval: Duration) {
+        self.0
+            .insert(repo, ended.checked_add(interval).unwrap_or(ended));
+    }
+
+    /// When a poll of `repo` the schedule plans `wait` after `now` may start.
+    fn start_at(&self, repo: &RepoName, now: Instant, wait: Duration) -> Instant {
+        let planned = now.checked_add(wait).unwrap_or(now + PRUNE_EVERY);
+        self.0
+            .get(repo)
+            .map_or(planned, |&earliest| planned.max(earliest))
+    }
+
+    /// Forgets repositories no longer watched.
+    fn keep(&mut self, watched: &[RepoName]) {
+        self.0.retain(|repo, _| watched.contains(repo));
+    }
 }
 
 type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
@@ -153,13 +188,13 @@ pub async fn start_engine(
     let now = Utc::now();
     let authenticated = client.authenticated();
     let (initial, last_seq) = {
-        let (config, store) = (config.clone(), store.clone());
+        let (config, reading) = (config.clone(), store.clone());
         tokio::task::spawn_blocking(move || {
-            let snapshot = Snapshot::from_store(&config, &store, authenticated, now)?;
-            Ok::<_, StoreError>((snapshot, store.last_seq()?))
+            let snapshot = Snapshot::from_store(&config, &reading, authenticated, now)?;
+            Ok::<_, StoreError>((snapshot, reading.last_seq()?))
         })
         .await
-        .map_err(|e| StoreError::Db(e.to_string()))??
+        .map_err(|e| StoreError::db(e.to_string()).in_file(store.path()))??
     };
     let (publish, snapshots) = watch::channel(Arc::new(initial.clone()));
     let web = WebOrigin::from_api_url(client.api_url());
@@ -179,6 +214,8 @@ pub async fn start_engine(
         publish,
         live,
         config_error: None,
+        edited: None,
+        spacing: Spacing::default(),
     };
     engine.publish_snapshot();
     let follow = ConfigWatch::start(&engine.config.path);
@@ -226,7 +263,7 @@ impl Engine {
         mut follow: ConfigWatch,
     ) {
         let mut in_flight: Option<PollFuture> = None;
-        let mut next_prune = tokio::time::Instant::now();
+        let mut next_prune = Instant::now();
         // A config whose folder did not exist could not be watched; once an edit has created
         // it, watch it (once: a second failure is logged, not retried in a loop).
         let mut rewatch = !follow.is_following();
@@ -240,10 +277,15 @@ impl Engine {
             } else {
                 None
             };
-            let sleep_for = next
-                .as_ref()
-                .map(|(_, at)| (*at - Utc::now()).to_std().unwrap_or_default())
-                .unwrap_or(Duration::from_secs(3600));
+            let now = Instant::now();
+            let wake = match &next {
+                Some((i, at)) => {
+                    let wait = (*at - Utc::now()).to_std().unwrap_or_default();
+                    self.spacing
+                        .start_at(&self.planner.repos[*i].view.name, now, wait)
+                }
+                None => now + Duration::from_secs(3600),
+            };
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -251,7 +293,7 @@ impl Engine {
                     }
                 }
                 Some(request) = requests.recv() => self.handle(request).await,
-                _ = follow.changed() => self.reload().await,
+                reads = follow.changed() => self.reload(reads).await,
                 result = async {
                     match in_flight.as_mut() {
                         Some(poll) => poll.await,
@@ -261,13 +303,13 @@ impl Engine {
                     in_flight = None;
                     self.apply(result);
                 }
-                _ = tokio::time::sleep(sleep_for), if in_flight.is_none() && next.is_some() => {
+                _ = tokio::time::sleep_until(wake), if in_flight.is_none() && next.is_some() => {
                     if let Some((i, _)) = next {
                         in_flight = Some(self.start_poll(i));
                     }
                 }
                 _ = tokio::time::sleep_until(next_prune), if in_flight.is_none() => {
-                    next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+                    next_prune = Instant::now() + PRUNE_EVERY;
                     self.prune().await;
                 }
             }
@@ -292,6 +334,12 @@ impl Engine {
         if outcome.new_events > 0 {
             self.live.committed();
         }
+        let interval = outcome
+            .state
+            .poll_interval_secs
+            .map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs);
+        self.spacing
+            .polled(outcome.repo.clone(), Instant::now(), interval);
         self.planner.apply(outcome, Utc::now());
         self.publish_snapshot();
     }
@@ -320,6 +368,7 @@ impl Engine {
         &mut self,
         change: impl FnOnce(&std::path::Path) -> Result<edit::Edited, EditError> + Send + 'static,
     ) -> Result<RepoName, EditError> {
+        let started = std::time::Instant::now();
         let path = self.config.path.clone();
         let edit::Edited { config, repo } = tokio::task::spawn_blocking(move || change(&path))
             .await
@@ -327,50 +376,43 @@ impl Engine {
                 path: self.config.path.clone(),
                 source: std::io::Error::other(e),
             })??;
+        // The edit read the file after every read the watch made before it began, and the
+        // file was valid then: those reads are superseded.
+        self.edited = Some(started);
         self.apply_config(config).await;
         Ok(repo)
     }
 
-    /// The file changed: a valid one is applied at once, an invalid one is reported and the
-    /// last valid config stays in force.
-    async fn reload(&mut self) {
-        let path = self.config.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        let loaded = match loaded {
-            Ok(c) if self.config.exists && !c.exists => {
-                Err(format!("{}: the file is gone", self.config.path.display()))
+    /// The file changed: what it held each time the watch fired is taken in order — a valid
+    /// config is applied at once, an invalid read after it is reported while the last valid
+    /// config stays in force.
+    async fn reload(&mut self, reads: Reads) {
+        let edited = self.edited;
+        let fresh = |at: &std::time::Instant| edited.is_none_or(|e| *at >= e);
+        if let Some((_, config)) = reads.valid.filter(|(at, _)| fresh(at)) {
+            if let Some(was) = self.config_error.take() {
+                info!("config file fixed ({was}); it is in force again");
             }
-            other => other,
-        };
-        match loaded {
-            Ok(config) => {
-                if let Some(was) = self.config_error.take() {
-                    info!("config file fixed ({was}); it is in force again");
-                }
-                if config.listen != self.config.listen {
-                    warn!("[server] listen changed: it takes effect when ghpulse restarts");
-                }
-                if config.allowed_hosts != self.config.allowed_hosts {
-                    warn!("[server] allowed_hosts changed: it takes effect when ghpulse restarts");
-                }
-                if config.api_url != self.config.api_url {
-                    warn!("[github] api_url changed: it takes effect when ghpulse restarts");
-                }
-                if config != self.config {
-                    info!("config file changed; applying it");
-                }
-                self.apply_config(config).await;
+            if config.listen != self.config.listen {
+                warn!("[server] listen changed: it takes effect when ghpulse restarts");
             }
-            Err(e) => {
-                if self.config_error.as_ref() != Some(&e) {
-                    warn!("{e}; the last valid config stays in force until the file is fixed");
-                }
-                self.config_error = Some(e);
-                self.publish_snapshot();
+            if config.allowed_hosts != self.config.allowed_hosts {
+                warn!("[server] allowed_hosts changed: it takes effect when ghpulse restarts");
             }
+            if config.api_url != self.config.api_url {
+                warn!("[github] api_url changed: it takes effect when ghpulse restarts");
+            }
+            if config != self.config {
+                info!("config file changed; applying it");
+            }
+            self.apply_config(config).await;
+        }
+        if let Some((_, e)) = reads.error.filter(|(at, _)| fresh(at)) {
+            if self.config_error.as_ref() != Some(&e) {
+                warn!("{e}; the last valid config stays in force until the file is fixed");
+            }
+            self.config_error = Some(e);
+            self.publish_snapshot();
         }
     }
 
@@ -395,7 +437,10 @@ impl Engine {
             let view = {
                 let (store, name, max) =
                     (self.store.clone(), name.clone(), config.window.max_events);
-                tokio::task::spawn_blocking(move || snapshot::repo_view(&store, &name, max)).await
+                tokio::task::spawn_blocking(move || {
+                    snapshot::repo_view(&store, &name, max, Utc::now())
+                })
+                .await
             };
             let view = match view {
                 Ok(Ok(v)) => v,
@@ -424,13 +469,13 @@ impl Engine {
             );
         }
         self.planner.repos = repos;
+        self.spacing.keep(&config.repositories);
         self.config = config;
         self.publish_snapshot();
     }
 
     async fn prune(&mut self) {
-        let cutoff =
-            Utc::now() - TimeDelta::from_std(self.config.retention).unwrap_or(TimeDelta::days(30));
+        let cutoff = bounds::shifted(Utc::now(), -bounds::delta(self.config.retention));
         let store = self.store.clone();
         let names: Vec<RepoName> = self
             .planner
@@ -444,7 +489,7 @@ impl Engine {
             let views = if n > 0 {
                 names
                     .iter()
-                    .map(|r| snapshot::repo_view(&store, r, max_events))
+                    .map(|r| snapshot::repo_view(&store, r, max_events, Utc::now()))
                     .collect::<Result<Vec<_>, _>>()?
             } else {
                 Vec::new()
@@ -487,5 +532,26 @@ impl Engine {
         };
         snapshot.keep_figures_of(&self.publish.borrow());
         self.publish.send_replace(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_brought_forward_by_a_wall_clock_step_still_waits_its_interval() {
+        let mut spacing = Spacing::default();
+        let repo = RepoName::parse("o/r").unwrap();
+        let t0 = Instant::now();
+        spacing.polled(repo.clone(), t0, Duration::from_secs(5));
+        // The wall clock jumped 3 s ahead: the schedule says the poll is due in 2 s.
+        let secs = Duration::from_secs;
+        assert_eq!(spacing.start_at(&repo, t0, secs(2)), t0 + secs(5));
+        assert_eq!(spacing.start_at(&repo, t0, secs(9)), t0 + secs(9));
+        let other = RepoName::parse("o/other").unwrap();
+        assert_eq!(spacing.start_at(&other, t0, secs(2)), t0 + secs(2));
+        spacing.keep(std::slice::from_ref(&other));
+        assert_eq!(spacing.start_at(&repo, t0, secs(2)), t0 + secs(2));
     }
 }

@@ -43,7 +43,7 @@ pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};
 pub use feed::{EventEntry, FeedLine, WebOrigin, feed_line};
 pub use github::client::{
-    Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Token,
+    Answer, Client, DEFAULT_API_URL, EventsPage, FetchError, Outcome, ResponseMeta, Skipped, Token,
     Transport,
 };
 pub use github::event::{EventMeta, Sym};
@@ -57,8 +57,8 @@ pub use query::{EventsAsk, MAX_OFFSET_MINUTES, Query, StatsAnswer, StatsAsk};
 pub use snapshot::{FetcherState, RepoView, Snapshot, StatsQuery};
 pub use stats::activity::{COMBINED, RepoActivity, RepoTypeCount, counts_by_type};
 pub use stats::figures::{
-    ActionStats, Gap, RepoStats, Selection, StatsReport, TypeStats, WindowReport, hourly_counts,
-    repo_stats, type_gaps, window_events, window_stats,
+    ActionStats, Gap, PartialReason, RepoEvents, RepoStats, Selection, StatsReport, TypeStats,
+    WindowReport, hourly_counts, repo_stats, type_gaps, window_events, window_stats,
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
 pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};

@@ -15,7 +15,8 @@ use crate::github::event::EventMeta;
 use crate::github::repo_name::RepoName;
 use crate::live::{LiveEvent, StreamFilter};
 use crate::snapshot::{RepoView, Snapshot};
-use crate::stats::activity::{self, RepoActivity, RepoEvents, RepoTypeCount, Scope};
+use crate::stats::activity::{self, RepoActivity, RepoTypeCount, Scope};
+use crate::stats::figures::RepoEvents;
 use crate::stats::figures::{self, RepoStats, Selection, WindowReport};
 use crate::stats::labels::{self, LabelsReport, RepoLabels};
 use crate::store::{Store, StoreError};
@@ -78,15 +79,7 @@ impl Query {
     }
 
     fn repo_events(&self) -> Vec<RepoEvents<'_>> {
-        self.snapshot
-            .repos
-            .iter()
-            .map(|r| RepoEvents {
-                repo: r.name.as_str(),
-                events: &r.recent,
-                gaps: &r.gaps,
-            })
-            .collect()
+        self.snapshot.repos.iter().map(RepoView::events).collect()
     }
 
     /// Section 3's figures with section 3a's action filter, action lists and combined entry.
@@ -99,14 +92,7 @@ impl Query {
             .filter(|r| ask.repo.is_none_or(|want| &r.name == want))
             .take(ask.limit.unwrap_or(usize::MAX))
             .map(|r| {
-                figures::selected_repo_stats(
-                    r.name.as_str(),
-                    &r.recent,
-                    &r.gaps,
-                    now,
-                    &snapshot.window,
-                    &ask.selection,
-                )
+                figures::selected_repo_stats(&r.events(), now, &snapshot.window, &ask.selection)
             })
             .collect();
         let combined = ask.combined.then(|| {
@@ -379,7 +365,8 @@ impl Query {
     }
 }
 
-/// Each repository with the events `events_after` read for it (offsets have no gaps).
+/// Each repository with the events `events_after` read for it (counts over an offset are
+/// no statistics: nothing there is partial).
 fn paired<'a>(repos: &[&'a RepoView], events: &'a [Vec<EventMeta>]) -> Vec<RepoEvents<'a>> {
     repos
         .iter()
@@ -388,6 +375,7 @@ fn paired<'a>(repos: &[&'a RepoView], events: &'a [Vec<EventMeta>]) -> Vec<RepoE
             repo: r.name.as_str(),
             events: e,
             gaps: &[],
+            catching_up: false,
         })
         .collect()
 }

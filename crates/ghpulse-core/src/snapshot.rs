@@ -8,10 +8,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::load::{Config, LabelGroups, Window};
+use crate::github::bounds;
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
-use crate::stats::figures::{self, Gap, RepoStats, StatsReport, WindowReport};
+use crate::stats::figures::{self, Gap, RepoEvents, RepoStats, StatsReport, WindowReport};
 use crate::store::{RepoState, Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +43,18 @@ pub struct RepoView {
     /// E(R)'s newest `window.max_events` events, newest first: enough for every figure.
     pub recent: Arc<Vec<EventMeta>>,
     pub gaps: Arc<Vec<Gap>>,
+}
+
+impl RepoView {
+    /// What the figures are computed from: the events, and what is known to be missing.
+    pub fn events(&self) -> RepoEvents<'_> {
+        RepoEvents {
+            repo: self.name.as_str(),
+            events: &self.recent,
+            gaps: &self.gaps,
+            catching_up: self.state.catching_up(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -176,14 +189,7 @@ impl Snapshot {
             .repos
             .iter()
             .map(|r| {
-                let figures = figures::repo_stats(
-                    r.name.as_str(),
-                    &r.recent,
-                    &r.gaps,
-                    now,
-                    &self.window,
-                    None,
-                );
+                let figures = figures::repo_stats(&r.events(), now, &self.window, None);
                 // The oldest event leaves the window at its created_at + max_age.
                 until(
                     figures
@@ -218,6 +224,7 @@ impl Snapshot {
                 a.name == b.name
                     && Arc::ptr_eq(&a.recent, &b.recent)
                     && Arc::ptr_eq(&a.gaps, &b.gaps)
+                    && a.state.catching_up() == b.state.catching_up()
             });
         let kept = previous
             .stats_cache
@@ -248,7 +255,7 @@ impl Snapshot {
         let repos = config
             .repositories
             .iter()
-            .map(|name| repo_view(store, name, config.window.max_events))
+            .map(|name| repo_view(store, name, config.window.max_events, now))
             .collect::<Result<_, _>>()?;
         Ok(Snapshot {
             taken_at: now,
@@ -256,9 +263,10 @@ impl Snapshot {
             window: config.window,
             max_repositories: config.max_repositories,
             authenticated,
-            rate_limit: store
-                .rate_limit()?
-                .map_or_else(|| RateLimit::assumed(authenticated, now), |r| r.at(now)),
+            rate_limit: store.rate_limit()?.map_or_else(
+                || RateLimit::assumed(authenticated, now),
+                |r| bounds::stored_rate_limit(r, now).at(now),
+            ),
             requests: store.counters()?,
             fetcher: FetcherState::Starting,
             repos,
@@ -336,16 +344,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> Bytes {
     serde_json::to_vec(value).unwrap_or_default().into()
 }
 
-/// One repository as the store holds it.
+/// One repository as the store holds it, its polling plan within today's bounds as of `now`.
 pub fn repo_view(
     store: &Store,
     name: &RepoName,
     max_events: usize,
+    now: DateTime<Utc>,
 ) -> Result<RepoView, StoreError> {
     let key = name.key();
+    let state = store.repo_state(&key)?.unwrap_or_default();
     Ok(RepoView {
         name: name.clone(),
-        state: store.repo_state(&key)?.unwrap_or_default(),
+        state: bounds::stored_state(state, now),
         recent: Arc::new(store.recent_events(&key, max_events, None)?),
         gaps: Arc::new(store.gaps(&key)?),
     })
@@ -367,7 +377,11 @@ mod tests {
         };
         let repo = |n: &str, recent: Vec<EventMeta>| RepoView {
             name: RepoName::parse(n).unwrap(),
-            state: RepoState::default(),
+            // Read to the end before: nothing is owed.
+            state: RepoState {
+                last_polled_at: Some(now),
+                ..RepoState::default()
+            },
             recent: Arc::new(recent),
             gaps: Arc::default(),
         };
@@ -456,16 +470,7 @@ mod tests {
                 .iter()
                 .filter(|r| q.repo.is_none_or(|want| &r.name == want))
                 .take(q.limit.unwrap_or(usize::MAX))
-                .map(|r| {
-                    figures::repo_stats(
-                        r.name.as_str(),
-                        &r.recent,
-                        &r.gaps,
-                        now,
-                        &s.window,
-                        q.event_type,
-                    )
-                })
+                .map(|r| figures::repo_stats(&r.events(), now, &s.window, q.event_type))
                 .collect(),
         }
     }
@@ -565,7 +570,69 @@ mod tests {
         new_window.window.max_events -= 1;
         new_window.keep_figures_of(&s);
         assert!(new_window.cached_stats(now).is_none());
+        // A poll cut with nothing new: the same events, but now a read is owed.
+        let mut cut = s.clone();
+        cut.repos[0].state.read_on = Some(crate::store::ReadOn { before_id: Some(1) });
+        cut.keep_figures_of(&s);
+        assert!(cut.cached_stats(now).is_none());
+        assert_eq!(
+            cut.stats(now, &q).repositories[0].partial_reason,
+            Some(crate::stats::figures::PartialReason::CatchingUp)
+        );
         assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));
+    }
+
+    #[test]
+    fn a_store_holding_an_absurd_plan_is_polled_at_once() {
+        // What an older ghpulse stored after obeying absurd headers: a poll interval of 10^17 s,
+        // a next poll in 2058, a reset at chrono's last instant.
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let store = Store::in_memory().unwrap();
+        let year_2058: DateTime<Utc> = "2058-01-01T00:00:00Z".parse().unwrap();
+        store
+            .record_poll(crate::store::PollRecord {
+                repo_key: "o/r",
+                events: &[],
+                gap: None,
+                state: RepoState {
+                    last_polled_at: Some(now - TimeDelta::minutes(5)),
+                    next_poll_at: Some(year_2058),
+                    backoff_until: Some(year_2058),
+                    poll_interval_secs: Some(100_000_000_000_000_000),
+                    ..RepoState::default()
+                },
+                rate_limit: Some(RateLimit {
+                    limit: 5000,
+                    remaining: 0,
+                    used: 5000,
+                    reset_at: DateTime::<Utc>::MAX_UTC,
+                }),
+                counters: RequestCounters::default(),
+            })
+            .unwrap();
+        let mut config = Config::missing(std::path::Path::new("repositories.toml"));
+        config.repositories = vec![RepoName::parse("o/r").unwrap()];
+        let s = Snapshot::from_store(&config, &store, true, now).unwrap();
+        assert!(s.rate_limit.reset_at <= now + TimeDelta::hours(1));
+        let planner = crate::poll::planner::Planner::new(
+            s.repos
+                .into_iter()
+                .map(|v| crate::poll::planner::Watched::new(v, false))
+                .collect(),
+            true,
+            s.rate_limit,
+            s.requests,
+        );
+        let (_, due) = planner.next_due(now).unwrap();
+        assert!(
+            due <= now + TimeDelta::hours(1) + TimeDelta::seconds(2),
+            "the spent budget's reset, at most an hour away: {due}"
+        );
+        let later = now + TimeDelta::hours(2);
+        assert!(
+            planner.next_due(later).unwrap().1 <= later,
+            "once the reset has passed the repository is due: its 2058 plan is gone"
+        );
     }
 
     #[test]

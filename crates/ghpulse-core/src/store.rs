@@ -1,10 +1,11 @@
 //! The redb store: events with their raw JSON, per-repository polling state, gaps, rate-limit
 //! figures and request counters. The only module that knows redb.
 //!
-//! `open` opens and reopens the file, `schema` holds the tables and migrates older stores,
-//! `read` and `write` are the transactions, `count_index` answers counts from memory.
+//! `open` opens and reopens the file (read-only through `overlay` when no ghpulse writes to
+//! it), `schema` holds the tables and migrates older stores, `read` and `write` are the
+//! transactions, `count_index` answers counts from memory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use crate::stats::figures::Gap;
 mod codec;
 mod count_index;
 mod open;
+mod overlay;
 mod read;
 mod schema;
 mod write;
@@ -25,6 +27,8 @@ mod write;
 use count_index::CountIndex;
 use schema::SCHEMA_VERSION;
 
+/// What went wrong with the store. Every error names the file (a store without one, in
+/// memory, has no name to give).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store {} is in use by another ghpulse; stop it or pass another --data path", .0.display())]
@@ -35,26 +39,90 @@ pub enum StoreError {
     NotAStore { path: PathBuf, reason: String },
     #[error("the store {} does not exist yet; run ghpulse once to create it", .0.display())]
     Missing(PathBuf),
+    /// The file opened is no longer at its path (deleted, or its folder, or another file moved
+    /// over it): a write now would go to a file that is gone at exit, so none is made until
+    /// the file is back.
+    #[error("store: {} was {}; put it back, or restart ghpulse to start a new store", path.display(), if *replaced { "replaced by another file" } else { "removed" })]
+    Removed { path: PathBuf, replaced: bool },
     /// A write or read of the file failed (disk full, I/O error): polling backs off and the
     /// store is reopened at the next write.
-    #[error("store: {}", if *disk_full { "disk full" } else { message.as_str() })]
-    Io { disk_full: bool, message: String },
+    #[error("store: {}{}", named(path), if *disk_full { "disk full" } else { message.as_str() })]
+    Io {
+        path: PathBuf,
+        disk_full: bool,
+        message: String,
+    },
     #[error("the store {} is damaged ({reason}); move it aside (ghpulse then starts a new one) or restore a backup", path.display())]
     Damaged { path: PathBuf, reason: String },
-    #[error("store: damaged data ({0})")]
-    Corrupted(String),
+    #[error("store: {}damaged data ({reason})", named(path))]
+    Corrupted { path: PathBuf, reason: String },
     /// A write panicked inside redb or its storage: nothing of it is kept, and the database
     /// is reopened at the next write.
-    #[error("store: a write failed ({0})")]
-    WritePanicked(String),
-    #[error("store error: {0}")]
-    Db(String),
+    #[error("store: {}a write failed ({reason})", named(path))]
+    WritePanicked { path: PathBuf, reason: String },
+    #[error("store: {}{message}", named(path))]
+    Db { path: PathBuf, message: String },
+}
+
+/// `"<path>: "`, or nothing for a store without a file name.
+fn named(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", path.display())
+    }
+}
+
+impl StoreError {
+    /// An error of the store's own (a path is added where the error leaves the store).
+    pub(crate) fn db(message: impl Into<String>) -> StoreError {
+        StoreError::Db {
+            path: PathBuf::new(),
+            message: message.into(),
+        }
+    }
+
+    /// The error, naming `path` if it named no file yet.
+    pub(crate) fn in_file(self, path: &Path) -> StoreError {
+        let fill = |p: PathBuf| {
+            if p.as_os_str().is_empty() {
+                path.to_path_buf()
+            } else {
+                p
+            }
+        };
+        match self {
+            StoreError::Io {
+                path: p,
+                disk_full,
+                message,
+            } => StoreError::Io {
+                path: fill(p),
+                disk_full,
+                message,
+            },
+            StoreError::Corrupted { path: p, reason } => StoreError::Corrupted {
+                path: fill(p),
+                reason,
+            },
+            StoreError::WritePanicked { path: p, reason } => StoreError::WritePanicked {
+                path: fill(p),
+                reason,
+            },
+            StoreError::Db { path: p, message } => StoreError::Db {
+                path: fill(p),
+                message,
+            },
+            other => other,
+        }
+    }
 }
 
 impl From<redb::Error> for StoreError {
     fn from(e: redb::Error) -> Self {
         match e {
             redb::Error::Io(io) => StoreError::Io {
+                path: PathBuf::new(),
                 disk_full: matches!(
                     io.kind(),
                     std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
@@ -62,11 +130,15 @@ impl From<redb::Error> for StoreError {
                 message: io.to_string(),
             },
             redb::Error::PreviousIo => StoreError::Io {
+                path: PathBuf::new(),
                 disk_full: false,
                 message: "an earlier write failed; the store is reopened".into(),
             },
-            redb::Error::Corrupted(why) => StoreError::Corrupted(why),
-            other => StoreError::Db(other.to_string()),
+            redb::Error::Corrupted(reason) => StoreError::Corrupted {
+                path: PathBuf::new(),
+                reason,
+            },
+            other => StoreError::db(other.to_string()),
         }
     }
 }
@@ -87,7 +159,7 @@ via_redb_error!(
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        StoreError::Db(e.to_string())
+        StoreError::db(e.to_string())
     }
 }
 
@@ -115,6 +187,15 @@ pub struct RepoState {
     /// Set while a poll that stopped after page 1 (an error, a spent budget) has left events
     /// unread: the next polls send no ETag and read on until they reach this point.
     pub read_on: Option<ReadOn>,
+}
+
+impl RepoState {
+    /// A read is owed — a poll was cut before reaching the events stored before it, or no
+    /// first read has gone through yet — so events may be missing (`partial_reason:
+    /// catching_up`).
+    pub fn catching_up(&self) -> bool {
+        self.read_on.is_some() || self.last_polled_at.is_none()
+    }
 }
 
 /// Where an interrupted poll's reading must reach.
@@ -179,6 +260,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// The file opened for writing, to find out when it is no longer at `path`.
+    file: Option<same_file::Handle>,
     /// How the database is opened again after a failed write: redb answers every call after
     /// an I/O error with `PreviousIo` until the file is reopened.
     reopen: Box<dyn Fn() -> Result<Db, StoreError> + Send + Sync>,
@@ -187,9 +270,18 @@ struct Inner {
 }
 
 enum Db {
-    /// The lock is only taken exclusively to compact, which needs the `Database` to itself.
+    /// Open for writing. The lock is only taken exclusively to compact, which needs the
+    /// `Database` to itself.
     Writer(RwLock<Database>),
+    /// Open read-only beside a ghpulse that writes to the file: follows its commits.
     Reader(ReadOnlyDatabase),
+    /// Open read-only with no ghpulse writing: the file through a copy-on-write layer in
+    /// memory (`overlay`), repaired and checked there, never written. No ghpulse can start
+    /// writing to the file meanwhile.
+    Private {
+        db: Database,
+        _no_writer: open::NoWriter,
+    },
 }
 
 #[cfg(test)]

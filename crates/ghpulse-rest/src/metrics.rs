@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
-use ghpulse_core::{Snapshot, StatsQuery};
+use ghpulse_core::{PartialReason, Snapshot, StatsQuery};
 
 use crate::state::ApiState;
 
@@ -73,6 +73,12 @@ struct TypeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    repo: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -110,8 +116,9 @@ where
     }
 }
 
-/// Prometheus metrics: events in window, average seconds between events per repository and
-/// type, GitHub requests by outcome, rate limit remaining.
+/// Prometheus metrics: events in window, whether (and why) they may be incomplete, average
+/// seconds between events per repository and type, GitHub requests by outcome, rate limit
+/// remaining.
 #[utoipa::path(get, path = "/metrics", responses(
     (status = 200, content_type = "application/openmetrics-text", body = String),
     (status = 200, content_type = "text/plain", body = String),
@@ -137,6 +144,10 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
         "window_partial",
         "1 when events may be missing from the window",
     );
+    let mut partial_reason = Ordered::new(
+        "window_partial_reason",
+        "1 for the reason events may be missing from the window (catching_up, gap), else 0",
+    );
     let mut count = Ordered::new(
         "events_in_window_by_type",
         "Events of each type in the window",
@@ -155,6 +166,16 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
         partial
             .series
             .push((repo, ConstGauge::new(i64::from(r.partial))));
+        for reason in [PartialReason::CatchingUp, PartialReason::Gap] {
+            let labels = ReasonLabels {
+                repo: r.repo.clone(),
+                reason: reason.as_str(),
+            };
+            let on = r.partial_reason == Some(reason);
+            partial_reason
+                .series
+                .push((labels, ConstGauge::new(i64::from(on))));
+        }
         for t in &r.event_types {
             let labels = TypeLabels {
                 repo: r.repo.clone(),
@@ -169,6 +190,7 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
     }
     registry.register_collector(Box::new(in_window));
     registry.register_collector(Box::new(partial));
+    registry.register_collector(Box::new(partial_reason));
     registry.register_collector(Box::new(count));
     registry.register_collector(Box::new(avg));
 
@@ -254,6 +276,30 @@ mod tests {
             labels: Default::default(),
             stats_cache: Default::default(),
         }
+    }
+
+    #[test]
+    fn why_a_window_is_partial_is_a_labelled_gauge() {
+        let mut s = snapshot(&[("o/caught-up", &["PushEvent"]), ("o/owed", &["PushEvent"])]);
+        s.repos[0].state.last_polled_at = Some(Utc::now());
+        s.repos[1].state.read_on = Some(ghpulse_core::ReadOn { before_id: None });
+        let text = render(&s, Format::OpenMetrics).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ghpulse_window_partial"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"ghpulse_window_partial{repo="o/caught-up"} 0"#,
+                r#"ghpulse_window_partial{repo="o/owed"} 1"#,
+                r#"ghpulse_window_partial_reason{repo="o/caught-up",reason="catching_up"} 0"#,
+                r#"ghpulse_window_partial_reason{repo="o/caught-up",reason="gap"} 0"#,
+                r#"ghpulse_window_partial_reason{repo="o/owed",reason="catching_up"} 1"#,
+                r#"ghpulse_window_partial_reason{repo="o/owed",reason="gap"} 0"#,
+            ],
+            "{text}"
+        );
     }
 
     #[test]

@@ -228,6 +228,17 @@ fn remove_confirmation() {
 }
 
 #[test]
+fn a_repository_catching_up_says_so() {
+    // A poll was cut after page 1: what it read is shown, and the rest is owed.
+    let mut s = with_data();
+    s.repos[0].state.read_on = Some(ghpulse_core::ReadOn { before_id: Some(1) });
+    check("catching_up", &App::default(), &s);
+    // The statistics pane says it in its title too.
+    let text = screen_text(&draw(&App::default(), &s, 80, 24, Theme::plain())).join("\n");
+    assert!(text.contains("events in window catching up"), "{text}");
+}
+
+#[test]
 fn rate_limited_header() {
     let mut s = with_data();
     s.authenticated = false;
@@ -760,14 +771,7 @@ fn enter_opens_the_gap_chart_of_the_selected_type_and_esc_closes_it() {
     assert!(matches!(app.chart, Some(Chart::Gaps(_))));
     check("gap_chart", &app, &s);
     // The chart's average and median are the table's (section 3), in its legend.
-    let figures = ghpulse_core::repo_stats(
-        s.repos[0].name.as_str(),
-        &s.repos[0].recent,
-        &s.repos[0].gaps,
-        now(),
-        &s.window,
-        None,
-    );
+    let figures = ghpulse_core::repo_stats(&s.repos[0].events(), now(), &s.window, None);
     let Some(Chart::Gaps(t)) = &app.chart else {
         unreachable!()
     };

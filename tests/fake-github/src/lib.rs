@@ -116,6 +116,26 @@ pub enum Fault {
     TruncatedClose,
     /// `200` whose body arrives in small pieces spread over this long.
     Trickle(Duration),
+    /// Answers with this status — `200`: the page; `403`/`429`: the secondary-rate-limit
+    /// message; anything else: an error body — and these headers set over the usual ones
+    /// (`x-poll-interval`, `x-ratelimit-reset`, `date`, `etag`, `retry-after`, …), given
+    /// verbatim: for values no real GitHub would send.
+    Headers {
+        status: u16,
+        headers: Vec<(String, String)>,
+    },
+}
+
+/// Failures of requests to the events endpoint as a whole, whatever the repository (see
+/// [`FakeGithub::set_failures`]): each answers `502` with GitHub's HTML error page, carries
+/// the rate-limit headers and counts against the budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failures {
+    /// Every `n`-th request from now on (the `n`-th, the `2n`-th, …).
+    EveryNth(u64),
+    /// Each request with probability `percent` / 100, drawn from a generator seeded with
+    /// `seed`, so a run can be repeated.
+    Random { percent: u8, seed: u64 },
 }
 
 /// One request as received, with the answer's status.
@@ -294,6 +314,34 @@ impl FakeGithub {
                 }
             }
         }
+    }
+
+    /// Sets a fault for the next request of a repository only (any page; over its other
+    /// faults): a value sent once, after which the repository behaves.
+    ///
+    /// Panics if the repository is unknown.
+    pub fn set_fault_once(&self, full_name: &str, fault: Fault) {
+        let mut world = self.shared.world();
+        let id = world
+            .resolve(full_name)
+            .unwrap_or_else(|| panic!("fake-github: no repository {full_name}"));
+        if let Some(repo) = world.repos.get_mut(&id) {
+            repo.once = Some(fault);
+        }
+    }
+
+    /// Sets or clears failures of requests to the events endpoint, whatever the repository:
+    /// the faults of a flaky proxy or an overloaded API.
+    pub fn set_failures(&self, failures: Option<Failures>) {
+        self.shared.world().set_failures(failures);
+    }
+
+    /// Replaces, in every events page served from now on, the JSON string `"marker"` (quotes
+    /// included) by `raw`: bytes no JSON value can hold (invalid UTF-8), or nesting deeper
+    /// than a serializer goes, in one event of a page.
+    pub fn set_splice(&self, marker: &str, raw: Vec<u8>) {
+        let quoted = serde_json::to_vec(marker).unwrap_or_default();
+        self.shared.world().splices.push((quoted, raw));
     }
 
     /// Sets or clears a fault of one page (1-based) of a repository; it applies over the

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::data::Timestamp;
 use crate::ratelimit::Bucket;
 use crate::timeline::{self, PageRequest, Repo};
-use crate::{Fault, Options, RecordedRequest};
+use crate::{Failures, Fault, Options, RecordedRequest};
 
 /// Slack granted to a client that polls exactly on the `X-Poll-Interval` boundary.
 const POLL_SLACK: Duration = Duration::from_millis(50);
@@ -60,6 +60,16 @@ pub(crate) struct World {
     request_seqs: Vec<u64>,
     pub violations: Vec<String>,
     log: bool,
+    /// Failures of any request to the events endpoint, and how they are drawn.
+    failures: Option<(Failures, Draw)>,
+    /// `(quoted marker, raw bytes)`: see `FakeGithub::set_splice`.
+    pub splices: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Where a [`Failures`] pattern stands.
+enum Draw {
+    Count(u64),
+    Rng(fastrand::Rng),
 }
 
 impl World {
@@ -76,6 +86,31 @@ impl World {
             request_seqs: Vec::new(),
             violations: Vec::new(),
             log: opts.log_to_stderr,
+            failures: None,
+            splices: Vec::new(),
+        }
+    }
+
+    pub fn set_failures(&mut self, failures: Option<Failures>) {
+        self.failures = failures.map(|f| {
+            let draw = match &f {
+                Failures::EveryNth(_) => Draw::Count(0),
+                Failures::Random { seed, .. } => Draw::Rng(fastrand::Rng::with_seed(*seed)),
+            };
+            (f, draw)
+        });
+    }
+
+    /// Whether this request to the events endpoint fails, by the pattern set.
+    fn draw_failure(&mut self) -> bool {
+        match &mut self.failures {
+            None => false,
+            Some((Failures::EveryNth(n), Draw::Count(count))) => {
+                *count += 1;
+                *n > 0 && *count % *n == 0
+            }
+            Some((Failures::Random { percent, .. }, Draw::Rng(rng))) => rng.u8(..100) < *percent,
+            Some(_) => false,
         }
     }
 
@@ -361,6 +396,8 @@ struct Reply {
     delivery: Delivery,
     /// Whether it lowers `x-ratelimit-remaining`.
     counted: bool,
+    /// Headers set over the others, once all are in (see `Fault::Headers`).
+    overrides: Vec<(String, String)>,
 }
 
 /// How the body goes out.
@@ -383,6 +420,7 @@ impl Reply {
             body,
             delivery: Delivery::Whole,
             counted: true,
+            overrides: Vec::new(),
         }
     }
 
@@ -462,6 +500,18 @@ impl Reply {
                     eprintln!("fake-github: dropped unencodable header {name}: {value:?}")
                 }
                 Err(_) => {}
+            }
+        }
+        for (name, value) in self.overrides {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.insert(name, value);
+                }
+                _ if log => eprintln!("fake-github: dropped unencodable header {name}: {value:?}"),
+                _ => {}
             }
         }
         response
@@ -627,11 +677,30 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         }
     }
 
-    let Some(repo) = world.repos.get(&id) else {
+    if world.draw_failure() {
+        return server_error(502);
+    }
+    let Some(repo) = world.repos.get_mut(&id) else {
         return Reply::not_found();
     };
     let fault = repo.fault_on(ctx.page.page).cloned();
+    if repo.once.take().is_some() && ctx.shared.opts.log_to_stderr {
+        eprintln!("fake-github: the one-time fault {fault:?} was served");
+    }
+    let repo = &*repo;
+    let overrides = match &fault {
+        Some(Fault::Headers { headers, .. }) => headers.clone(),
+        _ => Vec::new(),
+    };
     match &fault {
+        Some(Fault::Headers { status, .. }) if *status != 200 => {
+            let mut r = match status {
+                403 | 429 => secondary_limit(*status, 60),
+                _ => Reply::error(*status, "Overridden answer", EVENTS_DOCS),
+            };
+            r.overrides = overrides;
+            return r;
+        }
         Some(Fault::NotFound) => return Reply::not_found(),
         Some(Fault::Gone) => return Reply::error(410, "Repository access blocked", EVENTS_DOCS),
         Some(Fault::Unauthorized) => {
@@ -710,7 +779,10 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         headers.push(("link", link));
     }
     let page_json: Vec<&Value> = on_page.iter().map(|e| &e.json).collect();
-    let body = serde_json::to_vec(&page_json).unwrap_or_else(|_| b"[]".to_vec());
+    let body = splice(
+        serde_json::to_vec(&page_json).unwrap_or_else(|_| b"[]".to_vec()),
+        &world.splices,
+    );
 
     let mut reply = match &fault {
         Some(Fault::Malformed) => {
@@ -723,7 +795,9 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                 .if_none_match
                 .as_deref()
                 .is_some_and(|inm| timeline::etag_matches(inm, &etag));
-            if ctx.page.page == 1 {
+            // A page cut mid-body (like a malformed one) is no answer a client can use:
+            // asking for it again is a retry within the poll (SPEC section 4), not a poll.
+            if ctx.page.page == 1 && !matches!(fault, Some(Fault::TruncatedClose)) {
                 world
                     .last_poll
                     .insert(poll_key, (ctx.arrived, poll_interval));
@@ -737,6 +811,7 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
                     delivery: Delivery::Whole,
                     // GitHub does not charge an authenticated client for "nothing new".
                     counted: !ctx.authenticated,
+                    overrides: Vec::new(),
                 }
             } else {
                 Reply::json_bytes(200, body)
@@ -750,7 +825,27 @@ fn serve(world: &mut World, ctx: &Ctx<'_>, route: &Route, record: &mut RecordedR
         _ => {}
     }
     reply.headers.extend(headers);
+    reply.overrides = overrides;
     reply
+}
+
+/// `body` with every quoted marker replaced by its raw bytes.
+fn splice(mut body: Vec<u8>, splices: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    for (marker, raw) in splices {
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = body.as_slice();
+        while let Some(at) = rest
+            .windows(marker.len())
+            .position(|w| w == marker.as_slice())
+        {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(raw);
+            rest = &rest[at + marker.len()..];
+        }
+        out.extend_from_slice(rest);
+        body = out;
+    }
+    body
 }
 
 fn server_error(code: u16) -> Reply {
@@ -773,6 +868,7 @@ fn server_error(code: u16) -> Reply {
             body: html.into_bytes(),
             delivery: Delivery::Whole,
             counted: true,
+            overrides: Vec::new(),
         }
     } else {
         Reply::json(code, &json!({"message": "Server Error"}))

@@ -27,12 +27,17 @@ pub(crate) struct Repo {
     pub fault: Option<Fault>,
     /// Faults of one page only (1-based), over `fault`.
     pub page_faults: std::collections::HashMap<u32, Fault>,
+    /// A fault for the next request only, over the others.
+    pub once: Option<Fault>,
 }
 
 impl Repo {
     /// The fault that applies to a request for `page`.
     pub fn fault_on(&self, page: u32) -> Option<&Fault> {
-        self.page_faults.get(&page).or(self.fault.as_ref())
+        self.once
+            .as_ref()
+            .or(self.page_faults.get(&page))
+            .or(self.fault.as_ref())
     }
 
     pub fn new(full_name: &str) -> Self {
@@ -41,6 +46,7 @@ impl Repo {
             events: Vec::new(),
             fault: None,
             page_faults: Default::default(),
+            once: None,
         }
     }
 

@@ -704,3 +704,120 @@ fn demo_dataset_is_recent_and_spread_over_days() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_fault_set_once_is_served_once_with_its_headers_over_the_usual_ones() {
+    let gh = server(Options::default()).await;
+    let path = format!("/repos/{RAILS}/events?per_page=100");
+    gh.set_fault_once(
+        RAILS,
+        Fault::Headers {
+            status: 200,
+            headers: vec![
+                ("x-poll-interval".into(), "100000000000000000".into()),
+                ("etag".into(), "*".into()),
+            ],
+        },
+    );
+    let absurd = get(&gh, &path).await;
+    assert_eq!(absurd.status, 200);
+    assert_eq!(absurd.header("x-poll-interval"), "100000000000000000");
+    assert_eq!(absurd.header("etag"), "*");
+    assert_eq!(absurd.ids().len(), 100, "the page itself as usual");
+    let after = get(&gh, &path).await;
+    assert_eq!(after.header("x-poll-interval"), "60", "then it behaves");
+    assert_ne!(after.header("etag"), "*");
+
+    gh.set_fault_once(
+        RAILS,
+        Fault::Headers {
+            status: 429,
+            headers: vec![("retry-after".into(), "Fri, 31 Dec 9999 23:59:59 GMT".into())],
+        },
+    );
+    let limited = get(&gh, &path).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.header("retry-after"),
+        "Fri, 31 Dec 9999 23:59:59 GMT"
+    );
+    assert_eq!(get(&gh, &path).await.status, 200);
+}
+
+#[tokio::test]
+async fn failures_hit_every_nth_request_or_a_seeded_share_of_them() {
+    let gh = server(Options {
+        unauth_limit: 10_000,
+        ..Options::default()
+    })
+    .await;
+    let path = format!("/repos/{RAILS}/events?per_page=100");
+    gh.set_failures(Some(fake_github::Failures::EveryNth(3)));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(get(&gh, &path).await.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 502, 200, 200, 502]);
+
+    let draw = |seed| {
+        let gh = gh.clone();
+        let path = path.clone();
+        async move {
+            gh.set_failures(Some(fake_github::Failures::Random { percent: 30, seed }));
+            let mut failed = Vec::new();
+            for _ in 0..200 {
+                failed.push(get(&gh, &path).await.status == 502);
+            }
+            failed
+        }
+    };
+    let first = draw(7).await;
+    assert_eq!(first, draw(7).await, "the same seed, the same failures");
+    let share = first.iter().filter(|f| **f).count();
+    assert!((35..=85).contains(&share), "{share} of 200");
+    gh.set_failures(None);
+    assert_eq!(get(&gh, &path).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_splice_puts_bytes_no_json_value_holds_into_a_page() {
+    let gh = FakeGithub::start(Options::default()).await;
+    let mut events = data::load_events("sferik__rails_admin");
+    events.truncate(2);
+    events[0]["payload"]["odd"] = Value::String("SPLICE-HERE".into());
+    gh.add_repo(RAILS, RAILS_ID, events);
+    gh.set_splice("SPLICE-HERE", b"\"caf\xe9\xff\"".to_vec());
+    let body = client()
+        .get(format!("{}/repos/{RAILS}/events", gh.url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(body.windows(7).any(|w| w == b"\"caf\xe9\xff\""));
+    assert!(std::str::from_utf8(&body).is_err());
+}
+
+#[tokio::test]
+async fn asking_again_for_a_page_1_cut_mid_body_is_a_retry_not_a_poll_too_soon() {
+    let gh = server(Options::default()).await;
+    let url = format!("{}/repos/{RAILS}/events?per_page=100", gh.url());
+    gh.set_page_fault(RAILS, 1, Some(Fault::TruncatedClose));
+    let cut = match client().get(&url).send().await {
+        Ok(answer) => answer.bytes().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(cut, "the body is cut");
+    gh.set_page_fault(RAILS, 1, None);
+    assert_eq!(
+        get(&gh, "/repos/sferik/rails_admin/events?per_page=100")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(gh.violations(), Vec::<String>::new());
+    // A whole answer is a poll: asking again at once is too soon.
+    get(&gh, "/repos/sferik/rails_admin/events?per_page=100").await;
+    assert_eq!(gh.violations().len(), 1, "{:?}", gh.violations());
+}

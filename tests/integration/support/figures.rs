@@ -84,3 +84,20 @@ pub fn assert_figures(entry: &Value, events: &[Value], generated_at: DateTime<Ut
         assert_eq!(last_got.timestamp_millis(), last, "{name} {t}");
     }
 }
+
+/// Asserts that every repository of a `stats --json` report (in config order) is complete —
+/// not partial, no reason — and equals section 3 computed from the events published to it.
+pub fn assert_complete(stats: &Value, published: &[Vec<Value>]) {
+    let generated_at = stats["generated_at"].as_str().unwrap().parse().unwrap();
+    let entries = stats["repositories"].as_array().expect("repositories");
+    assert_eq!(entries.len(), published.len());
+    for (entry, events) in entries.iter().zip(published) {
+        assert_eq!(
+            (&entry["partial"], &entry["partial_reason"]),
+            (&Value::Bool(false), &Value::Null),
+            "{}",
+            entry["repo"]
+        );
+        assert_figures(entry, events, generated_at);
+    }
+}

@@ -223,6 +223,13 @@ impl Running {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Whether it still runs (it has not exited by itself).
+    pub fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill(mut self) {
         if let Some(mut child) = self.0.take() {
@@ -239,4 +246,57 @@ impl Drop for Running {
             let _ = child.wait();
         }
     }
+}
+
+/// `GET {base}{path}` of a ghpulse REST listener, as JSON (`Null` when the body is not JSON).
+pub async fn get_json(base: &str, path: &str) -> serde_json::Value {
+    let resp = reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    resp.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+/// The event ids stored for a repository, read without blocking the test's runtime (the
+/// fake server answers on it).
+pub async fn stored_ids(store: PathBuf, repo: &str) -> std::collections::BTreeSet<u64> {
+    let repo = repo.to_string();
+    tokio::task::spawn_blocking(move || {
+        ghpulse_core::Store::open_read_only(&store)
+            .and_then(|s| s.recent_events(&repo, 100_000, None))
+            .map(|v| v.into_iter().map(|e| e.id).collect())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// A fake GitHub polled every second, with a token budget no test spends.
+pub async fn fast_fake() -> fake_github::FakeGithub {
+    fake_github::FakeGithub::start(fake_github::Options {
+        poll_interval_secs: 1,
+        auth_limit: 1_000_000,
+        ..fake_github::Options::default()
+    })
+    .await
+}
+
+/// The `n` newest events of a fixture as events of `repo`, ids from `first_id`, the newest a
+/// minute old.
+pub fn fixture_events(
+    stem: &str,
+    repo: &str,
+    repo_id: u64,
+    n: usize,
+    first_id: u64,
+) -> Vec<serde_json::Value> {
+    use fake_github::data;
+    let mut events = data::load_events(stem);
+    events.truncate(n);
+    data::renumber(&mut events, first_id);
+    data::retarget(&mut events, repo, repo_id);
+    data::rebase(
+        &mut events,
+        std::time::SystemTime::now() - Duration::from_secs(60),
+    );
+    events
 }

@@ -502,6 +502,13 @@ impl Transport for GitHubModel {
     ) -> impl std::future::Future<Output = Answer> + Send {
         std::future::ready(self.answer(url, etag))
     }
+
+    /// A retry's wait passes in simulated time.
+    fn pause(&self, wait: std::time::Duration) -> impl std::future::Future<Output = ()> + Send {
+        self.clock
+            .advance_ms(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        std::future::ready(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

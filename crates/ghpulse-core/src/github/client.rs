@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 use serde_json::value::RawValue;
 
+use crate::github::bounds;
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::RateLimit;
 use crate::github::repo_name::RepoName;
@@ -56,12 +57,14 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// What every answer told us, whatever its status.
+/// What every answer told us, whatever its status, each number within `bounds`.
 #[derive(Clone, Debug, Default)]
 pub struct ResponseMeta {
     pub status: u16,
     pub rate_limit: Option<RateLimit>,
+    /// `X-Poll-Interval`, 1 s to an hour.
     pub poll_interval: Option<Duration>,
+    /// `retry-after`, at most an hour.
     pub retry_after: Option<Duration>,
     /// Server clock minus ours, from the `Date` header: used to read `x-ratelimit-reset`.
     pub clock_skew: Option<chrono::TimeDelta>,
@@ -72,7 +75,7 @@ pub struct EventsPage {
     /// Parsed events with their raw JSON, in the order GitHub listed them.
     pub events: Vec<(EventMeta, String)>,
     /// Events that could not be read (no id, no type, bad date); they are logged and skipped.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     pub next: Option<String>,
     pub etag: Option<String>,
     /// Where the answer came from after redirects: differs from the request for renamed repos.
@@ -140,6 +143,12 @@ pub trait Transport: Send + Sync + 'static {
         url: &str,
         etag: Option<&str>,
     ) -> impl std::future::Future<Output = Answer> + Send;
+
+    /// Waits before asking again for a page that failed. A simulation moves its own clock
+    /// instead of sleeping.
+    fn pause(&self, wait: Duration) -> impl std::future::Future<Output = ()> + Send {
+        tokio::time::sleep(wait)
+    }
 }
 
 impl Transport for Client {
@@ -227,7 +236,7 @@ impl Client {
                 };
             }
         };
-        let meta = response_meta(resp.status().as_u16(), resp.headers());
+        let meta = response_meta(resp.status().as_u16(), resp.headers(), Utc::now());
         let outcome = read_outcome(resp, &meta).await;
         Answer {
             meta: Some(meta),
@@ -251,10 +260,7 @@ async fn read_outcome(resp: reqwest::Response, meta: &ResponseMeta) -> Outcome {
                 events,
                 skipped,
                 next: next_link(&headers, &final_url),
-                etag: headers
-                    .get(header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
+                etag: header_text(&headers, header::ETAG.as_str()).and_then(bounds::etag),
                 final_url,
             }),
             Err(e) => Outcome::Failed(e),
@@ -318,22 +324,44 @@ fn transport_error(e: &reqwest::Error) -> FetchError {
     FetchError::Network(msg)
 }
 
-/// Reads a page leniently: one odd event never fails the page, a body that is not an array does.
-/// Events of a page with their raw JSON, and why each unreadable one was skipped.
-pub type ParsedPage = (Vec<(EventMeta, String)>, Vec<String>);
+/// An event of a page that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// A hash of its JSON: the same odd event listed again by later polls is told apart
+    /// from a new one, so it is reported once.
+    pub fingerprint: u64,
+    pub why: String,
+}
 
+/// Events of a page with their raw JSON, and the unreadable ones.
+pub type ParsedPage = (Vec<(EventMeta, String)>, Vec<Skipped>);
+
+/// Reads a page leniently: one odd event never fails the page, a body that is not an array
+/// does. Bytes that are not UTF-8 (JSON must be) become U+FFFD, so the event they sit in
+/// is kept with the rest of its bytes as served instead of failing the whole page.
 pub fn parse_events(body: &[u8]) -> Result<ParsedPage, FetchError> {
-    let raws: Vec<&RawValue> = serde_json::from_slice(body)
+    let text = String::from_utf8_lossy(body);
+    let raws: Vec<&RawValue> = serde_json::from_str(&text)
         .map_err(|e| FetchError::Malformed(format!("not a JSON array of events: {e}")))?;
     let mut events = Vec::with_capacity(raws.len());
     let mut skipped = Vec::new();
     for raw in raws {
         match EventMeta::from_raw(raw.get()) {
             Ok(meta) => events.push((meta, raw.get().to_string())),
-            Err(why) => skipped.push(why),
+            Err(why) => skipped.push(Skipped {
+                fingerprint: fingerprint(raw.get()),
+                why,
+            }),
         }
     }
     Ok((events, skipped))
+}
+
+fn fingerprint(raw: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.hash(&mut h);
+    h.finish()
 }
 
 fn error_message(body: &[u8]) -> String {
@@ -347,51 +375,40 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    Some(headers.get(name)?.to_str().ok()?.trim())
+}
+
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+    header_text(headers, name)?.parse().ok()
 }
 
-fn header_date(headers: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
-    httpdate::parse_http_date(headers.get(name)?.to_str().ok()?.trim()).ok()
-}
-
-/// `Retry-After` is seconds or an HTTP date (RFC 9110 10.2.3); a date is read in the
-/// server's clock, like the rate-limit reset.
-fn retry_after(headers: &HeaderMap, clock_skew: chrono::TimeDelta) -> Option<Duration> {
-    if let Some(secs) = header_u64(headers, "retry-after") {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::<Utc>::from(header_date(headers, "retry-after")?) - clock_skew;
-    Some((at - Utc::now()).to_std().unwrap_or_default())
-}
-
-pub fn response_meta(status: u16, headers: &HeaderMap) -> ResponseMeta {
-    let now = Utc::now();
-    let clock_skew =
-        header_date(headers, header::DATE.as_str()).map(|d| DateTime::<Utc>::from(d) - now);
+/// What the answer's headers say, every number bounded (see `bounds`) as of `now`.
+pub fn response_meta(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> ResponseMeta {
+    let clock_skew = header_text(headers, header::DATE.as_str())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .and_then(|d| bounds::clock_skew(d, now));
+    let skew = clock_skew.unwrap_or_default();
     let rate_limit = match (
         header_u64(headers, "x-ratelimit-limit"),
         header_u64(headers, "x-ratelimit-remaining"),
         header_u64(headers, "x-ratelimit-reset"),
     ) {
-        (Some(limit), Some(remaining), Some(reset)) => {
-            let reset_server = DateTime::from_timestamp(reset as i64, 0).unwrap_or_default();
-            Some(RateLimit {
-                limit: limit as u32,
-                remaining: remaining as u32,
-                used: header_u64(headers, "x-ratelimit-used")
-                    .unwrap_or(limit.saturating_sub(remaining)) as u32,
-                // In our clock: a fast or slow local clock must not make us poll early.
-                reset_at: reset_server - clock_skew.unwrap_or_default(),
-            })
-        }
+        (Some(limit), Some(remaining), Some(reset)) => Some(bounds::rate_limit(
+            limit,
+            remaining,
+            header_u64(headers, "x-ratelimit-used"),
+            // In our clock: a fast or slow local clock must not make us poll early.
+            bounds::reset_at(reset, now, skew),
+        )),
         _ => None,
     };
     ResponseMeta {
         status,
         rate_limit,
-        poll_interval: header_u64(headers, "x-poll-interval").map(Duration::from_secs),
-        retry_after: retry_after(headers, clock_skew.unwrap_or_default()),
+        poll_interval: header_u64(headers, "x-poll-interval").and_then(bounds::poll_interval),
+        retry_after: header_text(headers, "retry-after")
+            .and_then(|v| bounds::retry_after(v, now, skew)),
         clock_skew,
     }
 }
@@ -457,11 +474,66 @@ mod tests {
         ] {
             h.insert(k, HeaderValue::from_static(v));
         }
-        let m = response_meta(200, &h);
+        let m = response_meta(200, &h, Utc::now());
         let rl = m.rate_limit.unwrap();
         assert_eq!((rl.limit, rl.remaining, rl.used), (60, 41, 19));
         assert_eq!(m.poll_interval, Some(Duration::from_secs(60)));
         assert_eq!(m.retry_after, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn absurd_headers_are_read_into_bounded_values() {
+        let now = Utc::now();
+        let header_map = |pairs: &[(&'static str, String)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let chrono_max = DateTime::<Utc>::MAX_UTC.timestamp().to_string();
+        let hour = chrono::TimeDelta::hours(1);
+        let limits = |reset: &str| {
+            vec![
+                ("x-ratelimit-limit", "5000".to_string()),
+                ("x-ratelimit-remaining", "4999".to_string()),
+                ("x-ratelimit-reset", reset.to_string()),
+            ]
+        };
+        for interval in ["100000000000000000", "10000000000000", "999999"] {
+            let m = response_meta(
+                200,
+                &header_map(&[("x-poll-interval", interval.into())]),
+                now,
+            );
+            assert_eq!(
+                m.poll_interval,
+                Some(bounds::MAX_POLL_INTERVAL),
+                "{interval}"
+            );
+        }
+        let m = response_meta(200, &header_map(&[("x-poll-interval", "0".into())]), now);
+        assert_eq!(m.poll_interval, None, "0 keeps the interval in force");
+        for retry in [
+            "10000000000000",
+            "1000000000",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let m = response_meta(429, &header_map(&[("retry-after", retry.into())]), now);
+            assert_eq!(m.retry_after, Some(bounds::MAX_WAIT), "{retry}");
+        }
+        let billion_ahead = (now.timestamp() + 1_000_000_000).to_string();
+        for reset in [billion_ahead.as_str(), chrono_max.as_str()] {
+            let m = response_meta(200, &header_map(&limits(reset)), now);
+            let rl = m.rate_limit.unwrap();
+            assert!(rl.reset_at <= now + hour, "{reset}: {}", rl.reset_at);
+        }
+        // A reset near the maximum with a `Date` in the past.
+        let mut pairs = limits(&chrono_max);
+        pairs.push(("date", "Thu, 01 Jan 1970 00:00:00 GMT".into()));
+        let m = response_meta(200, &header_map(&pairs), now);
+        assert_eq!(m.clock_skew, None, "a date 56 years off is not believed");
+        assert!(m.rate_limit.unwrap().reset_at <= now + hour);
     }
 
     #[test]
@@ -477,6 +549,7 @@ mod tests {
             "raw JSON kept verbatim"
         );
         assert_eq!(skipped.len(), 2);
+        assert_ne!(skipped[0].fingerprint, skipped[1].fingerprint);
         assert!(matches!(
             parse_events(b"{\"oops\":true}"),
             Err(FetchError::Malformed(_))
@@ -488,12 +561,28 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_cost_no_event() {
+        let mut body = br#"[{"id":"1","type":"IssuesEvent","payload":{"action":"opened","issue":{"title":"caf"#.to_vec();
+        body.extend_from_slice(&[0xe9, 0xff]);
+        body.extend_from_slice(br#""}},"created_at":"2026-11-22T10:00:00Z"},{"id":"2","type":"PushEvent","created_at":"2026-11-22T10:01:00Z"}]"#);
+        let (events, skipped) = parse_events(&body).unwrap();
+        assert_eq!(events.len(), 2, "{skipped:?}");
+        assert_eq!(events[0].0.action.as_deref(), Some("opened"));
+        assert!(
+            events[0].1.contains("caf\u{fffd}\u{fffd}\"}"),
+            "{}",
+            events[0].1
+        );
+        assert!(skipped.is_empty());
+    }
+
+    #[test]
     fn retry_after_may_be_an_http_date() {
         let mut h = HeaderMap::new();
         let later =
             httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
         h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
-        let wait = response_meta(403, &h).retry_after.unwrap();
+        let wait = response_meta(403, &h, Utc::now()).retry_after.unwrap();
         assert!(
             wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
             "{wait:?}"

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventMeta {
@@ -125,6 +126,9 @@ impl Interner {
 /// The fields read from an event, borrowed from its JSON where no unescaping is needed.
 /// Only `id`, `type` and `created_at` are required; anything else of an unexpected shape
 /// is read as absent, so an odd event loses a detail rather than its place in the window.
+/// `actor` and `payload` are first only delimited (serde_json skips a value without
+/// recursing), then read on their own: a payload nested deeper than the parser's recursion
+/// limit, or with an unreadable string in it, costs the event its `action` at most.
 #[derive(Deserialize)]
 struct Fields<'a> {
     id: Id<'a>,
@@ -133,9 +137,9 @@ struct Fields<'a> {
     #[serde(borrow)]
     created_at: Cow<'a, str>,
     #[serde(default, borrow)]
-    actor: Lenient<Actor<'a>>,
+    actor: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    payload: Lenient<Payload<'a>>,
+    payload: Option<&'a RawValue>,
 }
 
 /// GitHub sends ids as strings; older recordings and other servers as numbers.
@@ -183,6 +187,11 @@ impl<T> Lenient<T> {
     }
 }
 
+/// `T` read from a delimited part of an event, or nothing if it does not read as one.
+fn part<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    serde_json::from_str(raw?.get()).ok()
+}
+
 impl EventMeta {
     /// E(R)'s order: by `created_at`, ties by id. Newest first means descending.
     pub fn order_key(&self) -> (i64, u64) {
@@ -199,9 +208,7 @@ impl EventMeta {
 
     /// `from_raw` for an event already held as a JSON value.
     pub fn from_json(v: &Value) -> Result<EventMeta, String> {
-        Fields::deserialize(v)
-            .map_err(|e| e.to_string())?
-            .into_meta()
+        EventMeta::from_raw(&v.to_string())
     }
 }
 
@@ -215,12 +222,10 @@ impl Fields<'_> {
         let created_at = DateTime::parse_from_rfc3339(&self.created_at)
             .map_err(|_| "no RFC 3339 created_at")?
             .with_timezone(&Utc);
-        let actor = self
-            .actor
-            .valid()
+        let actor = part::<Actor>(self.actor)
             .and_then(|a| a.display_login.valid().or_else(|| a.login.valid()))
             .unwrap_or_default();
-        let action = self.payload.valid().and_then(|p| p.action.valid());
+        let action = part::<Payload>(self.payload).and_then(|p| p.action.valid());
         Ok(EventMeta {
             id,
             event_type: self.event_type.into(),
@@ -266,6 +271,27 @@ mod tests {
             let meta = EventMeta::from_raw(odd).unwrap_or_else(|e| panic!("{odd}: {e}"));
             assert_eq!((meta.actor.as_str(), meta.action), ("", None), "{odd}");
         }
+    }
+
+    #[test]
+    fn a_payload_deeper_than_the_parser_goes_or_with_a_broken_string_costs_only_its_action() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for payload in [
+            format!(r#"{{"action":"opened","x":{deep}}}"#),
+            format!(r#"{{"action":{deep}}}"#),
+            r#"{"action":"opened","title":"\ud800 lone"}"#.to_string(),
+        ] {
+            let raw = format!(
+                r#"{{"id":"7","type":"IssuesEvent","actor":{{"login":"octo"}},"payload":{payload},"created_at":"2025-01-01T00:00:00Z"}}"#
+            );
+            let meta = EventMeta::from_raw(&raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((meta.id, meta.actor.as_str()), (7, "octo"));
+        }
+        let odd_actor = format!(
+            r#"{{"id":"8","type":"X","actor":{{"login":"\udc00","x":{deep}}},"created_at":"2025-01-01T00:00:00Z"}}"#
+        );
+        let meta = EventMeta::from_raw(&odd_actor).unwrap();
+        assert_eq!((meta.id, meta.actor.as_str()), (8, ""));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! GitHub's rate-limit figures and ghpulse's request counters: both are kept in the store and
 //! shown by every view.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::github::bounds;
 
 /// The last `x-ratelimit-*` figures GitHub sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +23,7 @@ impl RateLimit {
             limit,
             remaining: limit,
             used: 0,
-            reset_at: now + chrono::TimeDelta::hours(1),
+            reset_at: bounds::shifted(now, TimeDelta::hours(1)),
         }
     }
 
@@ -31,7 +33,7 @@ impl RateLimit {
             RateLimit {
                 remaining: self.limit,
                 used: 0,
-                reset_at: now + chrono::TimeDelta::hours(1),
+                reset_at: bounds::shifted(now, TimeDelta::hours(1)),
                 ..*self
             }
         } else {

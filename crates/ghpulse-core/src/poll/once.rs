@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tracing::debug;
 
-use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Transport};
+use crate::github::bounds;
+use crate::github::client::{self, Answer, FetchError, Outcome, ResponseMeta, Skipped, Transport};
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
@@ -15,6 +17,13 @@ use crate::store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError}
 
 /// GitHub keeps at most this many events of a repository's timeline.
 pub const TIMELINE_CAP: usize = 300;
+/// How many more times a failed page is asked for within the poll, before the poll is cut.
+const PAGE_RETRIES: u32 = 3;
+/// The first wait before asking again; it doubles with each retry.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// A `retry-after` this long or longer is not waited out within the poll: the poll is cut
+/// and the repository backs off.
+const RETRY_AFTER_IN_POLL: Duration = Duration::from_secs(60);
 /// Events older than this are not in the timeline any more, so their absence is no gap.
 const TIMELINE_DAYS: i64 = 30;
 
@@ -40,7 +49,7 @@ pub struct PollOutcome {
     /// The error that ended the poll, if any (events before it are still committed).
     pub error: Option<FetchError>,
     pub gap: Option<Gap>,
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     /// Set when GitHub answered from another URL (a renamed or moved repository).
     pub moved_to: Option<String>,
     /// The repository's newest events and gaps, re-read when this poll changed them.
@@ -55,7 +64,7 @@ pub async fn poll_once(
     input: PollInput,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> PollOutcome {
-    let mut read = read_pages(client, store, &input).await;
+    let mut read = read_pages(client, store, &input, &clock).await;
     let now = clock();
     let gap = match (&read.error, read.interrupted) {
         (None, false) => find_gap(store, &input, &read, now).await,
@@ -69,16 +78,7 @@ pub async fn poll_once(
         read.new_etag.take(),
         read.not_modified,
     );
-    state.read_on = if read.interrupted {
-        // Keep the first interruption's point: events up to it are still unread.
-        Some(input.state.read_on.unwrap_or(ReadOn {
-            before_id: read.before_id,
-        }))
-    } else if read.pages_read > 0 {
-        None
-    } else {
-        input.state.read_on
-    };
+    state.read_on = owed_read(&input.state, &read, true);
     let committed = blocking(store, {
         let (key, max_events) = (input.repo.key(), input.max_events);
         let events = std::mem::take(&mut read.collected);
@@ -114,7 +114,7 @@ pub async fn poll_once(
             // the previous ETag and read-on point stay, and the failure backs off.
             let error = FetchError::Store(e.to_string());
             state = next_state(&input.state, now, None, Some(&error), None, false);
-            state.read_on = input.state.read_on;
+            state.read_on = owed_read(&input.state, &read, false);
             read.error = Some(error);
             (0, None, None)
         }
@@ -136,10 +136,29 @@ pub async fn poll_once(
     }
 }
 
+/// Where the next polls must read to (SPEC section 4: "read on"), after this poll: the
+/// point of the first interruption while one is owed; the end of the timeline (or an event
+/// stored before) while no first read has completed, failed or cut; nothing once a read
+/// has gone through. `committed` is false when the store kept nothing of this poll.
+fn owed_read(prev: &RepoState, read: &Pages, committed: bool) -> Option<ReadOn> {
+    let here = ReadOn {
+        before_id: read.before_id,
+    };
+    let first_read = prev.last_polled_at.is_none();
+    if !committed || read.pages_read == 0 {
+        prev.read_on.or(first_read.then_some(here))
+    } else if read.interrupted {
+        // Keep the first interruption's point: events up to it are still unread.
+        Some(prev.read_on.unwrap_or(here))
+    } else {
+        None
+    }
+}
+
 /// What the pages of one poll brought, before anything is committed.
 struct Pages {
     collected: Vec<(EventMeta, String)>,
-    skipped: Vec<String>,
+    skipped: Vec<Skipped>,
     /// Requests sent; `pages_read` of them brought a page of events.
     requests: u32,
     pages_read: u32,
@@ -178,6 +197,42 @@ impl Pages {
         }
     }
 
+    /// One page: asked for again after a short wait while it fails in a way a retry can
+    /// mend (SPEC section 4), one request at a time, each counted like any other.
+    async fn ask(&mut self, client: &impl Transport, url: &str, etag: Option<&str>) -> Outcome {
+        let mut retries = 0;
+        loop {
+            let Answer { meta, outcome } = client.get(url, etag).await;
+            self.count(meta, &outcome);
+            let wait = match &outcome {
+                Outcome::Failed(e) if retries < PAGE_RETRIES && self.rate_limit.remaining > 0 => {
+                    let retry_after = self.last_meta.as_ref().and_then(|m| m.retry_after);
+                    retry_wait(e, retries, retry_after, fastrand::f64())
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else { return outcome };
+            debug!("{url}: {outcome:?}; asking again in {wait:?}");
+            client.pause(wait).await;
+            retries += 1;
+        }
+    }
+
+    fn count(&mut self, meta: Option<ResponseMeta>, outcome: &Outcome) {
+        self.requests += 1;
+        self.counters.total += 1;
+        match outcome {
+            Outcome::NotModified => self.counters.not_modified += 1,
+            Outcome::Page(_) => self.counters.ok += 1,
+            Outcome::Failed(FetchError::RateLimited(_)) => self.counters.rate_limited += 1,
+            Outcome::Failed(_) => self.counters.errors += 1,
+        }
+        if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
+            self.rate_limit = rl;
+        }
+        self.last_meta = meta;
+    }
+
     /// Ends the reading on an error; the pages read so far are kept and the rest is owed.
     fn fail(&mut self, error: FetchError) {
         self.interrupted = self.pages_read > 0;
@@ -188,7 +243,12 @@ impl Pages {
 /// Page 1 (with the ETag unless an interrupted poll is being resumed), then further pages
 /// until one holds an event read before, 300 events, the end of the timeline, an error or a
 /// spent budget. `Link` targets off the API's origin are refused, never requested.
-async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -> Pages {
+async fn read_pages(
+    client: &impl Transport,
+    store: &Store,
+    input: &PollInput,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Pages {
     let key = input.repo.key();
     let first_url = client.first_page_url(&input.repo);
     let before_id = match input.state.read_on {
@@ -213,31 +273,21 @@ async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -
             (0, None) => input.state.etag.as_deref(),
             _ => None,
         };
-        let Answer { meta, outcome } = client.get(&url, etag).await;
-        read.requests += 1;
-        read.counters.total += 1;
-        if let Some(rl) = meta.as_ref().and_then(|m| m.rate_limit.clone()) {
-            read.rate_limit = rl;
-        }
-        read.last_meta = meta;
-        let page = match outcome {
+        let mut page = match read.ask(client, &url, etag).await {
             Outcome::NotModified => {
-                read.counters.not_modified += 1;
                 read.not_modified = true;
                 break;
             }
             Outcome::Failed(e) => {
-                if matches!(e, FetchError::RateLimited(_)) {
-                    read.counters.rate_limited += 1;
-                } else {
-                    read.counters.errors += 1;
-                }
                 read.fail(e);
                 break;
             }
             Outcome::Page(p) => p,
         };
-        read.counters.ok += 1;
+        let arrived = clock();
+        for (meta, _) in &mut page.events {
+            meta.created_at = bounds::counted_at(meta.created_at, arrived);
+        }
         let ids: Vec<u64> = page.events.iter().map(|(m, _)| m.id).collect();
         let known = {
             let key = key.clone();
@@ -288,6 +338,38 @@ async fn read_pages(client: &impl Transport, store: &Store, input: &PollInput) -
     read
 }
 
+/// The wait before asking again for a page that failed with `error` after `retries` retries,
+/// or `None` when asking again cannot help: about 1 s, 2 s, 4 s (±25 % so that clients do
+/// not retry in step), or the `retry-after` the answer gave when that is under a minute.
+/// A rate limit is never retried within the poll: its own rules apply. `unit` is a random
+/// number in [0, 1).
+fn retry_wait(
+    error: &FetchError,
+    retries: u32,
+    retry_after: Option<Duration>,
+    unit: f64,
+) -> Option<Duration> {
+    let mendable = matches!(
+        error,
+        FetchError::Server(_)
+            | FetchError::Timeout
+            | FetchError::Network(_)
+            | FetchError::Malformed(_)
+    );
+    if !mendable {
+        return None;
+    }
+    match retry_after {
+        Some(wait) if wait < RETRY_AFTER_IN_POLL => Some(wait),
+        Some(_) => None,
+        None => Some(
+            FIRST_RETRY
+                .saturating_mul(1 << retries.min(16))
+                .mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0)),
+        ),
+    }
+}
+
 /// Whether an event of a timeline was published no later than the newest one stored before:
 /// ids grow with publication, so everything listed after it was read before.
 fn before_id_reached(before_id: Option<u64>, id: u64) -> bool {
@@ -311,7 +393,7 @@ async fn find_gap(
         .await
         .ok()
         .flatten()?;
-    if newest_before <= now - TimeDelta::days(TIMELINE_DAYS) {
+    if newest_before <= bounds::shifted(now, -TimeDelta::days(TIMELINE_DAYS)) {
         return None;
     }
     let oldest_seen = read
@@ -361,12 +443,16 @@ fn next_state(
         }
         Some(e) => {
             state.last_error = Some(e.to_string());
-            state.consecutive_errors = prev.consecutive_errors + 1;
-            let (status, wait) = match e {
-                FetchError::NotFound(_) => (RepoStatus::NotFound, schedule::NOT_FOUND_RETRY),
-                FetchError::Unauthorized => {
-                    (RepoStatus::TokenRejected, schedule::TOKEN_REJECTED_RETRY)
-                }
+            state.consecutive_errors = prev.consecutive_errors.saturating_add(1);
+            let (status, until) = match e {
+                FetchError::NotFound(_) => (
+                    RepoStatus::NotFound,
+                    bounds::after(now, schedule::NOT_FOUND_RETRY),
+                ),
+                FetchError::Unauthorized => (
+                    RepoStatus::TokenRejected,
+                    bounds::after(now, schedule::TOKEN_REJECTED_RETRY),
+                ),
                 FetchError::RateLimited(_) => {
                     let budget =
                         meta.and_then(|m| m.rate_limit.as_ref())
@@ -381,26 +467,22 @@ fn next_state(
                         budget,
                         state.consecutive_errors,
                     );
-                    (
-                        RepoStatus::RateLimited,
-                        (until - now).to_std().unwrap_or_default(),
-                    )
+                    (RepoStatus::RateLimited, until)
                 }
-                _ => (
-                    RepoStatus::Backoff,
-                    schedule::error_backoff(
-                        state.consecutive_errors,
-                        poll_interval,
-                        fastrand::f64(),
-                    ),
-                ),
+                _ => {
+                    let backoff =
+                        schedule::error_backoff(state.consecutive_errors, fastrand::f64());
+                    // A server that says when to come back (a 503's retry-after) is obeyed.
+                    let asked = meta.and_then(|m| m.retry_after).unwrap_or_default();
+                    (RepoStatus::Backoff, bounds::after(now, backoff.max(asked)))
+                }
             };
             state.status = status;
-            Some(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1)))
+            Some(until)
         }
     };
     state.backoff_until = backoff;
-    let by_interval = now + TimeDelta::from_std(poll_interval).unwrap_or_default();
+    let by_interval = bounds::after(now, poll_interval);
     state.next_poll_at = Some(backoff.map_or(by_interval, |b| b.max(by_interval)));
     state
 }
@@ -411,9 +493,10 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = store.clone();
+    let path = store.path().to_path_buf();
     tokio::task::spawn_blocking(move || f(&store))
         .await
-        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::db(format!("store task failed: {e}")).in_file(&path))?
 }
 
 #[cfg(test)]
@@ -424,11 +507,13 @@ mod tests {
     use super::*;
     use crate::github::client::EventsPage;
 
-    /// Answers from a script, recording what was asked.
+    /// Answers from a script, recording what was asked and the waits between (which it
+    /// does not sleep).
     #[derive(Default)]
     struct Scripted {
         answers: Mutex<VecDeque<Answer>>,
         asked: Mutex<Vec<(String, Option<String>)>>,
+        paused: Mutex<Vec<Duration>>,
     }
 
     impl Transport for Scripted {
@@ -447,6 +532,10 @@ mod tests {
                 .pop_front()
                 .expect("an answer is scripted");
             std::future::ready(answer)
+        }
+        fn pause(&self, wait: Duration) -> impl Future<Output = ()> + Send {
+            self.paused.lock().unwrap().push(wait);
+            std::future::ready(())
         }
     }
 
@@ -508,6 +597,25 @@ mod tests {
         Answer {
             meta: meta(status, 4000),
             outcome: Outcome::Failed(e),
+        }
+    }
+
+    /// The same failure for the first ask and every retry: the page is lost to this poll.
+    fn failed_every_time(status: u16, e: FetchError) -> Vec<Answer> {
+        (0..=PAGE_RETRIES)
+            .map(|_| failed(status, e.clone()))
+            .collect()
+    }
+
+    fn pauses(gh: &Scripted) -> Vec<Duration> {
+        gh.paused.lock().unwrap().clone()
+    }
+
+    /// Each retry waits about 1, 2, then 4 s (±25 %).
+    fn assert_backs_off(waits: &[Duration]) {
+        for (wait, about) in waits.iter().zip([1.0, 2.0, 4.0]) {
+            let secs = wait.as_secs_f64();
+            assert!((about * 0.75..=about * 1.25).contains(&secs), "{waits:?}");
         }
     }
 
@@ -655,23 +763,154 @@ mod tests {
     #[tokio::test]
     async fn an_error_mid_paging_keeps_what_arrived() {
         let store = Store::in_memory().unwrap();
-        let gh = script(vec![
-            page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999),
-            failed(502, FetchError::Server(502)),
-        ]);
+        let mut answers = vec![page(101..=200, Some("https://gh/p2"), "W/\"a\"", 4999)];
+        answers.extend(failed_every_time(502, FetchError::Server(502)));
+        let gh = script(answers);
         let out = run(&gh, &store, RepoState::default()).await;
         assert_eq!(out.new_events, 100);
+        assert_eq!(gh.asked.lock().unwrap().len(), 5, "page 2 asked four times");
+        let waits = pauses(&gh);
+        assert_eq!(waits.len(), 3);
+        assert_backs_off(&waits);
         assert_eq!(out.state.status, RepoStatus::Backoff);
-        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(30));
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(5));
+        assert!(
+            out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),
+            "never sooner than the poll interval"
+        );
         assert_eq!(
             out.counters,
             RequestCounters {
-                total: 2,
+                total: 5,
                 ok: 1,
-                errors: 1,
+                errors: 4,
                 ..Default::default()
-            }
+            },
+            "every retry is a counted request"
         );
+    }
+
+    #[tokio::test]
+    async fn a_page_that_fails_is_asked_again_and_the_poll_goes_on() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4999),
+            failed(502, FetchError::Server(502)),
+            Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::Network("connection reset".into())),
+            },
+            page(101..=200, Some("https://gh/p3"), "W/\"p2\"", 4996),
+            failed(200, FetchError::Malformed("truncated".into())),
+            page(1..=100, None, "W/\"p3\"", 4994),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!((out.new_events, out.error), (300, None));
+        assert_eq!(out.state.read_on, None, "nothing owed");
+        let asked: Vec<String> = gh
+            .asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| a.0.clone())
+            .collect();
+        assert_eq!(
+            asked[1..],
+            [
+                "https://gh/p2",
+                "https://gh/p2",
+                "https://gh/p2",
+                "https://gh/p3",
+                "https://gh/p3"
+            ]
+        );
+        let waits = pauses(&gh);
+        assert_backs_off(&waits[..2]);
+        assert_backs_off(&waits[2..]);
+        assert_eq!(
+            (out.counters.total, out.counters.ok, out.counters.errors),
+            (6, 3, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_under_a_minute_is_the_wait_and_a_longer_one_cuts_the_poll() {
+        let unavailable = |retry_after: u64| {
+            let mut a = failed(503, FetchError::Server(503));
+            if let Some(m) = a.meta.as_mut() {
+                m.retry_after = Some(Duration::from_secs(retry_after));
+            }
+            a
+        };
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![unavailable(10), page(1..=10, None, "W/\"a\"", 4998)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            (out.new_events, pauses(&gh)),
+            (10, vec![Duration::from_secs(10)])
+        );
+
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![unavailable(120)]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert!(pauses(&gh).is_empty(), "not waited out within the poll");
+        assert!(out.state.backoff_until.unwrap() >= now() + TimeDelta::seconds(120));
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_or_a_spent_budget_is_never_retried_within_the_poll() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4999),
+            failed(429, FetchError::RateLimited(429)),
+        ]);
+        let out = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(gh.asked.lock().unwrap().len(), 2);
+        assert_eq!(out.error, Some(FetchError::RateLimited(429)));
+
+        let store = Store::in_memory().unwrap();
+        let mut spent = failed(502, FetchError::Server(502));
+        spent.meta = meta(502, 0);
+        let gh = script(vec![spent]);
+        run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            gh.asked.lock().unwrap().len(),
+            1,
+            "no budget left to retry with"
+        );
+
+        let store = Store::in_memory().unwrap();
+        let gh = script(vec![failed(404, FetchError::NotFound(404))]);
+        run(&gh, &store, RepoState::default()).await;
+        assert!(pauses(&gh).is_empty(), "a retry cannot mend a 404");
+    }
+
+    #[tokio::test]
+    async fn a_first_read_that_fails_is_owed_like_a_cut_one() {
+        let store = Store::in_memory().unwrap();
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let failed_first = run(&gh, &store, RepoState::default()).await;
+        assert_eq!(
+            failed_first.state.read_on,
+            Some(ReadOn { before_id: None }),
+            "catching up: nothing of the timeline is stored yet"
+        );
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let again = run(&gh, &store, failed_first.state).await;
+        assert_eq!(again.state.read_on, Some(ReadOn { before_id: None }));
+        let gh = script(vec![
+            page(201..=300, Some("https://gh/p2"), "W/\"p1\"", 4990),
+            page(101..=200, Some("https://gh/p3"), "W/\"p2\"", 4989),
+            page(1..=100, None, "W/\"p3\"", 4988),
+        ]);
+        let done = run(&gh, &store, again.state).await;
+        assert_eq!((done.new_events, done.state.read_on), (300, None));
+
+        // A repository read once before that fails on page 1 owes nothing: the next poll
+        // reads from page 1 to the first stored event anyway.
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
+        let later = run(&gh, &store, done.state).await;
+        assert_eq!(later.state.read_on, None);
     }
 
     #[tokio::test]
@@ -680,10 +919,9 @@ mod tests {
         let gh = script(vec![page(1..=50, None, "W/\"a\"", 4999)]);
         let first = run(&gh, &store, RepoState::default()).await;
         // 250 new events (51..=300): page 1 arrives, page 2 fails.
-        let gh = script(vec![
-            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998),
-            failed(500, FetchError::Server(500)),
-        ]);
+        let mut answers = vec![page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4998)];
+        answers.extend(failed_every_time(500, FetchError::Server(500)));
+        let gh = script(answers);
         let cut = run(&gh, &store, first.state).await;
         assert_eq!(cut.new_events, 100);
         assert!(cut.gap.is_none(), "an interrupted poll proves no gap");
@@ -719,7 +957,7 @@ mod tests {
             failed(429, FetchError::RateLimited(429)),
         ]);
         let cut = run(&gh, &store, first.state).await;
-        let gh = script(vec![failed(502, FetchError::Server(502))]);
+        let gh = script(failed_every_time(502, FetchError::Server(502)));
         let again = run(&gh, &store, cut.state).await;
         assert_eq!(
             again.state.read_on,
@@ -728,10 +966,12 @@ mod tests {
             })
         );
         // Cut a second time on page 2: still the first cut's point, not event 300.
-        let gh = script(vec![
-            page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997),
-            failed(200, FetchError::Malformed("truncated".into())),
-        ]);
+        let mut answers = vec![page(201..=300, Some("https://gh/p2"), "W/\"b\"", 4997)];
+        answers.extend(failed_every_time(
+            200,
+            FetchError::Malformed("truncated".into()),
+        ));
+        let gh = script(answers);
         let twice = run(&gh, &store, again.state).await;
         assert_eq!(
             twice.state.read_on,
@@ -772,6 +1012,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_event_from_the_far_future_is_kept_and_counts_at_its_arrival() {
+        let store = Store::in_memory().unwrap();
+        let mut answer = page(1..=3, None, "W/\"a\"", 4999);
+        let Outcome::Page(p) = &mut answer.outcome else {
+            unreachable!()
+        };
+        p.events[0].0.created_at = "9999-12-31T23:59:59Z".parse().unwrap();
+        let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+        assert_eq!(out.new_events, 3);
+        let stored = store.recent_events("o/r", 10, None).unwrap();
+        assert_eq!(stored[0].id, 3);
+        assert_eq!(stored[0].created_at, now(), "counted when it arrived");
+        assert!(
+            store.raw_event("o/r", 3).unwrap().is_some(),
+            "its JSON is kept as served"
+        );
+        assert_eq!(
+            store.prune(now() + TimeDelta::seconds(1)).unwrap(),
+            3,
+            "and it is pruned like any other"
+        );
+    }
+
+    #[tokio::test]
     async fn a_broken_answer_never_moves_the_etag() {
         let store = Store::in_memory().unwrap();
         let prev = RepoState {
@@ -779,10 +1043,10 @@ mod tests {
             poll_interval_secs: Some(60),
             ..Default::default()
         };
-        let gh = script(vec![failed(
+        let gh = script(failed_every_time(
             200,
             FetchError::Malformed("not an array".into()),
-        )]);
+        ));
         let out = run(&gh, &store, prev).await;
         assert_eq!(out.state.etag.as_deref(), Some("W/\"old\""));
         assert_eq!(out.state.consecutive_errors, 1);
@@ -794,26 +1058,29 @@ mod tests {
 
     #[tokio::test]
     async fn statuses_follow_the_error() {
-        for (answer, status) in [
-            (failed(404, FetchError::NotFound(404)), RepoStatus::NotFound),
+        let timeouts = (0..=PAGE_RETRIES)
+            .map(|_| Answer {
+                meta: None,
+                outcome: Outcome::Failed(FetchError::Timeout),
+            })
+            .collect();
+        for (answers, status) in [
             (
-                failed(401, FetchError::Unauthorized),
+                vec![failed(404, FetchError::NotFound(404))],
+                RepoStatus::NotFound,
+            ),
+            (
+                vec![failed(401, FetchError::Unauthorized)],
                 RepoStatus::TokenRejected,
             ),
             (
-                failed(429, FetchError::RateLimited(429)),
+                vec![failed(429, FetchError::RateLimited(429))],
                 RepoStatus::RateLimited,
             ),
-            (
-                Answer {
-                    meta: None,
-                    outcome: Outcome::Failed(FetchError::Timeout),
-                },
-                RepoStatus::Backoff,
-            ),
+            (timeouts, RepoStatus::Backoff),
         ] {
             let store = Store::in_memory().unwrap();
-            let out = run(&script(vec![answer]), &store, RepoState::default()).await;
+            let out = run(&script(answers), &store, RepoState::default()).await;
             assert_eq!(out.state.status, status);
             assert!(
                 out.state.next_poll_at.unwrap() >= now() + TimeDelta::seconds(60),

@@ -2,14 +2,16 @@
 //! and when, and what a poll's outcome changes. The engine runs it in real time; the economy
 //! simulation runs the same code in simulated time.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::load::Window;
-use crate::github::client::FetchError;
+use crate::github::bounds;
+use crate::github::client::{FetchError, Skipped};
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
 use crate::poll::once::{PollInput, PollOutcome};
@@ -22,7 +24,13 @@ pub struct Watched {
     /// The user asked for a poll now.
     pub urgent: bool,
     moved_logged: bool,
+    /// Fingerprints of the unreadable events already reported: later polls list them again.
+    skips_logged: HashSet<u64>,
 }
+
+/// Past this many distinct unreadable events of one repository, the reported ones are
+/// forgotten (and reported again if they come back) rather than remembered without bound.
+const MAX_SKIPS_REMEMBERED: usize = 1024;
 
 impl Watched {
     pub fn new(view: RepoView, urgent: bool) -> Watched {
@@ -30,7 +38,16 @@ impl Watched {
             view,
             urgent,
             moved_logged: false,
+            skips_logged: HashSet::new(),
         }
+    }
+
+    /// Whether this unreadable event is news: reported once, not on every poll listing it.
+    fn first_report(&mut self, skipped: &Skipped) -> bool {
+        if self.skips_logged.len() >= MAX_SKIPS_REMEMBERED {
+            self.skips_logged.clear();
+        }
+        self.skips_logged.insert(skipped.fingerprint)
     }
 }
 
@@ -126,8 +143,14 @@ impl Planner {
         self.rate_limit = outcome.rate_limit.clone();
         self.counters = outcome.counters;
         let repo = &outcome.repo;
-        for why in &outcome.skipped {
-            warn!("{repo}: skipped an event GitHub sent: {why}");
+        let mut watched = self.repos.iter_mut().find(|w| &w.view.name == repo);
+        for skipped in &outcome.skipped {
+            if watched.as_mut().is_none_or(|w| w.first_report(skipped)) {
+                warn!(
+                    "{repo}: skipped an event GitHub sent: {} (reported once)",
+                    skipped.why
+                );
+            }
         }
         if let Some(gap) = &outcome.gap {
             warn!(
@@ -151,7 +174,7 @@ impl Planner {
                         "GitHub rejected the token (HTTP 401); polling pauses for an hour. Check GITHUB_TOKEN / GH_TOKEN."
                     );
                 }
-                self.paused_until = Some(now + to_delta(schedule::TOKEN_REJECTED_RETRY));
+                self.paused_until = Some(bounds::after(now, schedule::TOKEN_REJECTED_RETRY));
                 FetcherState::TokenRejected
             }
             Some(FetchError::RateLimited(status)) => {
@@ -225,12 +248,10 @@ impl Planner {
     }
 }
 
-fn to_delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::*;
     use crate::store::RepoState;
 
@@ -283,6 +304,22 @@ mod tests {
             moved_to: None,
             refreshed: None,
         }
+    }
+
+    #[test]
+    fn an_unreadable_event_listed_by_every_poll_is_reported_once() {
+        let mut w = planner(&["a/b"]).repos.remove(0);
+        let odd = |fingerprint| Skipped {
+            fingerprint,
+            why: "no numeric id".into(),
+        };
+        assert!(w.first_report(&odd(1)));
+        assert!(!w.first_report(&odd(1)), "the next poll lists it again");
+        assert!(w.first_report(&odd(2)), "another odd event is news");
+        for n in 3..3 + MAX_SKIPS_REMEMBERED as u64 {
+            w.first_report(&odd(n));
+        }
+        assert!(w.skips_logged.len() <= MAX_SKIPS_REMEMBERED, "bounded");
     }
 
     #[test]

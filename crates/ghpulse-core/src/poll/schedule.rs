@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::github::bounds::{self, shifted};
 use crate::github::event::EventMeta;
 
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
@@ -18,6 +19,9 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
 pub const MIN_EVENTS_PER_HOUR: f64 = 0.1;
 /// GitHub's reset instant is rounded to the second and clocks drift: wait a little past it.
 pub const RESET_MARGIN: TimeDelta = TimeDelta::seconds(2);
+/// The first wait after a failed poll. Short: the poll already retried its page (about
+/// 1 + 2 + 4 s), and the next poll still waits `X-Poll-Interval` after the last one.
+const MIN_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(30 * 60);
 pub const NOT_FOUND_RETRY: Duration = Duration::from_secs(60 * 60);
 pub const TOKEN_REJECTED_RETRY: Duration = Duration::from_secs(60 * 60);
@@ -54,8 +58,8 @@ pub struct Budget {
 
 /// The instant each repository is due, in the order given.
 pub fn due_times(now: DateTime<Utc>, repos: &[RepoTiming], budget: Budget) -> Vec<DateTime<Utc>> {
-    if budget.remaining == 0 && now < budget.reset_at + RESET_MARGIN {
-        let after_reset = budget.reset_at + RESET_MARGIN;
+    let after_reset = shifted(budget.reset_at, RESET_MARGIN);
+    if budget.remaining == 0 && now < after_reset {
         return repos
             .iter()
             .map(|r| earliest_allowed(r).map_or(after_reset, |t| t.max(after_reset)))
@@ -66,7 +70,6 @@ pub fn due_times(now: DateTime<Utc>, repos: &[RepoTiming], budget: Budget) -> Ve
     // A scarce budget can push a poll past the reset; from then on the next window's budget
     // applies, so the poll is planned with it (and never later than the scarce plan).
     let fresh_rates = share(f64::from(budget.limit) / 3600.0, repos);
-    let after_reset = budget.reset_at + RESET_MARGIN;
     repos
         .iter()
         .zip(now_rates.into_iter().zip(fresh_rates))
@@ -74,9 +77,9 @@ pub fn due_times(now: DateTime<Utc>, repos: &[RepoTiming], budget: Budget) -> Ve
             let Some(last) = r.last_polled_at else {
                 return r.not_before.unwrap_or(now).max(now);
             };
-            let mut due = last + interval(r, rate);
+            let mut due = shifted(last, interval(r, rate));
             if due > after_reset {
-                due = due.min((last + interval(r, fresh)).max(after_reset));
+                due = due.min(shifted(last, interval(r, fresh)).max(after_reset));
             }
             r.not_before.map_or(due, |nb| due.max(nb))
         })
@@ -92,7 +95,8 @@ fn interval(r: &RepoTiming, rate: f64) -> TimeDelta {
     } else {
         (1.0 / rate).max(shortest_gap(r).as_secs_f64())
     };
-    TimeDelta::milliseconds((secs * 1000.0).round() as i64)
+    // `as` saturates: a rate near zero gives the longest delta, never an overflow.
+    TimeDelta::try_milliseconds((secs * 1000.0).round() as i64).unwrap_or(TimeDelta::MAX)
 }
 
 /// The shortest gap between two scheduled polls of a repository.
@@ -103,9 +107,7 @@ fn shortest_gap(r: &RepoTiming) -> Duration {
 
 /// The earliest instant a repository may be polled whatever the budget.
 fn earliest_allowed(r: &RepoTiming) -> Option<DateTime<Utc>> {
-    let by_interval = r
-        .last_polled_at
-        .map(|t| t + TimeDelta::from_std(r.poll_interval).unwrap_or_default());
+    let by_interval = r.last_polled_at.map(|t| bounds::after(t, r.poll_interval));
     match (by_interval, r.not_before) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -153,22 +155,22 @@ pub fn events_per_hour(newest_first: &[EventMeta], now: DateTime<Utc>) -> f64 {
     let count_since = |h: i64| {
         newest_first
             .iter()
-            .take_while(|e| e.created_at > now - TimeDelta::hours(h))
+            .take_while(|e| e.created_at > shifted(now, -TimeDelta::hours(h)))
             .count() as f64
     };
     (count_since(3) / 3.0).max(count_since(24) / 24.0)
 }
 
-/// Wait after the n-th consecutive failure (n >= 1): exponential from one minute, at most 30
-/// minutes, with up to half again of jitter so that clients do not retry in step; never under
-/// one minute nor the poll interval. `unit` is a random number in [0, 1).
-pub fn error_backoff(consecutive_errors: u32, poll_interval: Duration, unit: f64) -> Duration {
+/// Wait after the n-th consecutive failed poll (n >= 1): exponential from five seconds, at
+/// most 30 minutes, with up to half again of jitter so that clients do not retry in step.
+/// The schedule never polls sooner than the poll interval after the last poll either way.
+/// `unit` is a random number in [0, 1).
+pub fn error_backoff(consecutive_errors: u32, unit: f64) -> Duration {
     let exp = consecutive_errors.saturating_sub(1).min(16);
-    let base = Duration::from_secs(60).saturating_mul(1 << exp);
-    let jittered = base
+    MIN_ERROR_BACKOFF
+        .saturating_mul(1 << exp)
         .mul_f64(1.0 + 0.5 * unit.clamp(0.0, 1.0))
-        .min(MAX_ERROR_BACKOFF);
-    jittered.max(poll_interval)
+        .min(MAX_ERROR_BACKOFF)
 }
 
 /// How long to stay silent after GitHub said "rate limited": `retry-after` when given, the
@@ -180,13 +182,13 @@ pub fn rate_limited_until(
     consecutive: u32,
 ) -> DateTime<Utc> {
     if let Some(wait) = retry_after {
-        return now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
+        return bounds::after(now, wait);
     }
     if let Some(b) = budget.filter(|b| b.remaining == 0 && b.reset_at > now) {
-        return b.reset_at + RESET_MARGIN;
+        return shifted(b.reset_at, RESET_MARGIN);
     }
     let exp = consecutive.saturating_sub(1).min(6);
-    now + TimeDelta::minutes(1 << exp)
+    shifted(now, TimeDelta::minutes(1 << exp))
 }
 
 #[cfg(test)]
@@ -319,23 +321,76 @@ mod tests {
             due_times(t0(), &[r], budget(60, 3600)),
             [t0() + TimeDelta::seconds(300)]
         );
-        let slow = Duration::from_secs(120);
-        assert_eq!(error_backoff(1, slow, 0.0), slow);
-        assert_eq!(error_backoff(3, slow, 0.999_999).as_secs(), 359);
-        assert_eq!(error_backoff(40, slow, 0.0), MAX_ERROR_BACKOFF);
+        // A backoff shorter than the poll interval still waits for the interval.
+        let mut failed = repo(0.0, Some(5));
+        failed.not_before = Some(t0() + TimeDelta::seconds(5));
+        assert_eq!(
+            due_times(t0(), &[failed], budget(60, 3600)),
+            [t0() + TimeDelta::seconds(55)]
+        );
     }
 
     #[test]
-    fn error_backoff_starts_at_a_minute_whatever_the_jitter() {
-        let fast = Duration::from_secs(1);
+    fn error_backoff_starts_short_and_grows_to_half_an_hour() {
+        // The poll's own retries already spaced its requests: no minute floor.
+        assert_eq!(error_backoff(1, 0.0), Duration::from_secs(5));
+        assert_eq!(error_backoff(2, 0.0), Duration::from_secs(10));
+        assert_eq!(error_backoff(3, 0.999_999).as_secs(), 29);
+        let mut previous = Duration::ZERO;
         for n in 1..=40 {
+            let wait = error_backoff(n, 0.0);
+            assert!(wait >= previous, "{n}: {wait:?} after {previous:?}");
+            previous = wait;
             for unit in [0.0, 0.25, 0.5, 0.999_999] {
-                let wait = error_backoff(n, fast, unit);
-                assert!(wait >= Duration::from_secs(60), "{n} {unit}: {wait:?}");
+                let wait = error_backoff(n, unit);
+                assert!(wait >= MIN_ERROR_BACKOFF, "{n} {unit}: {wait:?}");
                 assert!(wait <= MAX_ERROR_BACKOFF, "{n} {unit}: {wait:?}");
             }
         }
-        assert!(error_backoff(1, fast, 0.999_999) < Duration::from_secs(90));
+        assert_eq!(error_backoff(40, 0.0), MAX_ERROR_BACKOFF);
+        assert!(error_backoff(1, 0.999_999) < Duration::from_secs(8));
+    }
+
+    #[test]
+    fn no_plan_overflows_whatever_the_stored_times_and_budget() {
+        let max = DateTime::<Utc>::MAX_UTC;
+        let mut r = repo(1.0, None);
+        r.last_polled_at = Some(max - TimeDelta::seconds(1));
+        r.poll_interval = Duration::from_secs(100_000_000_000_000_000);
+        r.not_before = Some(max);
+        for b in [
+            Budget {
+                remaining: 0,
+                reset_at: max,
+                limit: 60,
+            },
+            Budget {
+                remaining: 1,
+                reset_at: max,
+                limit: 0,
+            },
+            budget(60, 3600),
+        ] {
+            assert_eq!(due_times(t0(), &[r.clone()], b), [max], "{b:?}");
+        }
+        assert_eq!(
+            rate_limited_until(max, Some(Duration::from_secs(u64::MAX)), None, 1),
+            max
+        );
+        assert_eq!(
+            rate_limited_until(
+                t0(),
+                None,
+                Some(Budget {
+                    remaining: 0,
+                    reset_at: max,
+                    limit: 60
+                }),
+                1
+            ),
+            max
+        );
+        assert_eq!(rate_limited_until(max, None, None, 40), max);
     }
 
     #[test]

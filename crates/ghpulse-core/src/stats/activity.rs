@@ -9,22 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::load::Window;
 use crate::github::event::EventMeta;
-use crate::stats::figures::{self, Gap, RepoStats, Selection};
+use crate::stats::figures::{self, PartialReason, RepoEvents, RepoStats, Selection};
 
 /// The `repo` of the `combined` entry.
 pub const COMBINED: &str = "all watched repositories";
 
-/// One watched repository's stored events: E(R) newest first (the store's order), or the
-/// prefix of it a figure needs (the newest `max_events`, or every event newer than an offset).
-#[derive(Clone, Copy, Debug)]
-pub struct RepoEvents<'a> {
-    pub repo: &'a str,
-    pub events: &'a [EventMeta],
-    pub gaps: &'a [Gap],
-}
-
 /// Section 3's figures over the union of the windows W(R), de-duplicated by id; partial when
-/// any repository's window is.
+/// any repository's window is (catching up before a gap: a read is still owed).
 pub fn combined(
     repos: &[RepoEvents<'_>],
     now: DateTime<Utc>,
@@ -32,10 +23,15 @@ pub fn combined(
     selection: &Selection<'_>,
 ) -> RepoStats {
     let mut union: Vec<EventMeta> = Vec::new();
-    let mut partial = false;
+    let mut partial = None;
     for r in repos {
         let win = figures::window_events(r.events, now, w);
-        partial |= figures::is_partial(win, r.gaps, now);
+        partial = match (partial, figures::partial_reason(r, win, now)) {
+            (Some(PartialReason::CatchingUp), _) | (_, Some(PartialReason::CatchingUp)) => {
+                Some(PartialReason::CatchingUp)
+            }
+            (a, b) => a.or(b),
+        };
         union.extend_from_slice(win);
     }
     union.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
@@ -142,6 +138,7 @@ pub fn counts_by_type(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::figures::Gap;
     use proptest::prelude::*;
 
     const NOW: &str = "2026-11-22T12:00:00Z";
@@ -170,6 +167,7 @@ mod tests {
             repo: name,
             events,
             gaps: &[],
+            catching_up: false,
         }
     }
 
@@ -239,20 +237,26 @@ mod tests {
             estimated_missing: 5,
         };
         let gaps = [gap];
-        let c = combined(
-            &[
-                RepoEvents {
-                    repo: "o/a",
-                    events: &a,
-                    gaps: &gaps,
-                },
-                repo("o/b", &[]),
-            ],
-            t(NOW),
-            &Window::default(),
-            &Selection::default(),
-        );
-        assert!(c.partial);
+        let with_gap = RepoEvents {
+            gaps: &gaps,
+            ..repo("o/a", &a)
+        };
+        let owed = RepoEvents {
+            catching_up: true,
+            ..repo("o/b", &[])
+        };
+        for (b, reason) in [
+            (repo("o/b", &[]), PartialReason::Gap),
+            (owed, PartialReason::CatchingUp),
+        ] {
+            let c = combined(
+                &[with_gap, b],
+                t(NOW),
+                &Window::default(),
+                &Selection::default(),
+            );
+            assert_eq!(c.partial_reason, Some(reason));
+        }
     }
 
     #[test]
@@ -356,7 +360,7 @@ mod tests {
         fn combined_of_one_repository_is_its_own_figures(events in arb_events(), max_events in 1usize..100) {
             let w = Window { max_events, ..Window::default() };
             let c = combined(&[repo("o/r", &events)], t(NOW), &w, &Selection::default());
-            let own = figures::repo_stats("o/r", &events, &[], t(NOW), &w, None);
+            let own = figures::repo_stats(&repo("o/r", &events), t(NOW), &w, None);
             prop_assert_eq!(RepoStats { repo: "o/r".into(), ..c }, own);
         }
 
@@ -364,21 +368,21 @@ mod tests {
         fn combined_of_a_repository_twice_is_its_own_figures(events in arb_events()) {
             let w = Window::default();
             let c = combined(&[repo("o/r", &events), repo("o/s", &events)], t(NOW), &w, &Selection::default());
-            let own = figures::repo_stats("o/r", &events, &[], t(NOW), &w, None);
+            let own = figures::repo_stats(&repo("o/r", &events), t(NOW), &w, None);
             prop_assert_eq!(RepoStats { repo: "o/r".into(), ..c }, own);
         }
 
         #[test]
         fn action_counts_sum_to_the_type_count(events in arb_events()) {
             let w = Window::default();
-            let all = figures::repo_stats("o/r", &events, &[], t(NOW), &w, None);
-            let by = figures::selected_repo_stats("o/r", &events, &[], t(NOW), &w,
+            let all = figures::repo_stats(&repo("o/r", &events), t(NOW), &w, None);
+            let by = figures::selected_repo_stats(&repo("o/r", &events), t(NOW), &w,
                 &Selection { by_action: true, ..Selection::default() });
             for (plain, with) in all.event_types.iter().zip(&by.event_types) {
                 let actions = with.actions.as_ref().unwrap();
                 prop_assert_eq!(actions.iter().map(|a| a.count).sum::<u64>(), plain.count);
                 for a in actions {
-                    let filtered = figures::selected_repo_stats("o/r", &events, &[], t(NOW), &w,
+                    let filtered = figures::selected_repo_stats(&repo("o/r", &events), t(NOW), &w,
                         &Selection { event_type: Some(&plain.event_type), action: a.action.as_deref(), by_action: false });
                     prop_assert_eq!(filtered.events_in_window, all.events_in_window);
                     let f = &filtered.event_types[0];

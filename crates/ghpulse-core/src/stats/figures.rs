@@ -59,8 +59,44 @@ pub struct RepoStats {
     pub events_in_window: u64,
     pub window_start: Option<DateTime<Utc>>,
     pub window_end: Option<DateTime<Utc>>,
+    /// Events of the window may be missing from the store: see `partial_reason`.
     pub partial: bool,
+    /// Why `partial` (null when it is false).
+    pub partial_reason: Option<PartialReason>,
     pub event_types: Vec<TypeStats>,
+}
+
+/// Why figures may be computed over an incomplete window (SPEC section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PartialReason {
+    /// A read is owed: a poll was cut before it reached the events stored before, or the
+    /// first read has not gone through yet.
+    CatchingUp,
+    /// A recorded gap overlaps the window: more events arrived than one poll could read.
+    Gap,
+}
+
+impl PartialReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartialReason::CatchingUp => "catching_up",
+            PartialReason::Gap => "gap",
+        }
+    }
+}
+
+/// One watched repository's stored events: E(R) newest first (the store's order), or the
+/// prefix of it a figure needs (the newest `max_events`, or every event newer than an
+/// offset), with what is known to be missing from them.
+#[derive(Clone, Copy, Debug)]
+pub struct RepoEvents<'a> {
+    pub repo: &'a str,
+    pub events: &'a [EventMeta],
+    pub gaps: &'a [Gap],
+    /// A read is owed (`RepoState::catching_up`): events may be missing from the newest on.
+    pub catching_up: bool,
 }
 
 /// The body of `GET /api/stats` and of `ghpulse stats --json`.
@@ -118,9 +154,7 @@ pub fn window_events<'a>(
 
 /// The figures of one repository; `type_filter` only chooses which types are listed.
 pub fn repo_stats(
-    repo: &str,
-    events: &[EventMeta],
-    gaps: &[Gap],
+    r: &RepoEvents<'_>,
     now: DateTime<Utc>,
     w: &Window,
     type_filter: Option<&str>,
@@ -129,28 +163,39 @@ pub fn repo_stats(
         event_type: type_filter,
         ..Selection::default()
     };
-    selected_repo_stats(repo, events, gaps, now, w, &selection)
+    selected_repo_stats(r, now, w, &selection)
 }
 
 /// The figures of one repository, listed as `selection` asks.
 pub fn selected_repo_stats(
-    repo: &str,
-    events: &[EventMeta],
-    gaps: &[Gap],
+    r: &RepoEvents<'_>,
     now: DateTime<Utc>,
     w: &Window,
     selection: &Selection<'_>,
 ) -> RepoStats {
-    let win = window_events(events, now, w);
-    window_stats(repo, win, is_partial(win, gaps, now), selection)
+    let win = window_events(r.events, now, w);
+    window_stats(r.repo, win, partial_reason(r, win, now), selection)
 }
 
-/// Whether a recorded gap overlaps the window `win` (newest first).
-pub fn is_partial(win: &[EventMeta], gaps: &[Gap], now: DateTime<Utc>) -> bool {
-    win.last().is_some_and(|start| {
-        gaps.iter()
+/// Why events of the window `win` (newest first) of `r` may be missing, if they may: a read
+/// is owed, or a recorded gap overlaps the window.
+pub fn partial_reason(
+    r: &RepoEvents<'_>,
+    win: &[EventMeta],
+    now: DateTime<Utc>,
+) -> Option<PartialReason> {
+    let gap = win.last().is_some_and(|start| {
+        r.gaps
+            .iter()
             .any(|g| g.to > start.created_at && g.from <= now)
-    })
+    });
+    if r.catching_up {
+        Some(PartialReason::CatchingUp)
+    } else if gap {
+        Some(PartialReason::Gap)
+    } else {
+        None
+    }
 }
 
 /// The figures over a window already cut — W(R), or the union of windows of section 3a's
@@ -158,7 +203,7 @@ pub fn is_partial(win: &[EventMeta], gaps: &[Gap], now: DateTime<Utc>) -> bool {
 pub fn window_stats(
     repo: &str,
     win: &[EventMeta],
-    partial: bool,
+    partial: Option<PartialReason>,
     selection: &Selection<'_>,
 ) -> RepoStats {
     let mut by_type: std::collections::BTreeMap<&str, Vec<&EventMeta>> = Default::default();
@@ -186,7 +231,8 @@ pub fn window_stats(
         events_in_window: win.len() as u64,
         window_start: win.last().map(|e| e.created_at),
         window_end: win.first().map(|e| e.created_at),
-        partial,
+        partial: partial.is_some(),
+        partial_reason: partial,
         event_types,
     }
 }
@@ -307,8 +353,17 @@ mod tests {
 
     const NOW: &str = "2026-11-22T12:00:00Z";
 
+    fn of<'a>(events: &'a [EventMeta], gaps: &'a [Gap]) -> RepoEvents<'a> {
+        RepoEvents {
+            repo: "o/r",
+            events,
+            gaps,
+            catching_up: false,
+        }
+    }
+
     fn stats(events: &[EventMeta], gaps: &[Gap], w: Window) -> RepoStats {
-        repo_stats("o/r", events, gaps, t(NOW), &w, None)
+        repo_stats(&of(events, gaps), t(NOW), &w, None)
     }
 
     #[test]
@@ -469,13 +524,44 @@ mod tests {
             to: t("2026-11-20T06:00:00Z"),
             estimated_missing: 40,
         };
-        assert!(stats(&e, std::slice::from_ref(&gap), Window::default()).partial);
+        let s = stats(&e, std::slice::from_ref(&gap), Window::default());
+        assert_eq!(
+            (s.partial, s.partial_reason),
+            (true, Some(PartialReason::Gap))
+        );
         // With a window of one event, the window starts after the gap: not partial.
         let w = Window {
             max_events: 1,
             ..Window::default()
         };
-        assert!(!stats(&e, &[gap], w).partial);
+        let s = stats(&e, std::slice::from_ref(&gap), w);
+        assert_eq!((s.partial, s.partial_reason), (false, None));
+    }
+
+    #[test]
+    fn an_owed_read_makes_figures_partial_whatever_the_window() {
+        let e = sorted(vec![ev(1, "X", "2026-11-22T10:00:00Z")]);
+        for events in [&e[..], &[][..]] {
+            let owed = RepoEvents {
+                catching_up: true,
+                ..of(events, &[])
+            };
+            let s = repo_stats(&owed, t(NOW), &Window::default(), None);
+            assert_eq!(
+                (s.partial, s.partial_reason),
+                (true, Some(PartialReason::CatchingUp))
+            );
+        }
+        let json = serde_json::to_value(stats(&e, &[], Window::default())).unwrap();
+        assert_eq!(
+            (&json["partial"], &json["partial_reason"]),
+            (&serde_json::json!(false), &serde_json::Value::Null),
+            "null when not partial"
+        );
+        assert_eq!(
+            serde_json::to_value(PartialReason::CatchingUp).unwrap(),
+            "catching_up"
+        );
     }
 
     #[test]
@@ -484,7 +570,7 @@ mod tests {
             ev(1, "A", "2026-11-22T10:00:00Z"),
             ev(2, "B", "2026-11-22T10:00:01Z"),
         ]);
-        let s = repo_stats("o/r", &e, &[], t(NOW), &Window::default(), Some("B"));
+        let s = repo_stats(&of(&e, &[]), t(NOW), &Window::default(), Some("B"));
         assert_eq!(s.events_in_window, 2);
         assert_eq!(s.event_types.len(), 1);
     }
@@ -518,9 +604,7 @@ mod tests {
             with(5, "PullRequestEvent", None, "2026-11-22T10:03:00Z"),
         ]);
         let opened = selected_repo_stats(
-            "o/r",
-            &e,
-            &[],
+            &of(&e, &[]),
             t(NOW),
             &Window::default(),
             &Selection {
@@ -538,9 +622,7 @@ mod tests {
         );
 
         let by = selected_repo_stats(
-            "o/r",
-            &e,
-            &[],
+            &of(&e, &[]),
             t(NOW),
             &Window::default(),
             &Selection {

@@ -30,7 +30,7 @@ pub(super) fn decompress_v2(stored: &[u8]) -> Result<String, StoreError> {
 
 fn text(bytes: Result<Vec<u8>, lz4_flex::block::DecompressError>) -> Result<String, StoreError> {
     let corrupt =
-        |e: &dyn std::fmt::Display| StoreError::Db(format!("a stored event is corrupt: {e}"));
+        |e: &dyn std::fmt::Display| StoreError::db(format!("a stored event is corrupt: {e}"));
     String::from_utf8(bytes.map_err(|e| corrupt(&e))?).map_err(|e| corrupt(&e))
 }
 

@@ -62,21 +62,22 @@ impl Store {
         &self,
         repo_key: &str,
     ) -> Result<BTreeMap<String, Vec<i64>>, StoreError> {
-        let txn = self.read()?;
-        let table = txn.open_table(BY_TIME)?;
-        let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for row in table.range((repo_key, i64::MIN, 0)..=(repo_key, i64::MAX, u64::MAX))? {
-            let (k, v) = row?;
-            let ty = v.value().0;
-            // Rows come in time order, so each list is built ascending.
-            match times.get_mut(ty) {
-                Some(list) => list.push(k.value().1),
-                None => {
-                    times.insert(ty.to_string(), vec![k.value().1]);
+        self.reading(|txn| {
+            let table = txn.open_table(BY_TIME)?;
+            let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            for row in table.range((repo_key, i64::MIN, 0)..=(repo_key, i64::MAX, u64::MAX))? {
+                let (k, v) = row?;
+                let ty = v.value().0;
+                // Rows come in time order, so each list is built ascending.
+                match times.get_mut(ty) {
+                    Some(list) => list.push(k.value().1),
+                    None => {
+                        times.insert(ty.to_string(), vec![k.value().1]);
+                    }
                 }
             }
-        }
-        Ok(times)
+            Ok(times)
+        })
     }
 }
 

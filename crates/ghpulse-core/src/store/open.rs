@@ -1,11 +1,13 @@
 //! Opening a store — for writing, read-only beside a running ghpulse, on any backend — and
 //! reopening it after a failed write; a damaged file is refused by name, never read.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use redb::{ConcurrencyMode, Database};
 
+use super::overlay::Overlay;
 use super::schema::SCHEMA_VERSION;
 use super::{Db, Inner, Store, StoreError};
 
@@ -16,8 +18,9 @@ use super::{Db, Inner, Store, StoreError};
 /// write transaction buffers. It fills up during an ingest and stays full, so every MiB here is
 /// a MiB of the resident set; the REST endpoints' hot paths do not read it.
 const CACHE_BYTES: usize = 4 << 20;
-/// How long opening for writing waits for a reader's integrity check (`ghpulse stats`) before
-/// it takes the file for another ghpulse.
+/// How long opening for writing waits for a reader (`ghpulse stats`, `export`) before it
+/// takes the file for another ghpulse; and how long a reader waits for a writer that is
+/// starting.
 const IN_USE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Store {
@@ -25,32 +28,41 @@ impl Store {
     /// fails redb's integrity check (checksums of every page) is refused, never read.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::from(e).in_file(path))?;
         }
-        let owned = path.to_path_buf();
-        let open = move || {
-            guarded(&owned, || {
-                let mut db = Database::builder()
+        let writer = |path: &Path, create: bool| {
+            guarded(path, || {
+                let mut builder = Database::builder();
+                builder
                     .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                    .set_cache_size(CACHE_BYTES)
-                    .create(&owned)
-                    .map_err(|e| open_error(&owned, e))?;
-                check_integrity(&owned, &mut db)?;
+                    .set_cache_size(CACHE_BYTES);
+                let mut db = if create {
+                    builder.create(path)
+                } else {
+                    builder.open(path)
+                }
+                .map_err(|e| open_error(path, e))?;
+                check_integrity(path, &mut db)?;
                 Ok(Db::Writer(RwLock::new(db)))
             })
         };
-        // `ghpulse stats` holds the file for the moment of its integrity check when no ghpulse
-        // runs: a ghpulse starting then waits for it instead of calling it a second instance.
+        // `ghpulse stats` holds the file while it reads when no ghpulse runs: a ghpulse
+        // starting then waits for it instead of calling it a second instance.
         let started = std::time::Instant::now();
         let db = loop {
-            match open() {
+            match writer(path, true) {
                 Err(StoreError::InUse(_)) if started.elapsed() < IN_USE_PATIENCE => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 other => break other?,
             }
         };
-        let store = Store::on(path, db, open);
+        let file =
+            same_file::Handle::from_path(path).map_err(|e| StoreError::from(e).in_file(path))?;
+        let owned = path.to_path_buf();
+        // Reopened after a failed write: the file must exist by then (a missing one is the
+        // store removed, never a reason to start an empty one).
+        let store = Store::on(path, Some(file), db, move || writer(&owned, false));
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -70,7 +82,7 @@ impl Store {
                 .map_err(|e| open_error(&shown, e))?;
             Ok(Db::Writer(RwLock::new(db)))
         };
-        let store = Store::on(&path, open()?, open);
+        let store = Store::on(&path, None, open()?, open);
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -80,14 +92,16 @@ impl Store {
         Store::with_backend(":memory:", redb::backends::InMemoryBackend::new)
     }
 
-    pub(super) fn on(
+    fn on(
         path: &Path,
+        file: Option<same_file::Handle>,
         db: Db,
         reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
     ) -> Store {
         Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                file,
                 reopen: Box::new(reopen),
                 db: RwLock::new(Some(Arc::new(db))),
             }),
@@ -95,41 +109,24 @@ impl Store {
         }
     }
 
-    /// Opens an existing store for reading, beside a running ghpulse that writes to it.
+    /// Opens an existing store for reading, truly read-only: nothing is ever written to the
+    /// file, so a read-only file or folder is no obstacle.
     ///
-    /// A store left by a crash needs redb's repair, which a read-only open cannot do: when no
-    /// ghpulse holds the file, it is opened for writing once (repaired and checked), then read.
+    /// Beside a running ghpulse, it follows that ghpulse's commits. With none running, the
+    /// file is read through a copy-on-write layer in memory, where redb repairs a store left
+    /// by a crash and checks every page, so a damaged file is refused instead of read into
+    /// wrong figures (or a panic inside redb); no ghpulse can start writing meanwhile (one
+    /// starting waits for it, see `open`).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        // No writer running: check every page first, so a damaged file is refused instead of
-        // read into wrong figures (or a panic inside redb).
-        guarded(path, || {
-            match Database::builder()
-                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                .set_cache_size(CACHE_BYTES)
-                .open(path)
-            {
-                Ok(mut db) => check_integrity(path, &mut db),
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) => Ok(()),
-                Err(e) => Err(open_error(path, e)),
-            }
-        })?;
         let owned = path.to_path_buf();
         let store = Store {
             inner: Arc::new(Inner {
                 path: owned.clone(),
-                reopen: Box::new(move || {
-                    guarded(&owned, || {
-                        redb::Builder::new()
-                            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                            .set_cache_size(CACHE_BYTES)
-                            .open_read_only(&owned)
-                            .map(Db::Reader)
-                            .map_err(|e| open_error(&owned, e))
-                    })
-                }),
+                file: None,
+                reopen: Box::new(move || reader(&owned)),
                 db: RwLock::new(None),
             }),
             counts: Arc::default(),
@@ -155,6 +152,27 @@ impl Store {
         &self.inner.path
     }
 
+    /// Whether the file opened for writing is still the one at the path: one that was
+    /// deleted (or its folder), or that another file replaced, is written to no more.
+    pub(super) fn check_in_place(&self) -> Result<(), StoreError> {
+        let Some(opened) = &self.inner.file else {
+            return Ok(());
+        };
+        let path = self.path();
+        match same_file::Handle::from_path(path) {
+            Ok(now) if now == *opened => Ok(()),
+            Ok(_) => Err(StoreError::Removed {
+                path: path.to_path_buf(),
+                replaced: true,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::Removed {
+                path: path.to_path_buf(),
+                replaced: false,
+            }),
+            Err(e) => Err(StoreError::from(e).in_file(path)),
+        }
+    }
+
     /// The open database, reopened first if a write failed since.
     pub(super) fn db(&self) -> Result<Arc<Db>, StoreError> {
         if let Some(db) = self.lock_read().as_ref() {
@@ -164,6 +182,7 @@ impl Store {
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
+        self.check_in_place()?;
         let db = Arc::new((self.inner.reopen)()?);
         *slot = Some(db.clone());
         Ok(db)
@@ -179,6 +198,70 @@ impl Store {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The byte a single-writer redb `Database` holds exclusively while it is open (redb's
+/// design document, "Lock bytes"; the store's tests check that it still is).
+const REDB_WRITER_BYTE: u64 = 1 << 62;
+
+/// A shared lock on redb's writer byte: taking it proves that no ghpulse writes to the
+/// file, and holding it keeps any from starting to (its open finds the file in use).
+pub(super) struct NoWriter(#[allow(dead_code)] redb::backends::FileBackend);
+
+impl NoWriter {
+    /// The lock, or `None` when a ghpulse is writing to the file.
+    pub(super) fn take(path: &Path) -> Result<Option<NoWriter>, StoreError> {
+        let named = |e: std::io::Error| StoreError::from(e).in_file(path);
+        let file = std::fs::File::open(path).map_err(named)?;
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| open_error(path, e))?;
+        let byte = (
+            Bound::Included(REDB_WRITER_BYTE),
+            Bound::Excluded(REDB_WRITER_BYTE + 1),
+        );
+        match redb::StorageBackend::try_lock_shared_range(&backend, byte.0, byte.1) {
+            Ok(true) => Ok(Some(NoWriter(backend))),
+            Ok(false) => Ok(None),
+            Err(e) => Err(StoreError::db(format!("cannot lock the file: {e}")).in_file(path)),
+        }
+    }
+}
+
+/// Opens the file for reading without ever writing to it: see [`Store::open_read_only`].
+fn reader(path: &Path) -> Result<Db, StoreError> {
+    // A writer that is starting (repairing what a crash left), or that dies as this looks,
+    // leaves the file unclean for a moment: look again.
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = match NoWriter::take(path)? {
+            Some(no_writer) => return guarded(path, || private(path, no_writer)),
+            None => redb::Builder::new()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .set_cache_size(CACHE_BYTES)
+                .open_read_only(path),
+        };
+        match attempt {
+            Ok(db) => return Ok(Db::Reader(db)),
+            Err(redb::DatabaseError::RepairAborted) if started.elapsed() < IN_USE_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(open_error(path, e)),
+        }
+    }
+}
+
+/// The file through a copy-on-write layer: repaired if a crash left it so, every page checked.
+fn private(path: &Path, no_writer: NoWriter) -> Result<Db, StoreError> {
+    let file = std::fs::File::open(path).map_err(|e| StoreError::from(e).in_file(path))?;
+    let overlay = Overlay::new(file).map_err(|e| StoreError::from(e).in_file(path))?;
+    let mut db = Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .create_with_backend(overlay)
+        .map_err(|e| open_error(path, e))?;
+    check_integrity(path, &mut db)?;
+    Ok(Db::Private {
+        db,
+        _no_writer: no_writer,
+    })
 }
 
 /// redb's own integrity check: every page's checksum, repairing what a crash left. A damaged
@@ -226,7 +309,7 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() != std::io::ErrorKind::InvalidData =>
         {
-            StoreError::from(redb::Error::Io(io))
+            StoreError::from(redb::Error::Io(io)).in_file(path)
         }
         redb::DatabaseError::UpgradeRequired(v) => StoreError::Schema {
             path: path.to_path_buf(),

@@ -20,24 +20,31 @@ fn ev(id: u64, ty: &str, at: &str) -> (EventMeta, String) {
 }
 
 fn record(store: &Store, repo: &str, events: &[(EventMeta, String)], etag: &str) -> u64 {
-    store
-        .record_poll(PollRecord {
-            repo_key: repo,
-            events,
-            gap: None,
-            state: RepoState {
-                etag: Some(etag.into()),
-                status: RepoStatus::Ok,
-                ..RepoState::default()
-            },
-            rate_limit: None,
-            counters: RequestCounters {
-                total: 1,
-                ok: 1,
-                ..Default::default()
-            },
-        })
-        .unwrap()
+    try_record(store, repo, events, etag).unwrap()
+}
+
+fn try_record(
+    store: &Store,
+    repo: &str,
+    events: &[(EventMeta, String)],
+    etag: &str,
+) -> Result<u64, StoreError> {
+    store.record_poll(PollRecord {
+        repo_key: repo,
+        events,
+        gap: None,
+        state: RepoState {
+            etag: Some(etag.into()),
+            status: RepoStatus::Ok,
+            ..RepoState::default()
+        },
+        rate_limit: None,
+        counters: RequestCounters {
+            total: 1,
+            ok: 1,
+            ..Default::default()
+        },
+    })
 }
 
 #[test]
@@ -322,12 +329,14 @@ fn older_stores_are_migrated_in_place() {
             "W/\"3\"",
         );
         assert_eq!(store.seq_of(3).unwrap(), Some(3));
-        let txn = store.read().unwrap();
-        let tables: Vec<String> = txn
-            .list_tables()
-            .unwrap()
-            .map(|t| redb::TableHandle::name(&t).to_string())
-            .collect();
+        let tables: Vec<String> = store
+            .reading(|txn| {
+                Ok(txn
+                    .list_tables()?
+                    .map(|t| redb::TableHandle::name(&t).to_string())
+                    .collect())
+            })
+            .unwrap();
         assert_eq!(
             tables,
             [
@@ -335,7 +344,6 @@ fn older_stores_are_migrated_in_place() {
             ],
             "version {version}: the old table is gone"
         );
-        drop(txn);
         drop(store);
         // Opened again: already the current version, nothing to do.
         let store = Store::open(&path).unwrap();
@@ -485,4 +493,133 @@ fn a_file_that_is_not_a_store_is_refused() {
         "just some text, not a database",
         "left untouched"
     );
+}
+
+#[test]
+fn a_reader_beside_a_writer_follows_its_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ghpulse.redb");
+    let writer = Store::open(&path).unwrap();
+    record(&writer, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.newest_id("o/r").unwrap(), Some(1));
+    record(&writer, "o/r", &[ev(2, "A", "2026-11-22T09:01:00Z")], "y");
+    assert_eq!(reader.newest_id("o/r").unwrap(), Some(2));
+}
+
+/// The bytes of a store taken while a writer has it open: what `kill -9` leaves.
+fn crash_left_store(dir: &Path) -> std::path::PathBuf {
+    let live = dir.join("live.redb");
+    let writer = Store::open(&live).unwrap();
+    record(&writer, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+    record(&writer, "o/r", &[ev(2, "A", "2026-11-22T09:01:00Z")], "y");
+    let crashed = dir.join("crashed.redb");
+    std::fs::copy(&live, &crashed).unwrap();
+    crashed
+}
+
+#[test]
+fn a_store_left_by_a_crash_is_read_without_writing_a_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = crash_left_store(dir.path());
+    let before = std::fs::read(&crashed).unwrap();
+    let reader = Store::open_read_only(&crashed).unwrap();
+    assert_eq!(reader.newest_id("o/r").unwrap(), Some(2));
+    assert_eq!(reader.recent_events("o/r", 10, None).unwrap().len(), 2);
+    assert!(
+        try_record(&reader, "o/r", &[], "z").is_err(),
+        "a reader never writes"
+    );
+    drop(reader);
+    assert_eq!(
+        std::fs::read(&crashed).unwrap(),
+        before,
+        "the file is untouched"
+    );
+    // The repair happened in memory only: a writer still finds the file to repair.
+    let writer = Store::open(&crashed).unwrap();
+    assert_eq!(writer.newest_id("o/r").unwrap(), Some(2));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_store_in_a_read_only_folder_is_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = crash_left_store(dir.path());
+    std::fs::set_permissions(&crashed, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let read = Store::open_read_only(&crashed).map(|s| s.newest_id("o/r"));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(read.unwrap().unwrap(), Some(2));
+}
+
+#[test]
+fn a_reader_with_no_writer_keeps_any_from_starting_while_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ghpulse.redb");
+    let writer = Store::open(&path).unwrap();
+    record(&writer, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+    assert!(
+        super::open::NoWriter::take(&path).unwrap().is_none(),
+        "redb's writer byte is held by the writer"
+    );
+    drop(writer);
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.newest_id("o/r").unwrap(), Some(1));
+    let refused = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+        .create(&path);
+    assert!(
+        matches!(refused, Err(redb::DatabaseError::DatabaseAlreadyOpen)),
+        "a writer cannot start while the reader reads"
+    );
+    drop(reader);
+    assert!(Store::open(&path).is_ok(), "and can once it is done");
+}
+
+#[test]
+fn a_store_file_removed_or_replaced_is_never_written_to_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/ghpulse.redb");
+    let store = Store::open(&path).unwrap();
+    record(&store, "o/r", &[ev(1, "A", "2026-11-22T09:00:00Z")], "x");
+    let write = |id| try_record(&store, "o/r", &[ev(id, "A", "2026-11-22T10:00:00Z")], "y");
+    let aside = dir.path().join("aside.redb");
+    std::fs::rename(&path, &aside).unwrap();
+    let err = write(2).expect_err("the file is gone");
+    assert!(
+        matches!(
+            err,
+            StoreError::Removed {
+                replaced: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store: {} was removed; put it back, or restart ghpulse to start a new store",
+            path.display()
+        )
+    );
+    assert_eq!(store.newest_id("o/r").unwrap(), Some(1), "reads go on");
+    std::fs::write(&path, b"another file").unwrap();
+    let err = write(2).expect_err("another file");
+    assert!(
+        matches!(err, StoreError::Removed { replaced: true, .. }),
+        "{err:?}"
+    );
+    std::fs::rename(&aside, &path).unwrap();
+    assert_eq!(write(2).unwrap(), 1, "the file is back: writes resume");
+    std::fs::remove_dir_all(dir.path().join("data")).unwrap();
+    assert!(matches!(
+        write(3),
+        Err(StoreError::Removed {
+            replaced: false,
+            ..
+        })
+    ));
 }

@@ -1,6 +1,7 @@
 //! Writes: one transaction per poll, pruning, and compaction of a fragmented file; a failed
 //! write drops the database so the next call reopens it.
 
+use std::path::PathBuf;
 use std::sync::PoisonError;
 
 use chrono::{DateTime, Utc};
@@ -28,14 +29,25 @@ impl Store {
     /// refuses every later call until the file is reopened, so the database is dropped here
     /// and reopened by the next call: once the disk has room again, writes resume without a
     /// restart.
+    ///
+    /// A file no longer at its path (deleted, or replaced) is written to no more: the write
+    /// fails with [`StoreError::Removed`] until the file is back. Every error names the file.
     pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_in_place()?;
+        self.unnamed_write(f).map_err(|e| e.in_file(self.path()))
+    }
+
+    fn unnamed_write<T>(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.db()?;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let Db::Writer(writer) = &*db else {
-                return Err(StoreError::Db("the store was opened read-only".into()));
+                return Err(StoreError::db("the store was opened read-only"));
             };
             let txn = writer
                 .read()
@@ -46,13 +58,16 @@ impl Store {
             Ok(value)
         }))
         .unwrap_or_else(|payload| {
-            Err(StoreError::WritePanicked(
-                panic_text(payload.as_ref()).unwrap_or_else(|| "a panic".into()),
-            ))
+            Err(StoreError::WritePanicked {
+                path: PathBuf::new(),
+                reason: panic_text(payload.as_ref()).unwrap_or_else(|| "a panic".into()),
+            })
         });
         let reopen = matches!(
             result,
-            Err(StoreError::Io { .. } | StoreError::Corrupted(_) | StoreError::WritePanicked(_))
+            Err(StoreError::Io { .. }
+                | StoreError::Corrupted { .. }
+                | StoreError::WritePanicked { .. })
         );
         if reopen {
             drop(db);

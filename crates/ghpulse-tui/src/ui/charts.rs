@@ -88,7 +88,7 @@ fn gaps(
         event_type: Some(event_type),
         ..Selection::default()
     };
-    let figures = window_stats("", win, false, &selection);
+    let figures = window_stats("", win, None, &selection);
     let Some(t) = figures.event_types.first() else {
         frame.render_widget(
             Paragraph::new(format!(" No {event_type} event in the window.")).block(block),
@@ -245,7 +245,7 @@ fn actions(
         by_action: true,
         ..Selection::default()
     };
-    let figures = window_stats("", win, false, &selection);
+    let figures = window_stats("", win, None, &selection);
     let actions = figures
         .event_types
         .first()

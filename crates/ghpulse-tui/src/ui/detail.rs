@@ -9,8 +9,8 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, W
 use super::{age, fit_figure, fit_text, scroll_offset, until};
 use crate::app::{App, Focus, SortColumn};
 use crate::theme::Theme;
-use ghpulse_core::Snapshot;
 use ghpulse_core::humanize_seconds;
+use ghpulse_core::{PartialReason, Snapshot};
 
 pub fn render(
     frame: &mut Frame,
@@ -52,30 +52,30 @@ pub fn render(
     };
     // The title's parts in order of worth; a part that does not fit whole is left out, so no
     // date or count is cut at the border.
-    let mut room = (area.width as usize).saturating_sub(4);
-    let mut title = Vec::new();
-    let name = fit_text(view.name.as_str(), room.saturating_sub(2));
-    let mut part = |text: String, style| {
-        let len = text.chars().count();
-        if len <= room {
-            room -= len;
-            title.push(Span::styled(text, style));
-            true
-        } else {
-            false
-        }
+    let mut title = Title {
+        room: (area.width as usize).saturating_sub(4),
+        parts: Vec::new(),
     };
-    part(format!(" {name} "), theme.title());
+    let name = fit_text(view.name.as_str(), title.room.saturating_sub(2));
+    title.part(format!(" {name} "), theme.title());
     let count = format!("{} events in window", figures.events_in_window);
-    if !part(format!("{count}{span} "), theme.dim()) {
-        part(format!("{count} "), theme.dim());
+    let mark = match figures.partial_reason {
+        Some(PartialReason::CatchingUp) => "catching up ",
+        Some(PartialReason::Gap) => "partial: events may be missing ",
+        None => "",
+    };
+    // Saying that figures may be incomplete is worth more than the window's dates.
+    let with_span = format!("{count}{span} ");
+    if !(title.fits(&format!("{with_span}{mark}")) && title.part(with_span, theme.dim())) {
+        title.part(format!("{count} "), theme.dim());
     }
-    if figures.partial {
-        part("partial: events may be missing ".into(), theme.warn());
+    if !mark.is_empty() {
+        title.part(mark.into(), theme.warn());
     }
     if !app.stats_filter.is_empty() {
-        part(format!("/{} ", app.stats_filter), theme.warn());
+        title.part(format!("/{} ", app.stats_filter), theme.warn());
     }
+    let title = title.parts;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(border)
@@ -297,3 +297,25 @@ const AVG: usize = 12;
 const MEDIAN: usize = 9;
 /// "23h 59m ago".
 const LAST: usize = 11;
+
+/// A pane title built from parts that are shown whole or not at all.
+struct Title {
+    room: usize,
+    parts: Vec<Span<'static>>,
+}
+
+impl Title {
+    fn fits(&self, text: &str) -> bool {
+        text.chars().count() <= self.room
+    }
+
+    /// Adds `text` if it fits whole; says whether it did.
+    fn part(&mut self, text: String, style: ratatui::style::Style) -> bool {
+        let fits = self.fits(&text);
+        if fits {
+            self.room -= text.chars().count();
+            self.parts.push(Span::styled(text, style));
+        }
+        fits
+    }
+}

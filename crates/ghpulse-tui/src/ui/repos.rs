@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use super::{age, filter_title, fit_figure, fit_text, scroll_offset, until};
 use crate::app::{App, Focus};
 use crate::theme::Theme;
-use ghpulse_core::{RepoStatus, RepoView, Snapshot, hourly_counts, window_events};
+use ghpulse_core::{PartialReason, RepoStatus, RepoView, Snapshot, hourly_counts, window_events};
 
 const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -52,11 +52,19 @@ fn next_try(view: &RepoView) -> Option<DateTime<Utc>> {
     view.state.next_poll_at.or(view.state.backoff_until)
 }
 
-fn status(view: &RepoView, partial: bool, now: DateTime<Utc>, theme: &Theme) -> Span<'static> {
+fn status(
+    view: &RepoView,
+    partial: Option<PartialReason>,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Span<'static> {
     let s = &view.state;
     match s.status {
         RepoStatus::Pending => Span::styled("pending", theme.dim()),
-        RepoStatus::Ok if partial => Span::styled("ok · partial", theme.warn()),
+        RepoStatus::Ok if partial == Some(PartialReason::CatchingUp) => {
+            Span::styled("catching up", theme.warn())
+        }
+        RepoStatus::Ok if partial.is_some() => Span::styled("ok · partial", theme.warn()),
         RepoStatus::Ok => Span::styled("ok", theme.good()),
         RepoStatus::NotFound => Span::styled("not found", theme.bad()),
         RepoStatus::TokenRejected => Span::styled("token rejected", theme.bad()),
@@ -190,7 +198,7 @@ pub fn render(
             .or(view.recent.first().map(|e| e.created_at));
         let mut cells = vec![
             Cell::from(fit_text(view.name.as_str(), col.name)),
-            Cell::from(status(view, figures.partial, now, theme)),
+            Cell::from(status(view, figures.partial_reason, now, theme)),
         ];
         if col.window {
             cells.push(Cell::from(format!(
