@@ -279,7 +279,7 @@ async fn a_consumer_that_stops_reading_is_closed_and_others_and_the_polls_go_on(
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stuck = socket.connect(addr).await.unwrap();
     stuck
-        .write_all(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
 
@@ -337,6 +337,7 @@ async fn a_consumer_that_stops_reading_is_closed_and_others_and_the_polls_go_on(
     })
     .await;
     let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "the stream was served: {text:.200}");
     let delivered = text.matches("event: github-event").count();
     assert!(
         closed.is_ok(),
