@@ -337,7 +337,10 @@ async fn a_consumer_that_stops_reading_is_closed_and_others_and_the_polls_go_on(
     })
     .await;
     let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("HTTP/1.1 200"), "the stream was served: {text:.200}");
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "the stream was served: {text:.200}"
+    );
     let delivered = text.matches("event: github-event").count();
     assert!(
         closed.is_ok(),
