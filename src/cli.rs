@@ -73,10 +73,18 @@ pub struct Files {
     pub data: Option<PathBuf>,
 }
 
+/// `repos`'s config file: global within `repos`, so it may follow the action too
+/// (`ghpulse repos add o/n -c F`), as people type options last.
 #[derive(Debug, Default, Args)]
 pub struct ConfigFile {
     /// Config file [default: ./repositories.toml, else $XDG_CONFIG_HOME/ghpulse/repositories.toml]
-    #[arg(short, long, env = "GHPULSE_CONFIG", value_name = "PATH")]
+    #[arg(
+        short,
+        long,
+        env = "GHPULSE_CONFIG",
+        value_name = "PATH",
+        global = true
+    )]
     pub config: Option<PathBuf>,
 }
 
@@ -223,6 +231,18 @@ impl Cli {
         given.or(self.files.config.as_ref())
     }
 
+    /// Only `repos add` may create a config file that was named but does not exist; anything
+    /// else would quietly run on an empty watch list because of a typo.
+    pub fn may_create_config(&self) -> bool {
+        matches!(
+            &self.command,
+            Some(Command::Repos {
+                action: ReposAction::Add { .. },
+                ..
+            })
+        )
+    }
+
     /// The store named for the command that runs.
     pub fn data(&self) -> Option<&PathBuf> {
         let given = match &self.command {
@@ -251,6 +271,20 @@ mod tests {
         assert_eq!(after.unwrap().config(), Some(&PathBuf::from("b.toml")));
         let repos = Cli::try_parse_args(["ghpulse", "repos", "--config", "c.toml", "list"]);
         assert_eq!(repos.unwrap().config(), Some(&PathBuf::from("c.toml")));
+    }
+
+    #[test]
+    fn repos_takes_its_config_before_or_after_the_action() {
+        for args in [
+            &["ghpulse", "repos", "add", "o/n", "-c", "f.toml"][..],
+            &["ghpulse", "repos", "-c", "f.toml", "add", "o/n"],
+            &["ghpulse", "-c", "f.toml", "repos", "add", "o/n"],
+            &["ghpulse", "repos", "list", "--config", "f.toml"],
+            &["ghpulse", "repos", "remove", "o/n", "--config=f.toml"],
+        ] {
+            let cli = Cli::try_parse_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.config(), Some(&PathBuf::from("f.toml")), "{args:?}");
+        }
     }
 
     #[test]

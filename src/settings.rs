@@ -51,6 +51,20 @@ fn env_nonempty(name: &str) -> Option<String> {
 /// `ghpulse stats`).
 pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
     let config = Config::load(&config_path(cli))?;
+    if let Some(named) = cli.config()
+        && !config.exists
+        && !cli.may_create_config()
+    {
+        return Err(ConfigError {
+            path: named.clone(),
+            line: None,
+            key: "file".into(),
+            message: format!(
+                "no such file (`ghpulse repos add OWNER/NAME -c {}` creates it)",
+                named.display()
+            ),
+        });
+    }
     let watching = cli.command.is_none();
     let usage = |origin: &str, key: &str, message: String| ConfigError {
         path: PathBuf::from(origin),

@@ -160,3 +160,39 @@ async fn without_a_token_variable_the_gh_login_is_used_and_never_logged() {
     assert!(!log.contains("unauthenticated"), "{log}");
     assert!(!log.contains(TOKEN), "{log}");
 }
+
+#[test]
+fn a_named_config_that_does_not_exist_is_a_usage_error_except_for_repos_add() {
+    let work = Workdir::new(&[]);
+    let missing = work.dir.path().join("typo.toml");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &["stats", "-c", missing][..],
+        &["-c", missing, "stats", "--json"],
+        &["export", "--config", missing],
+        &["repos", "list", "-c", missing],
+        &["repos", "remove", "o/n", "-c", missing],
+        &["--headless", "-c", missing],
+    ] {
+        let out = ghpulse(args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+        assert!(err.contains("typo.toml: file: no such file"), "{err}");
+    }
+    let out = ghpulse(&["stats"], &[("GHPULSE_CONFIG", missing)]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a name from the environment is named too"
+    );
+    assert!(!Path::new(missing).exists(), "nothing created by a refusal");
+
+    // Options last, first, or between: `repos add` creates the file it is given.
+    let added = stdout(&ghpulse(&["repos", "add", "o/one", "-c", missing], &[]));
+    assert!(added.contains("Added o/one"), "{added}");
+    stdout(&ghpulse(&["repos", "-c", missing, "add", "o/two"], &[]));
+    stdout(&ghpulse(&["-c", missing, "repos", "add", "o/three"], &[]));
+    let listed = stdout(&ghpulse(&["repos", "list", "--config", missing], &[]));
+    assert_eq!(listed, "o/one\no/two\no/three\n");
+}
