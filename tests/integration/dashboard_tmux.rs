@@ -104,18 +104,7 @@ impl Drop for Tmux {
 
 /// Whether the pseudo-terminal tests can run: outside CI a machine without tmux skips them.
 fn tmux_available() -> bool {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have tmux (.ci/run installs it)"
-        );
-        eprintln!("tmux is not installed: skipping the pseudo-terminal test");
-    }
-    found
+    crate::support::required_program("tmux", "tmux").is_some()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crash;
 mod dashboard_tmux;
+mod docs_browser;
 mod event_stream;
 mod faults;
 mod headers;

@@ -1,24 +1,16 @@
 //! A real Prometheus scraping a headless ghpulse fed by the fake GitHub server, and the
-//! shipped rules checked by promtool. Skipped, with a note, where the binaries are absent
-//! (Debian package `prometheus`; `.ci/run` installs it).
+//! shipped rules checked by promtool. Skipped, said past the capture, where the binaries are absent
+//! (Debian package `prometheus`; `.ci/run` installs it; under `CI` a failure).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Workdir, stop};
+use crate::support::{Workdir, required_program, stop};
 use fake_github::{FakeGithub, Options};
 use serde_json::Value;
 
 const REPOS: [&str; 2] = ["sferik/rails_admin", "praw-dev/praw"];
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| p.is_file())
-}
 
 fn contrib(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,8 +20,7 @@ fn contrib(file: &str) -> PathBuf {
 
 #[test]
 fn the_shipped_rules_pass_promtool() {
-    let Some(promtool) = on_path("promtool") else {
-        eprintln!("note: promtool is not installed (Debian package prometheus); rules not checked");
+    let Some(promtool) = required_program("promtool", "prometheus") else {
         return;
     };
     for args in [
@@ -97,8 +88,7 @@ fn sample(v: &Value) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_scrapes_the_same_figures_as_api_stats() {
-    let Some(prometheus) = on_path("prometheus") else {
-        eprintln!("note: prometheus is not installed (Debian package prometheus); test skipped");
+    let Some(prometheus) = required_program("prometheus", "prometheus") else {
         return;
     };
     let gh = FakeGithub::start(Options {

@@ -23,7 +23,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::{Scalar, Servable};
 
 use routes::{activity, events, repos, stats, status, stream};
 
@@ -121,9 +120,12 @@ pub fn router(
         .routes(routes!(status::health))
         .split_for_parts();
     ListenerAnswers.modify(&mut api);
-    // A reference page over the same document; Scalar's script comes from its CDN when the
-    // page is viewed, so nothing is downloaded at build time.
-    let docs = Scalar::with_url("/docs", api.clone()).title("ghpulse REST API");
+    // Swagger UI over the document served below: its scripts and styles are inside the
+    // binary, so the page renders where no CDN can be reached and the browser asks nothing of
+    // any other host.
+    let docs: Router<ApiState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json").try_it_out_enabled(true))
+        .into();
     // Generated once: the document only changes with the code.
     let api = api
         .to_json()
@@ -159,7 +161,8 @@ pub fn router(
         .with_state(state)
 }
 
-/// tower-http's layers answer in plain text or with no body; the API answers in JSON.
+/// tower-http's layers and the docs' file server answer in plain text or with no body; the
+/// API answers in JSON.
 async fn json_error_bodies(response: Response) -> Response {
     match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
@@ -171,8 +174,21 @@ async fn json_error_bodies(response: Response) -> Response {
             ApiError::new(StatusCode::REQUEST_TIMEOUT, "request not completed in time")
                 .into_response()
         }
+        StatusCode::NOT_FOUND if !is_json(&response) => {
+            ApiError::not_found("no such endpoint; see /openapi.json").into_response()
+        }
+        status if (status.is_client_error() || status.is_server_error()) && !is_json(&response) => {
+            ApiError::new(status, status.canonical_reason().unwrap_or("error")).into_response()
+        }
         _ => response,
     }
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
 /// Binds `addr` and serves until `shutdown` turns true, to `localhost`, `addr` and

@@ -5,11 +5,35 @@
 pub mod figures;
 pub mod openapi;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ghpulse");
+
+/// A program a test drives as users have it (tmux, Prometheus, Chromium), found on `PATH`.
+/// Under `CI` a missing one fails the test: a skipped check must not pass as a green run.
+/// Elsewhere the skip is written straight to stderr, past the test harness's capture, so
+/// `cargo test` shows it beside the test's "ok".
+pub fn required_program(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not installed (Debian package {package}); under CI it is required"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {name} is not installed (Debian package {package})"
+        );
+    }
+    found
+}
 
 /// A scratch folder with a config file and a store path.
 pub struct Workdir {
