@@ -3,7 +3,6 @@
 //! itself serves, and Chromium's network log must show no request to anywhere else.
 
 use std::process::Command;
-use std::time::Duration;
 
 use crate::support::{Workdir, listening_at, required_program, stop};
 use fake_github::{FakeGithub, Options};

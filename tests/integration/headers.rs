@@ -228,6 +228,7 @@ async fn a_store_holding_a_plan_beyond_the_bounds_is_polled_at_once() {
                     remaining: 4000,
                     used: 1000,
                     reset_at: DateTime::<Utc>::MAX_UTC,
+                    assumed: false,
                 }),
                 counters: store.counters().unwrap(),
             })

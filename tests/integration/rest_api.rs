@@ -258,7 +258,38 @@ async fn every_endpoint_answers_as_documented() {
     assert_eq!(legacy["repositories"], modern["repositories"]);
     let (_, rl) = r.get("/api/rate-limit").await;
     assert_eq!(rl["authenticated"], true);
+    assert_eq!(rl["known"], true, "{rl}");
+    assert_eq!(rl["limit"], 5000, "the fake server's figures: {rl}");
     assert!(rl["requests"]["total"].as_u64().unwrap() >= 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn before_github_answers_the_rate_limit_is_unknown_not_invented() {
+    let gh = FakeGithub::start(Options::default()).await;
+    // Nothing watched: no request is sent, so no answer carries the figures.
+    let work = Workdir::new(&[]);
+    let child = work.start_with(&gh.url(), None, &["--listen", "127.0.0.1:0"], &[]);
+    let base = crate::support::listening_at(&work).await;
+    let rl: Value = reqwest::get(format!("{base}/api/rate-limit"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    stop(child);
+    assert_eq!(rl["known"], false, "{rl}");
+    for field in ["limit", "remaining", "used", "reset_at"] {
+        assert!(rl[field].is_null(), "{field}: {rl}");
+    }
+    assert_eq!(rl["requests"]["total"], 0, "{rl}");
+    assert!(!metrics.contains("ghpulse_rate_limit_"), "{metrics}");
+    assert!(gh.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -140,6 +140,7 @@ mod tests {
                 remaining: 60,
                 used: 0,
                 reset_at: Utc::now(),
+                assumed: false,
             },
             requests: RequestCounters::default(),
             fetcher: FetcherState::Live,

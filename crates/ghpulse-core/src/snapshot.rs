@@ -606,6 +606,7 @@ mod tests {
                     remaining: 0,
                     used: 5000,
                     reset_at: DateTime::<Utc>::MAX_UTC,
+                    assumed: false,
                 }),
                 counters: RequestCounters::default(),
             })

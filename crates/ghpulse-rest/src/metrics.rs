@@ -208,21 +208,25 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
     }
     registry.register_collector(Box::new(requests));
 
+    // Before GitHub's first answer there is no figure to report: a series absent, not an
+    // invented 60 or 5000.
     let rl = snapshot.rate_limit.at(Utc::now());
-    let remaining = Gauge::<i64>::default();
-    remaining.set(i64::from(rl.remaining));
-    registry.register(
-        "rate_limit_remaining",
-        "GitHub rate-limit requests remaining until reset",
-        remaining,
-    );
-    let limit = Gauge::<i64>::default();
-    limit.set(i64::from(rl.limit));
-    registry.register(
-        "rate_limit_limit",
-        "GitHub rate-limit requests per window",
-        limit,
-    );
+    if !rl.assumed {
+        let remaining = Gauge::<i64>::default();
+        remaining.set(i64::from(rl.remaining));
+        registry.register(
+            "rate_limit_remaining",
+            "GitHub rate-limit requests remaining until reset",
+            remaining,
+        );
+        let limit = Gauge::<i64>::default();
+        limit.set(i64::from(rl.limit));
+        registry.register(
+            "rate_limit_limit",
+            "GitHub rate-limit requests per window",
+            limit,
+        );
+    }
 
     let mut out = String::new();
     match format {
@@ -276,6 +280,36 @@ mod tests {
             labels: Default::default(),
             stats_cache: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_rate_limit_is_reported_only_once_github_has_sent_it() {
+        let mut s = snapshot(&[("o/n", &["PushEvent"])]);
+        let series = |s: &Snapshot| -> Vec<String> {
+            render(s, Format::Text)
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("ghpulse_rate_limit_"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            series(&s),
+            Vec::<String>::new(),
+            "assumed figures are no figures"
+        );
+        s.rate_limit = RateLimit {
+            assumed: false,
+            remaining: 4321,
+            ..s.rate_limit
+        };
+        assert_eq!(
+            series(&s),
+            [
+                "ghpulse_rate_limit_remaining 4321",
+                "ghpulse_rate_limit_limit 5000"
+            ]
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn snapshot(repos: Vec<RepoView>) -> Snapshot {
             remaining: 4912,
             used: 88,
             reset_at: now() + TimeDelta::seconds(2537),
+            assumed: false,
         },
         requests: RequestCounters {
             total: 120,
@@ -247,11 +248,26 @@ fn rate_limited_header() {
         remaining: 0,
         used: 60,
         reset_at: now() + TimeDelta::seconds(754),
+        assumed: false,
     };
     s.fetcher = FetcherState::WaitingForRateLimit {
         until: now() + TimeDelta::seconds(756),
     };
     check("rate_limited", &App::default(), &s);
+}
+
+#[test]
+fn rate_limit_unknown_before_github_answers() {
+    let mut s = snapshot(Vec::new());
+    s.fetcher = FetcherState::Starting;
+    s.rate_limit = RateLimit::assumed(false, now());
+    let text = screen_text(&draw(&App::default(), &s, 80, 24, Theme::plain())).join("\n");
+    assert!(
+        text.contains("rate limit unknown until GitHub answers"),
+        "{text}"
+    );
+    assert!(!text.contains("60/60"), "no invented figures: {text}");
+    check("rate_limit_unknown", &App::default(), &s);
 }
 
 #[test]

@@ -406,6 +406,7 @@ impl GitHubModel {
             remaining: limit.saturating_sub(used),
             used,
             reset_at,
+            assumed: false,
         };
         let (status, counted, outcome) = if st.used >= st.limit {
             st.violations.after_budget_spent += 1;

@@ -86,6 +86,7 @@ pub fn rate_limit(
         remaining,
         used: used.min(limit),
         reset_at,
+        assumed: false,
     }
 }
 
@@ -331,6 +332,7 @@ mod tests {
             remaining: 0,
             used: 60,
             reset_at: DateTime::<Utc>::MAX_UTC,
+            assumed: false,
         };
         assert_eq!(
             stored_rate_limit(rl, now()).reset_at,

@@ -13,6 +13,10 @@ pub struct RateLimit {
     pub remaining: u32,
     pub used: u32,
     pub reset_at: DateTime<Utc>,
+    /// No answer has carried the figures yet: they are what GitHub grants by default, good
+    /// enough to plan on but never to show as GitHub's. Stored figures came from an answer.
+    #[serde(default)]
+    pub assumed: bool,
 }
 
 impl RateLimit {
@@ -24,6 +28,7 @@ impl RateLimit {
             remaining: limit,
             used: 0,
             reset_at: bounds::shifted(now, TimeDelta::hours(1)),
+            assumed: true,
         }
     }
 

@@ -551,6 +551,7 @@ mod tests {
                 remaining,
                 used: 5000 - remaining,
                 reset_at: now() + TimeDelta::hours(1),
+                assumed: false,
             }),
             poll_interval: Some(Duration::from_secs(60)),
             ..Default::default()

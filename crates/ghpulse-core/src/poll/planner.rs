@@ -393,6 +393,7 @@ mod tests {
             remaining: 0,
             used: 60,
             reset_at,
+            assumed: false,
         };
         let state = RepoState {
             last_polled_at: Some(now()),
@@ -420,6 +421,7 @@ mod tests {
             remaining: 4321,
             used: 679,
             reset_at: now() + TimeDelta::minutes(5),
+            assumed: false,
         };
         p.apply(outcome("gone/repo", None, RepoState::default(), rl), now());
         assert_eq!(p.rate_limit.remaining, 4321);

@@ -37,24 +37,30 @@ pub async fn health(State(state): State<ApiState>) -> Result<Json<Health>, ApiEr
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RateLimitBody {
     pub authenticated: bool,
-    pub limit: u32,
-    pub remaining: u32,
-    pub used: u32,
-    pub reset_at: DateTime<Utc>,
+    /// Whether an answer from GitHub has carried the figures; until then the four below are
+    /// null.
+    pub known: bool,
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
+    pub used: Option<u32>,
+    pub reset_at: Option<DateTime<Utc>>,
     pub requests: RequestCounters,
 }
 
-/// GitHub's rate-limit figures as last reported, and ghpulse's requests by outcome.
+/// GitHub's rate-limit figures as last reported (null before its first answer), and
+/// ghpulse's requests by outcome.
 #[utoipa::path(get, path = "/api/rate-limit", responses((status = 200, body = RateLimitBody)))]
 pub async fn rate_limit(State(state): State<ApiState>) -> Json<RateLimitBody> {
     let s = state.snapshot();
     let rl = s.rate_limit.at(Utc::now());
+    let known = !rl.assumed;
     Json(RateLimitBody {
         authenticated: s.authenticated,
-        limit: rl.limit,
-        remaining: rl.remaining,
-        used: rl.used,
-        reset_at: rl.reset_at,
+        known,
+        limit: known.then_some(rl.limit),
+        remaining: known.then_some(rl.remaining),
+        used: known.then_some(rl.used),
+        reset_at: known.then_some(rl.reset_at),
         requests: s.requests,
     })
 }

@@ -64,17 +64,22 @@ pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, t
     frame.render_widget(Paragraph::new(line), top);
 
     let rl = s.rate_limit.at(now);
-    let ratio = if rl.limit == 0 {
+    let ratio = if rl.assumed || rl.limit == 0 {
         0.0
     } else {
         f64::from(rl.remaining) / f64::from(rl.limit)
     };
-    let label = format!(
-        " rate limit {}/{} · resets {} ",
-        rl.remaining,
-        rl.limit,
-        until(now, Some(rl.reset_at))
-    );
+    // Before GitHub's first answer the figures are only what it grants by default.
+    let label = if rl.assumed {
+        " rate limit unknown until GitHub answers ".to_string()
+    } else {
+        format!(
+            " rate limit {}/{} · resets {} ",
+            rl.remaining,
+            rl.limit,
+            until(now, Some(rl.reset_at))
+        )
+    };
     let gauge_widget = LineGauge::default()
         .ratio(ratio.clamp(0.0, 1.0))
         .label(label)
