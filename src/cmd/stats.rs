@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ghpulse_core::{
-    Config, LabelsReport, PartialReason, Query, Selection, Snapshot, StatsAnswer, StatsAsk,
-    StatsQuery, StatsReport, Store, humanize_seconds,
+    Config, LabelsReport, PartialReason, Query, RepoReport, RepoStats, Selection, Snapshot,
+    StatsAnswer, StatsAsk, StatsQuery, Store, WindowReport, humanize_seconds,
 };
 
 use super::{Failure, watched, written};
@@ -51,9 +51,50 @@ fn report(
         },
     );
     if json {
-        print_json(&report, out)
-    } else {
-        written(write_table(&report, out))
+        return print_json(&report, out);
+    }
+    let rows: Vec<Row> = report.repositories.iter().map(Row::of).collect();
+    written(write_table(
+        &report.generated_at,
+        &report.window,
+        &rows,
+        out,
+    ))
+}
+
+/// A repository's line of the table: its figures, and for a watched repository (not the
+/// combined timeline) how its polling stands.
+struct Row<'a> {
+    figures: &'a RepoStats,
+    polled: Option<Polled<'a>>,
+}
+
+impl<'a> Row<'a> {
+    fn of(r: &'a RepoReport) -> Row<'a> {
+        Row {
+            figures: &r.figures,
+            polled: Some(Polled {
+                at: r.last_polled_at,
+                error: r.last_error.as_deref(),
+            }),
+        }
+    }
+}
+
+struct Polled<'a> {
+    at: Option<DateTime<Utc>>,
+    error: Option<&'a str>,
+}
+
+impl Polled<'_> {
+    fn describe(&self) -> String {
+        let when = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        match (&self.at, self.error) {
+            (None, None) => "never polled".into(),
+            (None, Some(e)) => format!("never polled successfully; last error: {e}"),
+            (Some(t), None) => format!("last polled {}", when(t)),
+            (Some(t), Some(e)) => format!("last polled {}, which failed: {e}", when(t)),
+        }
     }
 }
 
@@ -101,19 +142,21 @@ fn answer(
     let StatsAnswer {
         generated_at,
         window,
-        mut repositories,
+        repositories,
         combined,
     } = answer;
     if let Some(a) = &q.action {
         written(writeln!(out, "Only events whose action is {a:?}."))?;
     }
-    repositories.extend(combined);
-    let report = StatsReport {
-        generated_at,
-        window,
-        repositories,
-    };
-    written(write_table(&report, out))
+    let rows: Vec<Row> = repositories
+        .iter()
+        .map(Row::of)
+        .chain(combined.iter().map(|figures| Row {
+            figures,
+            polled: None,
+        }))
+        .collect();
+    written(write_table(&generated_at, &window, &rows, out))
 }
 
 fn print_json(body: &impl serde::Serialize, out: &mut impl Write) -> Result<(), Failure> {
@@ -155,21 +198,26 @@ fn write_labels(report: &LabelsReport, out: &mut impl Write) -> std::io::Result<
     Ok(())
 }
 
-fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> {
+fn write_table(
+    generated_at: &DateTime<Utc>,
+    window: &WindowReport,
+    rows: &[Row],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "Statistics as of {} (window: last {} events or {}, whichever holds fewer)",
-        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        report.window.max_events,
-        humanize_seconds(report.window.max_age_seconds as f64)
+        generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        window.max_events,
+        humanize_seconds(window.max_age_seconds as f64)
     )?;
-    if report.repositories.is_empty() {
+    if rows.is_empty() {
         writeln!(
             out,
             "\nNo repositories are watched. Add one with: ghpulse repos add owner/name"
         )?;
     }
-    for r in &report.repositories {
+    for Row { figures: r, polled } in rows {
         writeln!(out)?;
         let span = match (r.window_start, r.window_end) {
             (Some(s), Some(e)) => format!(
@@ -189,6 +237,9 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
             "{}: {} events in window{span}{partial}",
             r.repo, r.events_in_window
         )?;
+        if let Some(p) = polled {
+            writeln!(out, "  {}", p.describe())?;
+        }
         if r.event_types.is_empty() {
             continue;
         }
@@ -227,11 +278,9 @@ fn write_table(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ghpulse_core::{RepoStats, WindowReport};
 
-    #[test]
-    fn the_table_says_why_figures_are_partial() {
-        let repo = |name: &str, partial_reason: Option<PartialReason>| RepoStats {
+    fn figures(name: &str, partial_reason: Option<PartialReason>) -> RepoStats {
+        RepoStats {
             repo: name.into(),
             events_in_window: 0,
             window_start: None,
@@ -239,28 +288,73 @@ mod tests {
             partial: partial_reason.is_some(),
             partial_reason,
             event_types: Vec::new(),
-        };
-        let report = StatsReport {
-            generated_at: "2026-11-22T12:00:00Z".parse().unwrap(),
-            window: WindowReport {
-                max_age_seconds: 604_800,
-                max_events: 500,
-            },
-            repositories: vec![
-                repo("o/owed", Some(PartialReason::CatchingUp)),
-                repo("o/gap", Some(PartialReason::Gap)),
-                repo("o/whole", None),
-            ],
-        };
+        }
+    }
+
+    fn table(rows: &[Row]) -> String {
         let mut out = Vec::new();
-        write_table(&report, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let window = WindowReport {
+            max_age_seconds: 604_800,
+            max_events: 500,
+        };
+        write_table(
+            &"2026-11-22T12:00:00Z".parse().unwrap(),
+            &window,
+            rows,
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_table_says_why_figures_are_partial() {
+        let (owed, gap, whole) = (
+            figures("o/owed", Some(PartialReason::CatchingUp)),
+            figures("o/gap", Some(PartialReason::Gap)),
+            figures("o/whole", None),
+        );
+        let rows = [&owed, &gap, &whole].map(|figures| Row {
+            figures,
+            polled: None,
+        });
+        let text = table(&rows);
         for line in [
             "o/owed: 0 events in window  [partial: catching up, events may be missing]",
             "o/gap: 0 events in window  [partial: a gap, events may be missing]",
             "o/whole: 0 events in window\n",
         ] {
             assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_table_says_whether_and_when_a_repository_was_polled() {
+        let f = figures("o/n", None);
+        let at = "2026-11-22T11:58:07Z".parse().ok();
+        let cases = [
+            (None, None, "never polled"),
+            (
+                None,
+                Some("dns error"),
+                "never polled successfully; last error: dns error",
+            ),
+            (at, None, "last polled 2026-11-22 11:58:07 UTC"),
+            (
+                at,
+                Some("HTTP 502"),
+                "last polled 2026-11-22 11:58:07 UTC, which failed: HTTP 502",
+            ),
+        ];
+        for (at, error, said) in cases {
+            let text = table(&[Row {
+                figures: &f,
+                polled: Some(Polled { at, error }),
+            }]);
+            assert!(
+                text.contains(&format!("o/n: 0 events in window\n  {said}\n")),
+                "{said:?} in\n{text}"
+            );
         }
     }
 }

@@ -196,3 +196,44 @@ fn a_named_config_that_does_not_exist_is_a_usage_error_except_for_repos_add() {
     let listed = stdout(&ghpulse(&["repos", "list", "--config", missing], &[]));
     assert_eq!(listed, "o/one\no/two\no/three\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_says_when_each_repository_was_polled_and_why_it_failed_or_that_it_never_was() {
+    // Nothing answers at this address: every poll fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let work = Workdir::new(&["o/failing"]);
+    let child = work.start(&api, None);
+    wait_for("a failed poll", Duration::from_secs(20), &work, || {
+        let out = work.run(&["stats", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|v| v["repositories"][0]["last_error"].is_string())
+    })
+    .await;
+    stop(child);
+    stdout(&work.run(&["repos", "add", "o/new"]));
+
+    let json = work.stats_json();
+    let repos = json["repositories"].as_array().unwrap();
+    assert_eq!(repos[0]["repo"], "o/failing");
+    assert!(repos[0]["last_polled_at"].is_string(), "{json}");
+    assert!(repos[0]["last_error"].is_string(), "{json}");
+    assert_eq!(repos[1]["repo"], "o/new");
+    assert!(repos[1]["last_polled_at"].is_null(), "{json}");
+    assert!(repos[1]["last_error"].is_null(), "{json}");
+
+    let text = stdout(&work.run(&["stats"]));
+    let error = repos[0]["last_error"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(", which failed: {error}\n")),
+        "{error:?} in\n{text}"
+    );
+    assert!(
+        text.contains(
+            "o/new: 0 events in window  [partial: catching up, events may be missing]\n  \
+             never polled\n"
+        ),
+        "{text}"
+    );
+}

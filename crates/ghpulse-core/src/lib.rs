@@ -57,8 +57,8 @@ pub use query::{EventsAsk, MAX_OFFSET_MINUTES, Query, StatsAnswer, StatsAsk};
 pub use snapshot::{FetcherState, RepoView, Snapshot, StatsQuery};
 pub use stats::activity::{COMBINED, RepoActivity, RepoTypeCount, counts_by_type};
 pub use stats::figures::{
-    ActionStats, Gap, PartialReason, RepoEvents, RepoStats, Selection, StatsReport, TypeStats,
-    WindowReport, hourly_counts, repo_stats, type_gaps, window_events, window_stats,
+    ActionStats, Gap, PartialReason, RepoEvents, RepoReport, RepoStats, Selection, StatsReport,
+    TypeStats, WindowReport, hourly_counts, repo_stats, type_gaps, window_events, window_stats,
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
 pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};

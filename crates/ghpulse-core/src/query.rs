@@ -17,7 +17,7 @@ use crate::live::{LiveEvent, StreamFilter};
 use crate::snapshot::{RepoView, Snapshot};
 use crate::stats::activity::{self, RepoActivity, RepoTypeCount, Scope};
 use crate::stats::figures::RepoEvents;
-use crate::stats::figures::{self, RepoStats, Selection, WindowReport};
+use crate::stats::figures::{self, RepoReport, RepoStats, Selection, WindowReport};
 use crate::stats::labels::{self, LabelsReport, RepoLabels};
 use crate::store::{Store, StoreError};
 
@@ -31,7 +31,7 @@ pub const MAX_OFFSET_MINUTES: u64 = 30 * 24 * 60;
 pub struct StatsAnswer {
     pub generated_at: DateTime<Utc>,
     pub window: WindowReport,
-    pub repositories: Vec<RepoStats>,
+    pub repositories: Vec<RepoReport>,
     /// Only with `combined=true`: every watched repository together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub combined: Option<RepoStats>,
@@ -91,8 +91,15 @@ impl Query {
             .iter()
             .filter(|r| ask.repo.is_none_or(|want| &r.name == want))
             .take(ask.limit.unwrap_or(usize::MAX))
-            .map(|r| {
-                figures::selected_repo_stats(&r.events(), now, &snapshot.window, &ask.selection)
+            .map(|r| RepoReport {
+                figures: figures::selected_repo_stats(
+                    &r.events(),
+                    now,
+                    &snapshot.window,
+                    &ask.selection,
+                ),
+                last_polled_at: r.state.last_polled_at,
+                last_error: r.state.last_error.clone(),
             })
             .collect();
         let combined = ask.combined.then(|| {

@@ -12,7 +12,9 @@ use crate::github::bounds;
 use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::github::repo_name::RepoName;
-use crate::stats::figures::{self, Gap, RepoEvents, RepoStats, StatsReport, WindowReport};
+use crate::stats::figures::{
+    self, Gap, RepoEvents, RepoReport, RepoStats, StatsReport, WindowReport,
+};
 use crate::store::{RepoState, Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,7 +131,14 @@ impl Snapshot {
             window: cached.window.clone(),
             repositories: cached
                 .select(q)
-                .map(|(_, r, _)| with_type(r, q.event_type))
+                .map(|(name, r, _)| {
+                    let state = self.repo(name).map(|v| &v.state);
+                    RepoReport {
+                        figures: with_type(r, q.event_type),
+                        last_polled_at: state.and_then(|s| s.last_polled_at),
+                        last_error: state.and_then(|s| s.last_error.clone()),
+                    }
+                })
                 .collect(),
         }
     }
@@ -138,7 +147,8 @@ impl Snapshot {
     /// serialized once, so only the selection is copied.
     pub fn stats_json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
         let now = figures::to_millis(now);
-        self.stats_cache(now).json(now, q)
+        self.stats_cache(now)
+            .json(now, q, |name| self.repo(name).map(|v| &v.state))
     }
 
     /// The figures for `now` if they are already computed: never blocks on a computation.
@@ -297,10 +307,17 @@ impl CachedStats {
             .take(q.limit.unwrap_or(usize::MAX))
     }
 
-    /// Byte for byte what serde_json makes of the [`StatsReport`].
-    fn json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
+    /// Byte for byte what serde_json makes of the [`StatsReport`]: the figures' objects
+    /// were serialized once, and each takes its repository's polling fields (which change
+    /// on every poll, a 304 too) before its closing brace, where `flatten` puts them.
+    fn json<'s>(
+        &self,
+        now: DateTime<Utc>,
+        q: &StatsQuery<'_>,
+        state: impl Fn(&RepoName) -> Option<&'s RepoState>,
+    ) -> Bytes {
         let selected: Vec<_> = self.select(q).collect();
-        let size = selected.iter().map(|(_, _, j)| j.len() + 1).sum::<usize>()
+        let size = selected.iter().map(|(_, _, j)| j.len() + 96).sum::<usize>()
             + self.window_json.len()
             + 96;
         let mut out = BytesMut::with_capacity(size);
@@ -309,18 +326,34 @@ impl CachedStats {
         out.put_slice(b",\"window\":");
         out.put_slice(&self.window_json);
         out.put_slice(b",\"repositories\":[");
-        for (i, (_, figures, json)) in selected.into_iter().enumerate() {
+        for (i, (name, figures, json)) in selected.into_iter().enumerate() {
             if i > 0 {
                 out.put_u8(b',');
             }
-            match q.event_type {
-                None => out.put_slice(json),
-                Some(_) => out.put_slice(&to_json(&with_type(figures, q.event_type))),
-            }
+            let object = match q.event_type {
+                None => json.clone(),
+                Some(_) => to_json(&with_type(figures, q.event_type)),
+            };
+            out.put_slice(object.strip_suffix(b"}").unwrap_or(&object));
+            let state = state(name);
+            out.put_u8(b',');
+            out.put_slice(
+                &to_json(&Polling {
+                    last_polled_at: state.and_then(|s| s.last_polled_at),
+                    last_error: state.and_then(|s| s.last_error.as_deref()),
+                })[1..],
+            );
         }
         out.put_slice(b"]}");
         out.freeze()
     }
+}
+
+/// [`RepoReport`]'s own fields, to follow a cached figures object (the `{` left out).
+#[derive(serde::Serialize)]
+struct Polling<'a> {
+    last_polled_at: Option<DateTime<Utc>>,
+    last_error: Option<&'a str>,
 }
 
 /// A `type` filter lists fewer types and changes no figure.
@@ -417,7 +450,11 @@ mod tests {
             1_000_000,
             "truncated to the millisecond"
         );
-        let names: Vec<_> = all.repositories.iter().map(|r| r.repo.as_str()).collect();
+        let names: Vec<_> = all
+            .repositories
+            .iter()
+            .map(|r| r.figures.repo.as_str())
+            .collect();
         assert_eq!(
             names,
             ["z/last-by-name", "a/first-by-name"],
@@ -443,7 +480,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(one.repositories[0].repo, "a/first-by-name");
+        assert_eq!(one.repositories[0].figures.repo, "a/first-by-name");
         let typed = s.stats(
             now,
             &StatsQuery {
@@ -451,10 +488,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(typed.repositories[0].events_in_window, 3);
-        assert_eq!(typed.repositories[0].event_types.len(), 1);
+        assert_eq!(typed.repositories[0].figures.events_in_window, 3);
+        assert_eq!(typed.repositories[0].figures.event_types.len(), 1);
         assert_eq!(
-            typed.repositories[0].event_types[0].avg_seconds_between,
+            typed.repositories[0].figures.event_types[0].avg_seconds_between,
             Some(60.0)
         );
     }
@@ -470,7 +507,11 @@ mod tests {
                 .iter()
                 .filter(|r| q.repo.is_none_or(|want| &r.name == want))
                 .take(q.limit.unwrap_or(usize::MAX))
-                .map(|r| figures::repo_stats(&r.events(), now, &s.window, q.event_type))
+                .map(|r| RepoReport {
+                    figures: figures::repo_stats(&r.events(), now, &s.window, q.event_type),
+                    last_polled_at: r.state.last_polled_at,
+                    last_error: r.state.last_error.clone(),
+                })
                 .collect(),
         }
     }
@@ -515,7 +556,7 @@ mod tests {
         let edge = start + chrono::TimeDelta::minutes(57); // the oldest event (3 min before) leaves
         let q = StatsQuery::default();
         let first = s.stats(start, &q);
-        assert_eq!(first.repositories[0].events_in_window, 3);
+        assert_eq!(first.repositories[0].figures.events_in_window, 3);
         for now in [
             edge - chrono::TimeDelta::milliseconds(1),
             edge,
@@ -525,7 +566,10 @@ mod tests {
         ] {
             assert_eq!(s.stats(now, &q), computed(&s, now, &q), "at {now}");
         }
-        assert_eq!(s.stats(edge, &q).repositories[0].events_in_window, 2);
+        assert_eq!(
+            s.stats(edge, &q).repositories[0].figures.events_in_window,
+            2
+        );
         // A clock that went back gets figures for its own instant, not the cached later ones.
         assert_eq!(s.stats(start, &q), computed(&s, start, &q));
     }
@@ -542,8 +586,8 @@ mod tests {
             estimated_missing: 1,
         }]);
         let q = StatsQuery::default();
-        assert!(!s.stats(s.taken_at, &q).repositories[0].partial);
-        assert!(s.stats(gap_from, &q).repositories[0].partial);
+        assert!(!s.stats(s.taken_at, &q).repositories[0].figures.partial);
+        assert!(s.stats(gap_from, &q).repositories[0].figures.partial);
     }
 
     #[test]
@@ -560,6 +604,20 @@ mod tests {
         after_304.keep_figures_of(&s);
         let kept = after_304.cached_stats(now).expect("kept");
         assert!(Arc::ptr_eq(&kept, &computed_once));
+        // The kept figures are served with the new polling state, in both forms.
+        after_304.repos[1].state.last_polled_at = Some(now + chrono::TimeDelta::seconds(1));
+        after_304.repos[1].state.last_error = Some("HTTP 502 \"bad\" gateway".into());
+        after_304.repos[0].state.last_error = Some("timed out".into());
+        let served = after_304.stats(now, &q);
+        assert_eq!(served, computed(&after_304, now, &q));
+        assert_eq!(
+            served.repositories[1].last_error.as_deref(),
+            Some("HTTP 502 \"bad\" gateway")
+        );
+        assert_eq!(
+            std::str::from_utf8(&after_304.stats_json(now, &q)).unwrap(),
+            serde_json::to_string(&served).unwrap()
+        );
 
         // New events (an equal copy is not trusted: only the same list is), another window.
         let mut new_events = s.clone();
@@ -576,7 +634,7 @@ mod tests {
         cut.keep_figures_of(&s);
         assert!(cut.cached_stats(now).is_none());
         assert_eq!(
-            cut.stats(now, &q).repositories[0].partial_reason,
+            cut.stats(now, &q).repositories[0].figures.partial_reason,
             Some(crate::stats::figures::PartialReason::CatchingUp)
         );
         assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));

@@ -156,7 +156,7 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
         "avg_seconds_between_events",
         "Average seconds between consecutive events of a type",
     );
-    for r in &report.repositories {
+    for r in report.repositories.iter().map(|r| &r.figures) {
         let repo = RepoLabels {
             repo: r.repo.clone(),
         };

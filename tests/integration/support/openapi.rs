@@ -20,9 +20,33 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
         }
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for s in all {
-            validate(doc, s, v, at)?;
+        // Every part must hold, and a property is known when any part names it (serde's
+        // `flatten` is written as the parts it joins): validate one object schema that
+        // joins their properties and requirements.
+        let mut joined = serde_json::Map::new();
+        let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
+        for part in all {
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(r) => {
+                    &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")]
+                }
+                None => part,
+            };
+            if let Some(ps) = part.get("properties").and_then(Value::as_object) {
+                properties.extend(ps.clone());
+            }
+            if let Some(rs) = part.get("required").and_then(Value::as_array) {
+                required.extend(rs.iter().cloned());
+            }
+            if part.get("properties").is_none() {
+                validate(doc, part, v, at)?;
+            }
         }
+        joined.insert("type".into(), "object".into());
+        joined.insert("properties".into(), Value::Object(properties));
+        joined.insert("required".into(), Value::Array(required));
+        validate(doc, &Value::Object(joined), v, at)?;
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {

@@ -105,7 +105,20 @@ pub struct RepoEvents<'a> {
 pub struct StatsReport {
     pub generated_at: DateTime<Utc>,
     pub window: WindowReport,
-    pub repositories: Vec<RepoStats>,
+    pub repositories: Vec<RepoReport>,
+}
+
+/// One repository of a [`StatsReport`]: its figures, and how its polling stands, so that
+/// "0 events" can be told apart from "never polled" or "the last poll failed".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RepoReport {
+    #[serde(flatten)]
+    pub figures: RepoStats,
+    /// When its last poll ended, successful or not (null: never polled).
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// Why its last poll failed (null when it succeeded or none has run).
+    pub last_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
