@@ -120,6 +120,13 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `ghpulse man | man -l -`
     Man,
+    /// The dashboard over a replay of recorded public events: no network, no token; its
+    /// store, config and log are temporary, and nothing of yours is read or written
+    Demo {
+        /// Dashboard theme: default, light or high-contrast
+        #[arg(long, env = "GHPULSE_THEME", value_name = "NAME")]
+        theme: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

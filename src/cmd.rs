@@ -3,6 +3,7 @@
 //! command line.
 
 pub mod completions;
+pub mod demo;
 pub mod export;
 pub mod man;
 pub mod repos;

@@ -165,13 +165,13 @@ pub fn log_file(
     ))
 }
 
-/// Into the dashboard's log pane (tui-logger) and the log file; nothing reaches stdout while
-/// the dashboard is up. A log file that cannot be opened is said in the pane, not fatal.
-pub fn to_dashboard() -> LogGuard {
+/// Into the dashboard's log pane (tui-logger) and the log file at `path` (see
+/// [`log_file_path`]); nothing reaches stdout while the dashboard is up. A log file that
+/// cannot be opened is said in the pane, not fatal.
+pub fn to_dashboard(path: Option<PathBuf>) -> LogGuard {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let path = log_file_path();
     let file = path.as_deref().map(log_file);
     let (sink, problem) = match file {
         Some(Ok(writer)) => (Some(Arc::new(Lossy::new(Box::new(writer)))), None),

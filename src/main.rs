@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     // Before any thread exists: the allocator's limits apply to arenas made later.
     memory::configure();
     let cli = Cli::parse_args();
-    let result = if cli.command.is_some() {
+    // The dashboards (`ghpulse`, `ghpulse demo`) restore the terminal on a panic themselves.
+    let one_shot = !matches!(cli.command, None | Some(Command::Demo { .. }));
+    let result = if one_shot {
         // One-shot commands read files others may have damaged: whatever a library does with
         // them, the user gets one line and exit 1, never a panic's backtrace.
         std::panic::set_hook(Box::new(|_| {}));
@@ -80,6 +82,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Completions { shell }) => cmd::completions::run(*shell, &mut out),
         Some(Command::Man) => cmd::man::run(&mut out),
+        Some(Command::Demo { theme }) => {
+            drop(out);
+            if !std::io::stdout().is_terminal() {
+                return Err(Failure::usage(
+                    "ghpulse demo shows the dashboard: run it in a terminal",
+                ));
+            }
+            let theme = theme.clone().or_else(|| cli.theme.clone());
+            if let Some(theme) = &theme {
+                ghpulse_core::check_theme(theme)
+                    .map_err(|m| Failure::usage(format!("command line: --theme: {m}")))?;
+            }
+            cmd::demo::run(theme)
+        }
         None => {
             drop(out);
             let headless = cli.headless || !std::io::stdout().is_terminal();

@@ -1,6 +1,7 @@
 //! Watching: the engine, the dashboard or headless logging, the REST listener when asked
 //! for, until the user quits, a signal arrives or the fetcher dies.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ghpulse_core::{Client, EngineSettings, Store, start_engine};
@@ -22,20 +23,48 @@ enum Stop {
 /// Tokio's default is 512.
 const BLOCKING_THREADS: usize = 8;
 
-pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
+/// How watching is shown.
+pub struct View {
+    /// The fetcher (and REST) alone, logs on stderr.
+    pub headless: bool,
+    /// `ghpulse demo`: the header says so.
+    pub demo: bool,
+    /// The dashboard's log file.
+    pub log_file: Option<PathBuf>,
+}
+
+/// The runtime watching runs on (and `ghpulse demo`'s GitHub imitation beside it).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     // Blocking threads serve store writes, cold statistics and `/api/events/count`: on a
     // couple of cores a few of them are as fast as hundreds, and each costs a stack.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
-        .map_err(Failure::other)?;
+        .map_err(Failure::other)
+}
+
+pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
+    let view = View {
+        headless,
+        demo: false,
+        log_file: logging::log_file_path(),
+    };
+    watch(&runtime()?, settings, view)
+}
+
+pub fn watch(
+    runtime: &tokio::runtime::Runtime,
+    settings: Settings,
+    view: View,
+) -> Result<(), Failure> {
+    let headless = view.headless;
     runtime.block_on(async move {
         let mut signals = shutdown::Signals::install();
         let _log = if headless {
             logging::to_stderr()
         } else {
-            logging::to_dashboard()
+            logging::to_dashboard(view.log_file)
         };
         let store = Store::open(&settings.data_path).map_err(Failure::other)?;
         let client =
@@ -52,7 +81,10 @@ pub fn run(settings: Settings, headless: bool) -> Result<(), Failure> {
         )
         .await
         .map_err(Failure::other)?;
-        let dashboard = ghpulse_tui::Options::new(&settings.config, settings.theme.as_deref());
+        let dashboard = ghpulse_tui::Options {
+            demo: view.demo,
+            ..ghpulse_tui::Options::new(&settings.config, settings.theme.as_deref())
+        };
         let rest = match settings.listen {
             None => None,
             Some(addr) => {

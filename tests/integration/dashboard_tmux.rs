@@ -1,6 +1,7 @@
 //! End-to-end: the real binary's dashboard in a tmux pseudo-terminal, driven by keys against
 //! the fake GitHub server, read back with capture-pane.
 
+use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,6 @@ impl Tmux {
         size: (u16, u16),
         env: &str,
     ) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("{name}-{}", std::process::id()),
-        };
         let command = format!(
             "env -u GH_TOKEN -u GHPULSE_API_KEY -u GHPULSE_LISTEN -u NO_COLOR GITHUB_TOKEN=t XDG_STATE_HOME={} {env} {} -c {} -d {} --api-url {api_url}; echo EXITED:$?; sleep 600",
             work.dir.path().join("state").display(),
@@ -37,6 +35,14 @@ impl Tmux {
             work.config().display(),
             work.store().display(),
         );
+        Tmux::run(name, &command, size)
+    }
+
+    /// A shell `command` in a detached tmux session of `size`, on a socket of its own.
+    fn run(name: &str, command: &str, size: (u16, u16)) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{name}-{}", std::process::id()),
+        };
         let (width, height) = (size.0.to_string(), size.1.to_string());
         tmux.cmd(&[
             "new-session",
@@ -47,7 +53,7 @@ impl Tmux {
             &width,
             "-y",
             &height,
-            &command,
+            command,
         ]);
         tmux
     }
@@ -553,4 +559,99 @@ async fn the_feed_follows_new_events_and_enter_opens_the_page_with_browser() {
     tmux.keys(&["q"]);
     tmux.wait_for("the exit", |s| s.contains("EXITED:0")).await;
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
+
+/// The repositories of the demo's data set with events in their window, on a screen.
+fn demo_rows_with_events(screen: &str) -> usize {
+    fake_github::data::DEMO_LAYOUT
+        .iter()
+        .filter(|(name, _, _)| {
+            screen.lines().any(|line| {
+                let mut words = line.trim_matches('│').split_whitespace();
+                words.next() == Some(*name)
+                    && words.next() == Some("ok")
+                    && words.next().and_then(|n| n.parse::<u64>().ok()) > Some(0)
+            })
+        })
+        .count()
+}
+
+/// Whether a repository row's last event is seconds old: the replay's recorded events are
+/// minutes old when it starts, so only a new one reads `12s ago`.
+fn a_new_event_is_shown(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words.windows(3).any(|w| {
+            w[2] == "ago"
+                && w[1]
+                    .strip_suffix('s')
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+                && !w[0].ends_with('m')
+                && !w[0].ends_with('h')
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_a_replay_with_no_network_and_leaves_nothing_behind() {
+    if !tmux_available() {
+        return;
+    }
+    // Where a network namespace can be made, the demo runs with no network at all; either
+    // way every address it could be sent to by the environment is a closed port.
+    // (A new namespace has only a loopback interface, and it is down until brought up.)
+    let unshare = "unshare --net --map-root-user sh -c 'ip link set lo up && exec \"$0\" demo'";
+    let no_network = Command::new("sh")
+        .args(["-c", &unshare.replace("exec \"$0\" demo", "true")])
+        .status()
+        .is_ok_and(|s| s.success());
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = "http://127.0.0.1:9";
+    let command = format!(
+        "env -u GITHUB_TOKEN -u GH_TOKEN -u GHPULSE_CONFIG -u GHPULSE_DATA -u NO_COLOR \
+         TMPDIR={tmp} HOME={tmp}/home GITHUB_API_URL={closed} HTTPS_PROXY={closed} \
+         HTTP_PROXY={closed} ALL_PROXY={closed} {run}; echo EXITED:$?; sleep 600",
+        tmp = tmp.path().display(),
+        run = if no_network {
+            format!("{unshare} {}", crate::support::BIN)
+        } else {
+            format!("{} demo", crate::support::BIN)
+        },
+    );
+    let started = Instant::now();
+    let tmux = Tmux::run("demo", &command, (120, 40));
+    let screen = tmux
+        .wait_for("three repositories with events", |s| {
+            demo_rows_with_events(s) >= 3
+        })
+        .await;
+    let data_after = started.elapsed();
+    assert!(screen.contains(" ghpulse demo "), "{screen}");
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("ghpulse-demo-")),
+        "the demo keeps its files in a temporary folder"
+    );
+    tmux.wait_for("a new event", a_new_event_is_shown).await;
+    let new_event_after = started.elapsed();
+    let _ = writeln!(
+        std::io::stderr(),
+        "demo (network namespace: {no_network}): three repositories with data after {data_after:.1?}, a new event after {new_event_after:.1?}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("the demo to exit", |s| s.contains("EXITED:0"))
+        .await;
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "home")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        !tmp.path().join("home").exists(),
+        "nothing written to the user's files"
+    );
 }

@@ -218,6 +218,8 @@ pub struct App {
     pub stats_shown: bool,
     /// Feed lines carry their page as an OSC 8 hyperlink.
     pub hyperlinks: bool,
+    /// `ghpulse demo`: the header says the data is a replay.
+    pub demo: bool,
 }
 
 impl Default for App {
@@ -250,6 +252,7 @@ impl Default for App {
             feed_offset: 0,
             stats_shown: true,
             hyperlinks: false,
+            demo: false,
         }
     }
 }

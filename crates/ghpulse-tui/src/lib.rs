@@ -40,6 +40,8 @@ pub struct Options {
     pub keys: Keys,
     /// Feed lines carry OSC 8 hyperlinks (see [`hyperlinks_supported`]).
     pub hyperlinks: bool,
+    /// `ghpulse demo`: "demo" in the header, so a replay is never taken for GitHub.
+    pub demo: bool,
 }
 
 /// Whether the terminal may get OSC 8 hyperlinks: terminals that do not know them ignore
@@ -58,6 +60,7 @@ impl Options {
             theme: Theme::build(name, &ui.colors, Theme::no_color_env()),
             keys: Keys::new(config.keymap.clone()),
             hyperlinks: hyperlinks_supported(std::env::var("TERM").ok().as_deref()),
+            demo: false,
         }
     }
 }
@@ -124,6 +127,7 @@ async fn event_loop(
     let theme = options.theme;
     let mut app = App::new(options.keys);
     app.hyperlinks = options.hyperlinks;
+    app.demo = options.demo;
     let mut input = EventStream::new();
     let mut snapshots = engine.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

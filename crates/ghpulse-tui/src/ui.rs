@@ -86,7 +86,7 @@ pub fn render(
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, snapshot, now, theme);
+    header::render(frame, header_area, snapshot, now, theme, app.demo);
     if let Some(line) = config_line {
         let inner = Rect {
             x: config_area.x + 1,

@@ -271,6 +271,18 @@ fn rate_limit_unknown_before_github_answers() {
 }
 
 #[test]
+fn demo_header() {
+    let app = App {
+        demo: true,
+        ..App::default()
+    };
+    let s = with_data();
+    let text = screen_text(&draw(&app, &s, 80, 24, Theme::plain())).join("\n");
+    assert!(text.starts_with(" ghpulse demo "), "{text}");
+    check("demo", &app, &s);
+}
+
+#[test]
 fn token_rejected_header() {
     let mut s = with_data();
     s.fetcher = FetcherState::TokenRejected;

@@ -67,14 +67,9 @@ fn fixture_path(relative: &str) -> PathBuf {
 
 fn read_gz_json(relative: &str) -> Value {
     let path = fixture_path(relative);
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("fixture {} cannot be opened: {e}", path.display()));
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("fixture {} is not valid gzip/UTF-8: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("fixture {} is not valid JSON: {e}", path.display()))
+    let gz = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("fixture {} cannot be read: {e}", path.display()));
+    gz_json(&gz, &path.display().to_string())
 }
 
 fn read_json(relative: &str) -> Value {
@@ -92,12 +87,48 @@ fn into_array(value: Value, what: &str) -> Vec<Value> {
     }
 }
 
+/// The recorded events of [`FIXTURE_REPOS`], inside the crate: `ghpulse demo` replays them
+/// wherever its binary was copied to.
+const EMBEDDED_EVENTS: [(&str, &[u8]); 5] = [
+    (
+        "sferik__rails_admin",
+        include_bytes!("../../fixtures/sferik__rails_admin.events.json.gz"),
+    ),
+    (
+        "sigmavirus24__github3.py",
+        include_bytes!("../../fixtures/sigmavirus24__github3.py.events.json.gz"),
+    ),
+    (
+        "praw-dev__praw",
+        include_bytes!("../../fixtures/praw-dev__praw.events.json.gz"),
+    ),
+    (
+        "github__gitignore",
+        include_bytes!("../../fixtures/github__gitignore.events.json.gz"),
+    ),
+    (
+        "github3py__github3.py",
+        include_bytes!("../../fixtures/github3py__github3.py.events.json.gz"),
+    ),
+];
+
 /// A repository's real events, newest first, e.g. `load_events("sferik__rails_admin")`.
 /// Also accepts the `owner/name` of a [`FIXTURE_REPOS`] entry.
 pub fn load_events(file_stem: &str) -> Vec<Value> {
     let stem = fixture_repo(file_stem).map_or(file_stem, |r| r.file_stem);
     let relative = format!("{stem}.events.json.gz");
-    into_array(read_gz_json(&relative), &relative)
+    match EMBEDDED_EVENTS.iter().find(|(s, _)| *s == stem) {
+        Some((_, gz)) => into_array(gz_json(gz, &relative), &relative),
+        None => into_array(read_gz_json(&relative), &relative),
+    }
+}
+
+fn gz_json(gz: &[u8], what: &str) -> Value {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("fixture {what} is not valid gzip/UTF-8: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {what} is not valid JSON: {e}"))
 }
 
 /// Real recorded response sequences (`request`, `status`, `headers`, `body`) in time order.

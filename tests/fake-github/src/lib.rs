@@ -243,6 +243,31 @@ impl FakeGithub {
         }
     }
 
+    /// Keeps a dashboard alive until the task is dropped: at random intervals around
+    /// `mean_secs`, a random fixture repository gets a copy of one of its own recorded events
+    /// (see [`Self::push_live_event`]); `published` hears of each.
+    pub fn publish_live_events(
+        &self,
+        mean_secs: f64,
+        published: impl Fn(&str, &Value) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let gh = self.clone();
+        tokio::spawn(async move {
+            let templates: Vec<(&str, Vec<Value>)> = data::FIXTURE_REPOS
+                .iter()
+                .map(|r| (r.full_name, data::load_events(r.file_stem)))
+                .collect();
+            loop {
+                let wait = mean_secs.max(0.1) * (0.5 + fastrand::f64());
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                let (name, events) = &templates[fastrand::usize(..templates.len())];
+                let template = events[fastrand::usize(..events.len())].clone();
+                let event = gh.push_live_event(name, template);
+                published(name, &event);
+            }
+        })
+    }
+
     /// Publishes a copy of `template` as a brand-new event of `full_name`: the next free id
     /// ([`Self::next_event_id`]), `created_at` now, and `repo` pointing at the repository's
     /// current name and id. Returns the event as published.

@@ -78,9 +78,16 @@ async fn main() {
         );
     }
 
-    if cli.live {
-        tokio::spawn(live_events(gh.clone(), cli.live_every));
-    }
+    let _live = cli.live.then(|| {
+        gh.publish_live_events(cli.live_every, |name, event| {
+            eprintln!(
+                "fake-github: live {} {} id {}",
+                name,
+                event["type"].as_str().unwrap_or("?"),
+                event["id"].as_str().unwrap_or("?")
+            );
+        })
+    });
     if !cli.verbose {
         // With --verbose the server logs violations itself.
         tokio::spawn(report_violations(gh.clone()));
@@ -91,28 +98,6 @@ async fn main() {
         "fake-github: stopping after {} requests",
         gh.requests().len()
     );
-}
-
-/// Keeps a dashboard alive: at random intervals around `mean_secs`, a random repository gets a
-/// copy of one of its own recorded events, with a fresh id and `created_at` = now.
-async fn live_events(gh: FakeGithub, mean_secs: f64) {
-    let templates: Vec<(&str, Vec<serde_json::Value>)> = data::FIXTURE_REPOS
-        .iter()
-        .map(|r| (r.full_name, data::load_events(r.file_stem)))
-        .collect();
-    loop {
-        let wait = mean_secs.max(0.1) * (0.5 + fastrand::f64());
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-        let (name, events) = &templates[fastrand::usize(..templates.len())];
-        let template = events[fastrand::usize(..events.len())].clone();
-        let event = gh.push_live_event(name, template);
-        eprintln!(
-            "fake-github: live {} {} id {}",
-            name,
-            event["type"].as_str().unwrap_or("?"),
-            event["id"].as_str().unwrap_or("?")
-        );
-    }
 }
 
 /// Violations are what a script most wants to see; the server records them, this echoes them.

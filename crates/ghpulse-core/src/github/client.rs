@@ -172,6 +172,20 @@ pub struct Client {
     token: Option<Token>,
 }
 
+fn is_loopback(api_url: &str) -> bool {
+    reqwest::Url::parse(api_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
 impl Client {
     pub fn new(api_url: &str, token: Option<Token>) -> Result<Client, String> {
         let api_url = api_url.trim_end_matches('/').to_string();
@@ -190,11 +204,17 @@ impl Client {
                 attempt.follow()
             }
         });
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
-            .redirect(redirects)
+            .redirect(redirects);
+        // An API on this machine (`ghpulse demo`, a local mirror) is never reached through
+        // the proxy that `HTTPS_PROXY`/`ALL_PROXY` name for the outside world.
+        if is_loopback(&api_url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
@@ -432,6 +452,26 @@ pub fn next_link(headers: &HeaderMap, base: &str) -> Option<String> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn only_an_api_on_this_machine_bypasses_the_proxy() {
+        for url in [
+            "http://127.0.0.1:5000",
+            "http://localhost:8080/api",
+            "http://[::1]:9000",
+            "http://127.8.9.1",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://api.github.com",
+            "https://localhost.example.com",
+            "http://10.0.0.1",
+            "not a url",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 
     #[test]
     fn finds_next_in_real_link_headers() {

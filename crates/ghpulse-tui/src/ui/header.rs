@@ -10,7 +10,14 @@ use super::until;
 use crate::theme::Theme;
 use ghpulse_core::{FetcherState, Snapshot};
 
-pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, theme: &Theme) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    s: &Snapshot,
+    now: DateTime<Utc>,
+    theme: &Theme,
+    demo: bool,
+) {
     let [top, gauge] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let state = match &s.fetcher {
         // With nothing to watch the fetcher never makes its first poll: say so, not "starting".
@@ -41,9 +48,17 @@ pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, t
         "unauthenticated: 60/h",
         "unauthenticated",
     ];
-    // " ghpulse " + state + "  ·  " + auth, and a blank column at the right edge.
-    let room = (area.width as usize).saturating_sub(9 + state.content.chars().count() + 5 + 1);
-    let auth = if matches!(s.fetcher, FetcherState::TokenRejected) {
+    let name = if demo { " ghpulse demo " } else { " ghpulse " };
+    // name + state + "  ·  " + auth, and a blank column at the right edge.
+    let room = (area.width as usize)
+        .saturating_sub(name.chars().count() + state.content.chars().count() + 5 + 1);
+    let auth = if demo {
+        // The demo's token is its own; what matters is that nothing here is GitHub's.
+        ["replay of recorded public events", "replay"]
+            .iter()
+            .find(|t| t.chars().count() <= room)
+            .map(|t| Span::styled(*t, theme.dim()))
+    } else if matches!(s.fetcher, FetcherState::TokenRejected) {
         // The state already says the token was refused; "authenticated" beside it would
         // contradict it.
         None
@@ -55,7 +70,7 @@ pub fn render(frame: &mut Frame, area: Rect, s: &Snapshot, now: DateTime<Utc>, t
             .find(|t| t.chars().count() <= room)
             .map(|t| Span::styled(*t, theme.warn()))
     };
-    let mut spans = vec![Span::styled(" ghpulse ", theme.accent()), state];
+    let mut spans = vec![Span::styled(name, theme.accent()), state];
     if let Some(auth) = auth {
         spans.push(Span::raw("  ·  "));
         spans.push(auth);
