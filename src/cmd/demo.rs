@@ -33,7 +33,10 @@ pub fn run(theme: Option<String>) -> Result<(), Failure> {
         ))
         .map_err(|e| Failure::other(format!("cannot start the demo's server: {e}")))?;
     gh.add_demo_repos(SystemTime::now());
-    let live = runtime.block_on(async { gh.publish_live_events(NEW_EVENT_EVERY_SECS, |_, _| {}) });
+    let live = {
+        let _on_the_runtime = runtime.enter();
+        gh.publish_live_events(NEW_EVENT_EVERY_SECS, |_, _| {})
+    };
 
     let config_path = dir.path().join("repositories.toml");
     let names: Vec<String> = data::DEMO_LAYOUT
