@@ -20,6 +20,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
         the config file while it runs: an edit applies within 2 s, an invalid one is reported \
         and the last valid config stays in force. The dashboard also logs to \
         $XDG_STATE_HOME/ghpulse/ghpulse.log.\n\n\
+        `ghpulse demo` shows the dashboard over a replay of recorded public events, with no \
+        network and no token.\n\n\
         Token: GITHUB_TOKEN, else GH_TOKEN, else the gh CLI's login (`gh auth token`, for \
         GH_HOST when set); none: unauthenticated, 60 requests/hour.\n\
         REST key for changes: GHPULSE_API_KEY (none: changing endpoints answer 403).\n\

@@ -728,8 +728,24 @@ async fn docs_is_swagger_ui_served_whole_by_ghpulse_over_the_openapi_document() 
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{asset}");
-        assert!(resp.bytes().await.unwrap().len() > 100, "{asset}");
+        assert!(resp.headers().get("content-encoding").is_none(), "{asset}");
+        let body = resp.bytes().await.unwrap();
+        // Not asked for gzip (reqwest here sends no Accept-Encoding): served unpacked.
+        assert!(
+            body.len() > 100 && !body.starts_with(&[0x1f, 0x8b]),
+            "{asset}"
+        );
     }
+    // A browser, which takes gzip, gets the stored gzip as it is.
+    let packed = r
+        .http
+        .get(format!("{}/docs/swagger-ui-bundle.js", r.base))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    assert!(packed.bytes().await.unwrap().starts_with(&[0x1f, 0x8b]));
     // The page reads the very document /openapi.json serves.
     let init = r
         .http

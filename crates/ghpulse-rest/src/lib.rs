@@ -1,6 +1,7 @@
 //! The REST listener: the figures of the published snapshot over HTTP, and watch-list changes
 //! through the engine's handle. Handlers never wait on the fetcher or a redb write.
 
+mod docs;
 mod error;
 mod host;
 mod listener;
@@ -120,12 +121,7 @@ pub fn router(
         .routes(routes!(status::health))
         .split_for_parts();
     ListenerAnswers.modify(&mut api);
-    // Swagger UI over the document served below: its scripts and styles are inside the
-    // binary, so the page renders where no CDN can be reached and the browser asks nothing of
-    // any other host.
-    let docs: Router<ApiState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .config(utoipa_swagger_ui::Config::from("/openapi.json").try_it_out_enabled(true))
-        .into();
+    let docs = docs::router();
     // Generated once: the document only changes with the code.
     let api = api
         .to_json()

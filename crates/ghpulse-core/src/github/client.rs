@@ -204,6 +204,9 @@ impl Client {
                 attempt.follow()
             }
         });
+        // reqwest takes the process's default provider; the first client installs ring (a
+        // later call finds it installed, which is no failure).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(REQUEST_TIMEOUT)
