@@ -395,12 +395,19 @@ async fn a_config_created_by_the_first_add_is_followed() {
         ..Options::default()
     })
     .await;
+    // The per-user config file, in a folder that does not exist yet: not named with -c (a
+    // named file that does not exist is a usage error), and no ./repositories.toml where it
+    // runs.
     let work = Workdir::new(&[]);
-    let config = work.dir.path().join("not-yet/repositories.toml");
+    let xdg = work.dir.path().join("not-yet");
+    let config = xdg.join("ghpulse/repositories.toml");
+    let cwd = work.dir.path().join("elsewhere");
+    std::fs::create_dir(&cwd).unwrap();
     let log = std::fs::File::create(work.log()).unwrap();
     let mut cmd = Command::new(BIN);
-    cmd.arg("-c")
-        .arg(&config)
+    cmd.current_dir(&cwd)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env_remove("GHPULSE_CONFIG")
         .arg("-d")
         .arg(work.store())
         .args([

@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ghpulse");
 
+/// A stats body's repositories without `last_polled_at`, which moves with every poll (a 304
+/// too) while the figures stay; every entry must have been polled.
+pub fn without_poll_times(repositories: &serde_json::Value) -> serde_json::Value {
+    let mut v = repositories.clone();
+    for r in v.as_array_mut().into_iter().flatten() {
+        assert!(r["last_polled_at"].is_string(), "polled: {r}");
+        r["last_polled_at"] = serde_json::Value::Null;
+    }
+    v
+}
+
 /// A program a test drives as users have it (tmux, Prometheus, Chromium), found on `PATH`.
 /// Under `CI` a missing one fails the test: a skipped check must not pass as a green run.
 /// Elsewhere the skip is written straight to stderr, past the test harness's capture, so
