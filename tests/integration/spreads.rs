@@ -308,7 +308,10 @@ fn item_of(e: &Value) -> Option<(&'static str, u64, &'static str)> {
         "IssuesEvent" => Some(("issues", num(&p["issue"])?, oc)),
         "PullRequestEvent" => Some(("pull_requests", num(&p["pull_request"])?, oc)),
         "IssueCommentEvent" => {
-            let kind = if p["issue"].get("pull_request").is_some() {
+            // Until 2013 every issue had a `pull_request` object; only a pull request's has
+            // its links.
+            let links = &p["issue"]["pull_request"];
+            let kind = if links["html_url"].is_string() || links["url"].is_string() {
                 "pull_requests"
             } else {
                 "issues"

@@ -62,7 +62,7 @@ pub fn touch(raw: &Value, id: u64, at: DateTime<Utc>) -> Option<Touch> {
         "IssueCommentEvent" => {
             let issue = payload.get("issue")?;
             // GitHub files a comment on a pull request's conversation under its issue.
-            let kind = if issue.get("pull_request").is_some() {
+            let kind = if issue.get("pull_request").is_some_and(names_a_pull_request) {
                 ItemKind::PullRequest
             } else {
                 ItemKind::Issue
@@ -89,6 +89,17 @@ pub fn touch(raw: &Value, id: u64, at: DateTime<Utc>) -> Option<Touch> {
         number,
         act,
     })
+}
+
+/// Whether an issue's `pull_request` value says it is one. Payloads of 2013 and before give
+/// every issue a `pull_request` object whose links are all null; only one with a link (or any
+/// other value) is a pull request.
+fn names_a_pull_request(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(fields) => fields.values().any(|f| !f.is_null()),
+        _ => true,
+    }
 }
 
 /// Section 3b's figures for the issues, or the pull requests, of one repository.
@@ -424,6 +435,15 @@ mod tests {
             "actor": { "login": "renovate[bot]", "display_login": "renovate" },
             "payload": { "action": "created", "issue": { "number": 3 } } });
         assert_eq!(touch(&bot, 3, at).unwrap().actor, "renovate[bot]");
+        // 2013: a plain issue's comment carries a pull_request object of null links.
+        let old_issue = json!({ "type": "IssueCommentEvent", "actor": { "login": "d" },
+            "payload": { "action": "created", "issue": { "number": 9, "pull_request": {
+                "html_url": null, "diff_url": null, "patch_url": null } } } });
+        assert_eq!(touch(&old_issue, 6, at).map(|t| t.kind), Some(Issue));
+        let old_pr = json!({ "type": "IssueCommentEvent", "actor": { "login": "d" },
+            "payload": { "action": "created", "issue": { "number": 9, "pull_request": {
+                "html_url": "https://github.com/o/r/pull/9", "diff_url": null } } } });
+        assert_eq!(touch(&old_pr, 7, at).map(|t| t.kind), Some(PullRequest));
         let full = json!({ "type": "IssuesEvent", "actor": { "login": "c" },
             "payload": { "action": "closed", "issue": { "number": 4, "title": "x" } } });
         assert_eq!(
