@@ -156,11 +156,19 @@ pub struct StatsQuestions {
     /// Print the label KPIs (share of issues and pull requests in each [labels] group) instead
     #[arg(long, conflicts_with_all = ["action", "by_action", "combined"])]
     pub labels: bool,
+    /// Print the response times instead: for the issues and pull requests opened in each
+    /// window, time to first answer (not by the author or a bot), waiting items, time to close
+    #[arg(long, conflicts_with_all = ["action", "by_action", "combined", "labels"])]
+    pub response_times: bool,
 }
 
 impl StatsQuestions {
     pub fn any(&self) -> bool {
-        self.action.is_some() || self.by_action || self.combined || self.labels
+        self.action.is_some()
+            || self.by_action
+            || self.combined
+            || self.labels
+            || self.response_times
     }
 }
 

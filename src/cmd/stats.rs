@@ -6,8 +6,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use ghpulse_core::{
-    Config, LabelsReport, PartialReason, Query, RepoReport, RepoStats, Selection, Snapshot,
-    StatsAnswer, StatsAsk, StatsQuery, Store, WindowReport, humanize_seconds,
+    Config, LabelsReport, PartialReason, Query, RepoReport, RepoStats, ResponseFigures,
+    ResponseTimesReport, Selection, Snapshot, StatsAnswer, StatsAsk, StatsQuery, Store,
+    WindowReport, humanize_seconds,
 };
 
 use super::{Failure, watched, written};
@@ -123,6 +124,16 @@ fn answer(
             written(write_labels(&report, out))
         };
     }
+    if q.response_times {
+        let report = query
+            .response_times(now, repo.as_ref())
+            .map_err(Failure::other)?;
+        return if json {
+            print_json(&report, out)
+        } else {
+            written(write_response_times(&report, out))
+        };
+    }
     let answer = query.stats(
         now,
         &StatsAsk {
@@ -198,6 +209,62 @@ fn write_labels(report: &LabelsReport, out: &mut impl Write) -> std::io::Result<
     Ok(())
 }
 
+fn write_response_times(report: &ResponseTimesReport, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Response times as of {} (issues and pull requests opened in each window; \
+         answers by the author or a bot do not count)",
+        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
+    for r in &report.repositories {
+        let partial = match r.partial_reason {
+            Some(PartialReason::CatchingUp) => "  [partial: catching up, events may be missing]",
+            Some(PartialReason::Gap) => "  [partial: a gap, events may be missing]",
+            None => "",
+        };
+        writeln!(out, "\n{}{partial}", r.repo)?;
+        writeln!(
+            out,
+            "  {:<14} {:>6} {:>9} {:>13} {:>13} {:>7} {:>12} {:>6} {:>12} {:>12}",
+            "",
+            "OPENED",
+            "ANSWERED",
+            "MEDIAN ANSWER",
+            "P90",
+            "WAITING",
+            "OLDEST WAIT",
+            "CLOSED",
+            "MEDIAN CLOSE",
+            "P90"
+        )?;
+        for (name, f) in [("issues", &r.issues), ("pull requests", &r.pull_requests)] {
+            let ResponseFigures {
+                opened,
+                responded,
+                waiting,
+                closed,
+                ..
+            } = *f;
+            writeln!(
+                out,
+                "  {:<14} {:>6} {:>9} {:>13} {:>13} {:>7} {:>12} {:>6} {:>12} {:>12}",
+                name,
+                opened,
+                responded,
+                fmt(f.first_response_median_seconds),
+                fmt(f.first_response_p90_seconds),
+                waiting,
+                fmt(f.oldest_waiting_seconds),
+                closed,
+                fmt(f.close_median_seconds),
+                fmt(f.close_p90_seconds)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn write_table(
     generated_at: &DateTime<Utc>,
     window: &WindowReport,
@@ -245,28 +312,34 @@ fn write_table(
         }
         writeln!(
             out,
-            "  {:<32} {:>6} {:>12} {:>12}  LAST SEEN",
-            "EVENT TYPE", "COUNT", "AVG BETWEEN", "MEDIAN"
+            "  {:<32} {:>6} {:>12} {:>9} {:>9} {:>9} {:>9}  LAST SEEN",
+            "EVENT TYPE", "COUNT", "AVG BETWEEN", "P25", "MEDIAN", "P75", "P90"
         )?;
+        let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
         for t in &r.event_types {
-            let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
             writeln!(
                 out,
-                "  {:<32} {:>6} {:>12} {:>12}  {}",
+                "  {:<32} {:>6} {:>12} {:>9} {:>9} {:>9} {:>9}  {}",
                 t.event_type,
                 t.count,
                 fmt(t.avg_seconds_between),
+                fmt(t.p25_seconds_between),
                 fmt(t.median_seconds_between),
+                fmt(t.p75_seconds_between),
+                fmt(t.p90_seconds_between),
                 t.last_event_at.format("%Y-%m-%d %H:%M:%S")
             )?;
             for a in t.actions.iter().flatten() {
                 writeln!(
                     out,
-                    "    {:<30} {:>6} {:>12} {:>12}  {}",
+                    "    {:<30} {:>6} {:>12} {:>9} {:>9} {:>9} {:>9}  {}",
                     a.action.as_deref().unwrap_or("(no action)"),
                     a.count,
                     fmt(a.avg_seconds_between),
+                    fmt(a.p25_seconds_between),
                     fmt(a.median_seconds_between),
+                    fmt(a.p75_seconds_between),
+                    fmt(a.p90_seconds_between),
                     a.last_event_at.format("%Y-%m-%d %H:%M:%S")
                 )?;
             }

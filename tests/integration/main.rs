@@ -17,5 +17,6 @@ mod prometheus;
 mod rest_api;
 mod rest_connections;
 mod rest_questions;
+mod spreads;
 mod store_files;
 mod watch_list;

@@ -13,7 +13,8 @@
 //! - `poll`: one poll of one repository (`once`), which repository next (`planner`), and when
 //!   (`schedule`, pure).
 //! - `store`: the redb file, split by job (open, schema, read, write, count index, codec).
-//! - `stats`: pure figures — section 3 (`figures`), section 3a (`activity`, `labels`).
+//! - `stats`: pure figures — section 3 (`figures`), section 3a (`activity`, `labels`),
+//!   section 3b (`response`).
 //! - `feed`: one line and one web page per event (section 9), from its stored JSON.
 //! - `snapshot`: the published picture; `query`: questions asked of it and the store.
 //! - `live`: events as they are stored, broadcast to the live stream's subscribers.
@@ -58,7 +59,9 @@ pub use snapshot::{FetcherState, RepoView, Snapshot, StatsQuery};
 pub use stats::activity::{COMBINED, RepoActivity, RepoTypeCount, counts_by_type};
 pub use stats::figures::{
     ActionStats, Gap, PartialReason, RepoEvents, RepoReport, RepoStats, Selection, StatsReport,
-    TypeStats, WindowReport, hourly_counts, repo_stats, type_gaps, window_events, window_stats,
+    TypeStats, WindowReport, hourly_counts, percentile_ms, repo_stats, type_gaps, window_events,
+    window_stats,
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
+pub use stats::response::{RepoResponseTimes, ResponseFigures, ResponseTimesReport};
 pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};

@@ -19,6 +19,7 @@ use crate::stats::activity::{self, RepoActivity, RepoTypeCount, Scope};
 use crate::stats::figures::RepoEvents;
 use crate::stats::figures::{self, RepoReport, RepoStats, Selection, WindowReport};
 use crate::stats::labels::{self, LabelsReport, RepoLabels};
+use crate::stats::response::{self, RepoResponseTimes, ResponseTimesReport};
 use crate::store::{Store, StoreError};
 
 /// Offsets reach back at most the 30 days GitHub keeps.
@@ -240,6 +241,75 @@ impl Query {
             .filter_map(|raw| serde_json::from_str(&raw).ok())
             .filter_map(|v| labels::item_facts(&v));
         Ok(labels::label_kpis(r.name.as_str(), facts, groups))
+    }
+
+    /// Section 3b's response times of one or every watched repository, from the raw JSON of
+    /// the events created since each window's start.
+    pub fn response_times(
+        &self,
+        now: DateTime<Utc>,
+        repo: Option<&RepoName>,
+    ) -> Result<ResponseTimesReport, StoreError> {
+        let now = figures::to_millis(now);
+        let repositories = self
+            .snapshot
+            .repos
+            .iter()
+            .filter(|r| repo.is_none_or(|want| &r.name == want))
+            .map(|r| self.repo_response_times(r, now))
+            .collect::<Result<_, _>>()?;
+        Ok(ResponseTimesReport {
+            generated_at: now,
+            repositories,
+        })
+    }
+
+    fn repo_response_times(
+        &self,
+        r: &RepoView,
+        now: DateTime<Utc>,
+    ) -> Result<RepoResponseTimes, StoreError> {
+        let win = figures::window_events(&r.recent, now, &self.snapshot.window);
+        let partial = figures::partial_reason(&r.events(), win, now);
+        let window_from = win.last().map(EventMeta::order_key);
+        let mut touches = Vec::new();
+        if let Some((start, _)) = window_from {
+            // Every event from the window's first instant on, including any that share it
+            // but fell outside the window: an answer there still answers an opening inside.
+            self.store.scan_events(
+                &[r.name.key()],
+                (start, 0),
+                (i64::MAX, u64::MAX),
+                true,
+                true,
+                |_, meta, raw| {
+                    let relevant = matches!(
+                        meta.event_type.as_str(),
+                        "IssuesEvent"
+                            | "PullRequestEvent"
+                            | "IssueCommentEvent"
+                            | "PullRequestReviewEvent"
+                            | "PullRequestReviewCommentEvent"
+                    );
+                    if relevant
+                        && let Some(raw) = raw
+                        && let Ok(v) = serde_json::from_str(&raw)
+                        && let Some(t) = response::touch(&v, meta.id, meta.created_at)
+                    {
+                        touches.push(t);
+                    }
+                    true
+                },
+            )?;
+        }
+        let (issues, pull_requests) = response::response_times(&touches, window_from, now);
+        Ok(RepoResponseTimes {
+            repo: r.name.as_str().to_string(),
+            partial: partial.is_some(),
+            partial_reason: partial,
+            issues,
+            pull_requests,
+        })
     }
 
     /// A repository's stored events, newest first, that match `ask`: at most `limit + 1`, so

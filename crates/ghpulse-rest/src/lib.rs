@@ -114,6 +114,7 @@ pub fn router(
         .routes(routes!(activity::active))
         .routes(routes!(activity::with_events))
         .routes(routes!(activity::labels))
+        .routes(routes!(activity::response_times))
         .routes(routes!(events::count))
         .routes(routes!(stream::stream))
         .routes(routes!(status::rate_limit))

@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
-use ghpulse_core::{PartialReason, Snapshot, StatsQuery};
+use ghpulse_core::{PartialReason, ResponseFigures, ResponseTimesReport, Snapshot, StatsQuery};
 
 use crate::state::ApiState;
 
@@ -70,6 +70,26 @@ struct RepoLabels {
 struct TypeLabels {
     repo: String,
     event_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuantileLabels {
+    repo: String,
+    event_type: String,
+    quantile: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemLabels {
+    repo: String,
+    item: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemQuantileLabels {
+    repo: String,
+    item: &'static str,
+    quantile: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -129,13 +149,32 @@ pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let format = Format::negotiate(accept);
-    match render(&state.snapshot(), format) {
+    // Response times need the stored JSON: read off the executor. A store that cannot be
+    // read costs the scrape those series, not the others.
+    let query = state.query();
+    let responses =
+        match tokio::task::spawn_blocking(move || query.response_times(Utc::now(), None)).await {
+            Ok(Ok(report)) => Some(report),
+            Ok(Err(e)) => {
+                tracing::warn!("metrics: response times: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("metrics: response times: {e}");
+                None
+            }
+        };
+    match render(&state.snapshot(), responses.as_ref(), format) {
         Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
-pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::Error> {
+pub fn render(
+    snapshot: &Snapshot,
+    responses: Option<&ResponseTimesReport>,
+    format: Format,
+) -> Result<String, std::fmt::Error> {
     let report = snapshot.stats(Utc::now(), &StatsQuery::default());
     let mut registry = Registry::with_prefix("ghpulse");
 
@@ -155,6 +194,13 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
     let mut avg = Ordered::new(
         "avg_seconds_between_events",
         "Average seconds between consecutive events of a type",
+    );
+    // Gauges with a `quantile` label rather than a summary: a summary's `_sum` and `_count`
+    // are counters of every observation since start, but these figures are recomputed over
+    // a sliding window and fall as well as rise.
+    let mut between = Ordered::new(
+        "seconds_between_events",
+        "Percentiles (quantile 0.25, 0.5, 0.75, 0.9) of the seconds between consecutive events of a type in the window",
     );
     for r in report.repositories.iter().map(|r| &r.figures) {
         let repo = RepoLabels {
@@ -185,6 +231,21 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
             if let Some(a) = t.avg_seconds_between {
                 avg.series.push((labels.clone(), ConstGauge::new(a)));
             }
+            for (quantile, v) in [
+                ("0.25", t.p25_seconds_between),
+                ("0.5", t.median_seconds_between),
+                ("0.75", t.p75_seconds_between),
+                ("0.9", t.p90_seconds_between),
+            ] {
+                if let Some(v) = v {
+                    let labels = QuantileLabels {
+                        repo: r.repo.clone(),
+                        event_type: t.event_type.clone(),
+                        quantile,
+                    };
+                    between.series.push((labels, ConstGauge::new(v)));
+                }
+            }
             count.series.push((labels, ConstGauge::new(t.count as i64)));
         }
     }
@@ -193,6 +254,10 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
     registry.register_collector(Box::new(partial_reason));
     registry.register_collector(Box::new(count));
     registry.register_collector(Box::new(avg));
+    registry.register_collector(Box::new(between));
+    if let Some(report) = responses {
+        register_response_times(&mut registry, report);
+    }
 
     let c = snapshot.requests;
     let mut requests = Ordered::new("github_requests", "Requests sent to GitHub, by outcome");
@@ -234,6 +299,94 @@ pub fn render(snapshot: &Snapshot, format: Format) -> Result<String, std::fmt::E
         Format::Text => prometheus_text::encode(&mut out, &registry)?,
     }
     Ok(out)
+}
+
+/// Section 3b's figures, labelled by repository and `item` (`issue`, `pull_request`); the
+/// medians and p90s as gauges with a `quantile` label, like the gaps between events. A figure
+/// over no item (null in the JSON) is left out.
+fn register_response_times(registry: &mut Registry, report: &ResponseTimesReport) {
+    let mut opened = Ordered::new(
+        "items_opened",
+        "Issues or pull requests opened in the window",
+    );
+    let mut responded = Ordered::new(
+        "items_responded",
+        "Items opened in the window that someone other than the author or a bot answered",
+    );
+    let mut waiting = Ordered::new(
+        "items_waiting",
+        "Items opened in the window, not answered and not closed",
+    );
+    let mut closed = Ordered::new(
+        "items_closed",
+        "Items opened in the window and closed since",
+    );
+    let mut oldest = Ordered::new(
+        "oldest_waiting_seconds",
+        "Seconds since the opening of the oldest waiting item",
+    );
+    let mut first_response = Ordered::new(
+        "first_response_seconds",
+        "Percentiles (quantile 0.5, 0.9) of the seconds from opening to the first answer",
+    );
+    let mut close = Ordered::new(
+        "close_seconds",
+        "Percentiles (quantile 0.5, 0.9) of the seconds from opening to close",
+    );
+    for r in &report.repositories {
+        for (item, f) in [("issue", &r.issues), ("pull_request", &r.pull_requests)] {
+            let labels = ItemLabels {
+                repo: r.repo.clone(),
+                item,
+            };
+            let ResponseFigures {
+                opened: o,
+                responded: a,
+                waiting: w,
+                closed: c,
+                ..
+            } = *f;
+            for (family, n) in [
+                (&mut opened, o),
+                (&mut responded, a),
+                (&mut waiting, w),
+                (&mut closed, c),
+            ] {
+                family
+                    .series
+                    .push((labels.clone(), ConstGauge::new(n as i64)));
+            }
+            if let Some(s) = f.oldest_waiting_seconds {
+                oldest.series.push((labels.clone(), ConstGauge::new(s)));
+            }
+            for (family, median, p90) in [
+                (
+                    &mut first_response,
+                    f.first_response_median_seconds,
+                    f.first_response_p90_seconds,
+                ),
+                (&mut close, f.close_median_seconds, f.close_p90_seconds),
+            ] {
+                for (quantile, v) in [("0.5", median), ("0.9", p90)] {
+                    if let Some(v) = v {
+                        let labels = ItemQuantileLabels {
+                            repo: r.repo.clone(),
+                            item,
+                            quantile,
+                        };
+                        family.series.push((labels, ConstGauge::new(v)));
+                    }
+                }
+            }
+        }
+    }
+    registry.register_collector(Box::new(opened));
+    registry.register_collector(Box::new(responded));
+    registry.register_collector(Box::new(waiting));
+    registry.register_collector(Box::new(closed));
+    registry.register_collector(Box::new(oldest));
+    registry.register_collector(Box::new(first_response));
+    registry.register_collector(Box::new(close));
 }
 
 #[cfg(test)]
@@ -286,7 +439,7 @@ mod tests {
     fn the_rate_limit_is_reported_only_once_github_has_sent_it() {
         let mut s = snapshot(&[("o/n", &["PushEvent"])]);
         let series = |s: &Snapshot| -> Vec<String> {
-            render(s, Format::Text)
+            render(s, None, Format::Text)
                 .unwrap()
                 .lines()
                 .filter(|l| l.starts_with("ghpulse_rate_limit_"))
@@ -317,7 +470,7 @@ mod tests {
         let mut s = snapshot(&[("o/caught-up", &["PushEvent"]), ("o/owed", &["PushEvent"])]);
         s.repos[0].state.last_polled_at = Some(Utc::now());
         s.repos[1].state.read_on = Some(ghpulse_core::ReadOn { before_id: None });
-        let text = render(&s, Format::OpenMetrics).unwrap();
+        let text = render(&s, None, Format::OpenMetrics).unwrap();
         let lines: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("ghpulse_window_partial"))
@@ -339,7 +492,7 @@ mod tests {
     #[test]
     fn odd_event_types_cannot_break_the_text_format() {
         let hostile = "Odd\"Type\\\nEvent";
-        let text = render(&snapshot(&[("o/r", &[hostile])]), Format::OpenMetrics).unwrap();
+        let text = render(&snapshot(&[("o/r", &[hostile])]), None, Format::OpenMetrics).unwrap();
         let line = text
             .lines()
             .find(|l| l.starts_with("ghpulse_events_in_window_by_type"))
@@ -372,7 +525,7 @@ mod tests {
             "aa/first-name PushEvent",
         ];
         for format in [Format::OpenMetrics, Format::Text] {
-            let text = render(&snapshot, format).unwrap();
+            let text = render(&snapshot, None, format).unwrap();
             let scrape =
                 prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
             let order: Vec<String> = scrape
@@ -391,6 +544,78 @@ mod tests {
             assert_eq!(outcomes, ["ok", "not_modified", "error", "rate_limited"]);
             assert_eq!(text.ends_with("# EOF\n"), format == Format::OpenMetrics);
         }
+    }
+
+    #[test]
+    fn gap_percentiles_are_gauges_by_quantile() {
+        // Events 1, 2, 3 minutes old: gaps of 60 s, so every percentile is 60.
+        let text = render(
+            &snapshot(&[("o/r", &["PushEvent"])]),
+            None,
+            Format::OpenMetrics,
+        )
+        .unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("seconds_between_events{"))
+            .filter(|l| l.starts_with("ghpulse_seconds_between"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"ghpulse_seconds_between_events{repo="o/r",event_type="PushEvent",quantile="0.25"} 60.0"#,
+                r#"ghpulse_seconds_between_events{repo="o/r",event_type="PushEvent",quantile="0.5"} 60.0"#,
+                r#"ghpulse_seconds_between_events{repo="o/r",event_type="PushEvent",quantile="0.75"} 60.0"#,
+                r#"ghpulse_seconds_between_events{repo="o/r",event_type="PushEvent",quantile="0.9"} 60.0"#,
+            ],
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ghpulse_seconds_between_events gauge"));
+    }
+
+    #[test]
+    fn response_times_are_gauges_by_item_and_quantile() {
+        let figures = ResponseFigures {
+            opened: 3,
+            responded: 2,
+            first_response_median_seconds: Some(90.5),
+            first_response_p90_seconds: Some(300.0),
+            waiting: 1,
+            oldest_waiting_seconds: Some(7200.0),
+            ..ResponseFigures::default()
+        };
+        let report = ResponseTimesReport {
+            generated_at: Utc::now(),
+            repositories: vec![ghpulse_core::RepoResponseTimes {
+                repo: "o/r".into(),
+                partial: false,
+                partial_reason: None,
+                issues: figures,
+                pull_requests: ResponseFigures::default(),
+            }],
+        };
+        let text = render(
+            &snapshot(&[("o/r", &["PushEvent"])]),
+            Some(&report),
+            Format::Text,
+        )
+        .unwrap();
+        for line in [
+            r#"ghpulse_items_opened{repo="o/r",item="issue"} 3"#,
+            r#"ghpulse_items_opened{repo="o/r",item="pull_request"} 0"#,
+            r#"ghpulse_items_waiting{repo="o/r",item="issue"} 1"#,
+            r#"ghpulse_oldest_waiting_seconds{repo="o/r",item="issue"} 7200.0"#,
+            r#"ghpulse_first_response_seconds{repo="o/r",item="issue",quantile="0.5"} 90.5"#,
+            r#"ghpulse_first_response_seconds{repo="o/r",item="issue",quantile="0.9"} 300.0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        // Figures over no item are left out, not reported as 0.
+        assert!(
+            !text.contains(r#"ghpulse_oldest_waiting_seconds{repo="o/r",item="pull_request"}"#)
+        );
+        assert!(!text.contains("ghpulse_close_seconds{"));
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
     }
 
     #[test]

@@ -208,6 +208,12 @@ pub struct App {
     /// The selected repository's label KPIs (section 3a), computed off the render thread when
     /// the selection or its window changes; drawn when they are the selected repository's.
     pub labels: Option<ghpulse_core::RepoLabels>,
+    /// The selected repository's response times (section 3b) and the instant they were
+    /// computed for, read with the label KPIs; the oldest wait is drawn as of each frame.
+    pub responses: Option<(
+        chrono::DateTime<chrono::Utc>,
+        ghpulse_core::RepoResponseTimes,
+    )>,
     /// The event feed, when shown (`e`, `E`).
     pub feed: Option<FeedView>,
     /// Where the feed's rows were drawn last, and the row drawn first.
@@ -247,6 +253,7 @@ impl Default for App {
             chart: None,
             zoomed: false,
             labels: None,
+            responses: None,
             feed: None,
             feed_rows: Rect::default(),
             feed_offset: 0,

@@ -24,7 +24,7 @@ use ratatui::backend::CrosstermBackend;
 
 use app::{App, Effect};
 use feed_view::{FEED_LIMIT, FeedLines};
-use ghpulse_core::{Config, EngineHandle, RepoLabels};
+use ghpulse_core::{Config, EngineHandle, RepoLabels, RepoResponseTimes};
 use keys::Keys;
 use theme::Theme;
 
@@ -136,6 +136,9 @@ async fn event_loop(
     // The label KPIs need the stored JSON: read off the render thread, once per change of
     // the selection or its window, never while drawing.
     let (labels_tx, mut labels_rx) = mpsc::unbounded_channel::<RepoLabels>();
+    // Response times likewise, read with them.
+    type Responses = (chrono::DateTime<Utc>, RepoResponseTimes);
+    let (responses_tx, mut responses_rx) = mpsc::unbounded_channel::<Responses>();
     let mut labels_asked = None;
     // The feed's lines too (they need each event's JSON), whenever its repositories or their
     // newest events change.
@@ -155,6 +158,7 @@ async fn event_loop(
                 labels_asked = key.clone();
                 if let Some((name, _, _, _)) = key {
                     let (query, tx) = (engine.query(), labels_tx.clone());
+                    let responses_tx = responses_tx.clone();
                     tokio::task::spawn_blocking(move || {
                         match query.labels(Utc::now(), Some(&name)) {
                             Ok(mut report) => {
@@ -163,6 +167,14 @@ async fn event_loop(
                                 }
                             }
                             Err(e) => tracing::warn!("label KPIs of {name}: {e}"),
+                        }
+                        match query.response_times(Utc::now(), Some(&name)) {
+                            Ok(mut report) => {
+                                if let Some(r) = report.repositories.pop() {
+                                    let _ = responses_tx.send((report.generated_at, r));
+                                }
+                            }
+                            Err(e) => tracing::warn!("response times of {name}: {e}"),
                         }
                     });
                 }
@@ -272,6 +284,7 @@ async fn event_loop(
             }
             Some(reply) = replies.recv() => app.on_reply(reply),
             Some(labels) = labels_rx.recv() => app.labels = Some(labels),
+            Some(responses) = responses_rx.recv() => app.responses = Some(responses),
             Some(lines) = feed_rx.recv() => app.on_feed_lines(lines),
             // The 1 Hz tick that redraws countdowns also ends expired messages: no timer of
             // its own, no busy wait.

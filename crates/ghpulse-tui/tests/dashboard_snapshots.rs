@@ -946,6 +946,62 @@ fn the_selected_repositorys_label_kpis_are_under_the_statistics() {
     assert_ne!(app.labels_key(&s, now()), before);
 }
 
+#[test]
+fn the_selected_repositorys_response_times_are_beside_the_label_kpis() {
+    use ghpulse_core::{RepoResponseTimes, ResponseFigures};
+    let s = with_data();
+    let responses = |repo: &str| RepoResponseTimes {
+        repo: repo.into(),
+        partial: false,
+        partial_reason: None,
+        issues: ResponseFigures {
+            opened: 12,
+            responded: 9,
+            first_response_median_seconds: Some(7500.0),
+            first_response_p90_seconds: Some(97_200.0),
+            waiting: 2,
+            oldest_waiting_seconds: Some(3600.0),
+            closed: 8,
+            close_median_seconds: Some(86_400.0),
+            close_p90_seconds: Some(432_000.0),
+        },
+        pull_requests: ResponseFigures {
+            opened: 3,
+            ..ResponseFigures::default()
+        },
+    };
+    let mut app = App {
+        responses: Some((now(), responses("sigmavirus24/github3.py"))),
+        ..App::default()
+    };
+    check("responses", &app, &s);
+    // The pane's lines as one text (80 columns: no pane beside it): wrapping breaks the line
+    // where a space was.
+    let words = |app: &App| {
+        screen_text(&draw(app, &s, 80, 30, Theme::plain()))
+            .join(" ")
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let text = words(&app);
+    assert!(
+        text.contains("Response: issues 12 opened, 9 answered in 2h 5m (p90 1d 3h), 2 waiting (oldest 1h), 8 closed in 1d (p90 5d) · PRs 3 opened"),
+        "{text}"
+    );
+    // The oldest wait is drawn as of the frame: ten minutes later it has grown by as much.
+    app.responses = Some((
+        now() - chrono::TimeDelta::minutes(10),
+        responses("sigmavirus24/github3.py"),
+    ));
+    assert!(words(&app).contains("2 waiting (oldest 1h 10m)"), "{text}");
+    // Another repository's figures are never shown as the selection's.
+    app.responses = Some((now(), responses("praw-dev/praw")));
+    let text = screen_text(&draw(&app, &s, 120, 40, Theme::plain())).join("\n");
+    assert!(!text.contains("Response:"), "{text}");
+}
+
 /// A fixture repository's events as the feed lists them: newest first, each with its line
 /// and page.
 fn feed_entries(stem: &str, name: &str, minutes_ago: u64, span_hours: u64) -> Vec<EventEntry> {

@@ -63,6 +63,7 @@ pub fn expected_figures(shown: &[Value], generated_at: DateTime<Utc>) -> (u64, E
 pub fn assert_figures(entry: &Value, events: &[Value], generated_at: DateTime<Utc>) {
     let name = entry["repo"].as_str().unwrap_or("?");
     let (in_window, expected) = expected_figures(events, generated_at);
+    let spreads = window_gaps(events, generated_at);
     assert_eq!(entry["events_in_window"], in_window, "{name}");
     let types = entry["event_types"].as_array().expect("event_types");
     assert_eq!(types.len(), expected.len(), "{name}: types");
@@ -82,7 +83,68 @@ pub fn assert_figures(entry: &Value, events: &[Value], generated_at: DateTime<Ut
         }
         let last_got: DateTime<Utc> = t["last_event_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(last_got.timestamp_millis(), last, "{name} {t}");
+        let gaps = &spreads[t["event_type"].as_str().unwrap()];
+        for (field, hundredths) in [
+            ("p25_seconds_between", 25),
+            ("p75_seconds_between", 75),
+            ("p90_seconds_between", 90),
+        ] {
+            let got = t[field].as_f64().map(|s| (s * 100_000.0).round() as i64);
+            let want = percentile_x100(gaps, hundredths);
+            match (got, want) {
+                // In hundredths of a millisecond: within half a millisecond.
+                (Some(g), Some(w)) => {
+                    assert!((g - w).abs() <= 50, "{name} {t} {field}: {g} vs {w}")
+                }
+                (g, w) => assert_eq!(g, w, "{name} {t} {field}"),
+            }
+        }
     }
+}
+
+/// Each type's gaps in the window, sorted, in milliseconds.
+fn window_gaps(shown: &[Value], generated_at: DateTime<Utc>) -> BTreeMap<String, Vec<i64>> {
+    let mut events: Vec<(i64, u64, String)> = shown
+        .iter()
+        .map(|e| {
+            let t: DateTime<Utc> = e["created_at"].as_str().unwrap().parse().unwrap();
+            let id = e["id"].as_str().unwrap().parse::<u64>().unwrap();
+            (
+                t.timestamp_millis(),
+                id,
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
+    events.dedup_by_key(|e| e.1);
+    let cutoff = generated_at.timestamp_millis() - 7 * 24 * 3600 * 1000;
+    let mut by_type: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (t, _, ty) in events.into_iter().take(500).filter(|e| e.0 > cutoff) {
+        by_type.entry(ty).or_default().push(t);
+    }
+    by_type
+        .into_iter()
+        .map(|(ty, mut ts)| {
+            ts.sort();
+            let mut gaps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+            gaps.sort();
+            (ty, gaps)
+        })
+        .collect()
+}
+
+/// Section 3's percentile of sorted `gaps` in hundredths of a millisecond, exactly: the rank
+/// (m-1)·p/100 split into whole and hundredths.
+fn percentile_x100(gaps: &[i64], pct: i64) -> Option<i64> {
+    let m = gaps.len() as i64;
+    if m == 0 {
+        return None;
+    }
+    let rank = (m - 1) * pct;
+    let (lo, frac) = ((rank / 100) as usize, rank % 100);
+    let hi = (lo + 1).min(gaps.len() - 1);
+    Some(100 * gaps[lo] + frac * (gaps[hi] - gaps[lo]))
 }
 
 /// Asserts that every repository of a `stats --json` report (in config order) is complete —

@@ -24,6 +24,9 @@ pub struct TypeStats {
     pub count: u64,
     pub avg_seconds_between: Option<f64>,
     pub median_seconds_between: Option<f64>,
+    pub p25_seconds_between: Option<f64>,
+    pub p75_seconds_between: Option<f64>,
+    pub p90_seconds_between: Option<f64>,
     pub last_event_at: DateTime<Utc>,
     /// Only with `by=action` (SPEC section 3a): the same figures for each action of the type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +41,9 @@ pub struct ActionStats {
     pub count: u64,
     pub avg_seconds_between: Option<f64>,
     pub median_seconds_between: Option<f64>,
+    pub p25_seconds_between: Option<f64>,
+    pub p75_seconds_between: Option<f64>,
+    pub p90_seconds_between: Option<f64>,
     pub last_event_at: DateTime<Utc>,
 }
 
@@ -279,6 +285,9 @@ fn action_stats(events: &[&EventMeta]) -> Vec<ActionStats> {
                 count: t.count,
                 avg_seconds_between: t.avg_seconds_between,
                 median_seconds_between: t.median_seconds_between,
+                p25_seconds_between: t.p25_seconds_between,
+                p75_seconds_between: t.p75_seconds_between,
+                p90_seconds_between: t.p90_seconds_between,
                 last_event_at: t.last_event_at,
             }
         })
@@ -290,28 +299,39 @@ fn type_stats(event_type: &str, times: &[i64]) -> TypeStats {
     let n = times.len();
     let first = times[0];
     let last = times[n - 1];
-    let (avg, median) = if n < 2 {
-        (None, None)
-    } else {
-        let mut gaps: Vec<i64> = times.windows(2).map(|p| p[1] - p[0]).collect();
-        gaps.sort_unstable();
-        let k = gaps.len();
-        let median_ms = if k % 2 == 1 {
-            gaps[k / 2] as f64
-        } else {
-            (gaps[k / 2 - 1] + gaps[k / 2]) as f64 / 2.0
-        };
-        let avg_ms = (last - first) as f64 / (n - 1) as f64;
-        (Some(ms_to_seconds(avg_ms)), Some(ms_to_seconds(median_ms)))
-    };
+    let mut gaps: Vec<i64> = times.windows(2).map(|p| p[1] - p[0]).collect();
+    gaps.sort_unstable();
+    let at = |pct| percentile_ms(&gaps, pct).map(ms_to_seconds);
+    let avg = (n >= 2).then(|| ms_to_seconds((last - first) as f64 / (n - 1) as f64));
     TypeStats {
         event_type: event_type.to_string(),
         count: n as u64,
         avg_seconds_between: avg,
-        median_seconds_between: median,
+        median_seconds_between: at(50),
+        p25_seconds_between: at(25),
+        p75_seconds_between: at(75),
+        p90_seconds_between: at(90),
         last_event_at: DateTime::from_timestamp_millis(last).unwrap_or_default(),
         actions: None,
     }
+}
+
+/// The `pct`th percentile (0..=100) of `sorted` (ascending, in milliseconds) by section 3's
+/// rule — linear interpolation between closest ranks, numpy's default — or None when empty.
+/// The rank h = (m-1)·pct/100 is split into whole and hundredths in integers, so a rank that
+/// is whole (p50 of an odd count, p90 of 11 values) never lands a float's width below it.
+pub fn percentile_ms(sorted: &[i64], pct: u32) -> Option<f64> {
+    debug_assert!(pct <= 100 && sorted.windows(2).all(|p| p[0] <= p[1]));
+    let m = sorted.len() as u64;
+    let scaled = m.checked_sub(1)? * u64::from(pct.min(100));
+    let (whole, hundredths) = ((scaled / 100) as usize, scaled % 100);
+    let low = sorted[whole];
+    Some(match sorted.get(whole + 1) {
+        Some(&high) if hundredths > 0 => {
+            low as f64 + (high - low) as f64 * hundredths as f64 / 100.0
+        }
+        _ => low as f64,
+    })
 }
 
 fn ms_to_seconds(ms: f64) -> f64 {
@@ -677,6 +697,133 @@ mod tests {
         assert_eq!(push.median_seconds_between, Some(1800.0));
         assert!(type_gaps(win, "WatchEvent").is_empty());
         assert!(type_gaps(&[], "PushEvent").is_empty());
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_closest_ranks() {
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00Z"),
+            ev(2, "X", "2026-11-22T10:00:01Z"),
+            ev(3, "X", "2026-11-22T10:00:04Z"),
+            ev(4, "X", "2026-11-22T10:00:14Z"),
+            ev(5, "X", "2026-11-22T10:00:34Z"),
+        ]);
+        // Gaps 1, 3, 10, 20 (m = 4): p25 at rank 0.75 -> 1 + 0.75·2 = 2.5; p75 at 2.25 ->
+        // 10 + 0.25·10 = 12.5; p90 at 2.7 -> 10 + 0.7·10 = 17; numpy.percentile agrees.
+        let x = &stats(&e, &[], Window::default()).event_types[0];
+        assert_eq!(
+            (
+                x.p25_seconds_between,
+                x.median_seconds_between,
+                x.p75_seconds_between,
+                x.p90_seconds_between
+            ),
+            (Some(2.5), Some(6.5), Some(12.5), Some(17.0))
+        );
+        let one = stats(&e[..1], &[], Window::default());
+        let t = &one.event_types[0];
+        assert_eq!(
+            (
+                t.p25_seconds_between,
+                t.p75_seconds_between,
+                t.p90_seconds_between
+            ),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn percentile_edges_and_whole_ranks() {
+        assert_eq!(percentile_ms(&[], 50), None);
+        assert_eq!(percentile_ms(&[7], 90), Some(7.0));
+        assert_eq!(percentile_ms(&[1, 2], 0), Some(1.0));
+        assert_eq!(percentile_ms(&[1, 2], 100), Some(2.0));
+        // m = 11: p90's rank is exactly 9, whatever 10 × 0.9 gives in floating point.
+        let v: Vec<i64> = (0..11).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&v, 90), Some(9000.0));
+        // A millisecond between two gaps: p25 of [0, 1] is 0.25 ms, reported as 0.
+        let e = sorted(vec![
+            ev(1, "X", "2026-11-22T10:00:00.000Z"),
+            ev(2, "X", "2026-11-22T10:00:00.000Z"),
+            ev(3, "X", "2026-11-22T10:00:00.001Z"),
+        ]);
+        let x = &stats(&e, &[], Window::default()).event_types[0];
+        assert_eq!(x.p25_seconds_between, Some(0.0));
+        assert_eq!(x.p75_seconds_between, Some(0.001));
+    }
+
+    #[test]
+    fn action_entries_carry_the_percentiles_too() {
+        let opened = |id, at| EventMeta {
+            action: Some(crate::github::event::Sym::from("opened")),
+            ..ev(id, "IssuesEvent", at)
+        };
+        let e = sorted(vec![
+            opened(1, "2026-11-22T10:00:00Z"),
+            opened(2, "2026-11-22T10:00:10Z"),
+            opened(3, "2026-11-22T10:00:40Z"),
+        ]);
+        let by = selected_repo_stats(
+            &of(&e, &[]),
+            t(NOW),
+            &Window::default(),
+            &Selection {
+                by_action: true,
+                ..Selection::default()
+            },
+        );
+        let a = &by.event_types[0].actions.as_ref().unwrap()[0];
+        // Gaps 10, 30.
+        assert_eq!(
+            (
+                a.p25_seconds_between,
+                a.median_seconds_between,
+                a.p75_seconds_between,
+                a.p90_seconds_between
+            ),
+            (Some(15.0), Some(20.0), Some(25.0), Some(28.0))
+        );
+    }
+
+    mod properties {
+        use super::super::percentile_ms;
+        use proptest::prelude::*;
+
+        /// Sort, then the textbook formula in floating point, h = (m-1)·p.
+        fn brute_force(values: &[i64], p: f64) -> f64 {
+            let mut v = values.to_vec();
+            v.sort();
+            let h = (v.len() - 1) as f64 * p;
+            let lo = h.floor() as usize;
+            let hi = (lo + 1).min(v.len() - 1);
+            v[lo] as f64 + (h - h.floor()) * (v[hi] - v[lo]) as f64
+        }
+
+        proptest! {
+            #[test]
+            fn percentiles_are_monotone_bounded_and_match_a_sort(
+                mut gaps in prop::collection::vec(0i64..40 * 86_400_000, 1..300)
+            ) {
+                gaps.sort_unstable();
+                let at = |pct| percentile_ms(&gaps, pct).unwrap();
+                let (p25, p50, p75, p90) = (at(25), at(50), at(75), at(90));
+                prop_assert!(gaps[0] as f64 <= p25);
+                prop_assert!(p25 <= p50 && p50 <= p75 && p75 <= p90);
+                prop_assert!(p90 <= gaps[gaps.len() - 1] as f64);
+                let k = gaps.len();
+                let median = if k % 2 == 1 {
+                    gaps[k / 2] as f64
+                } else {
+                    (gaps[k / 2 - 1] + gaps[k / 2]) as f64 / 2.0
+                };
+                prop_assert_eq!(p50, median);
+                for (pct, got) in [(25, p25), (75, p75), (90, p90)] {
+                    let want = brute_force(&gaps, f64::from(pct) / 100.0);
+                    // Floating-point rank error is far below the millisecond reported.
+                    prop_assert!((got - want).abs() < 1e-3, "p{} {} vs {}", pct, got, want);
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
-use ghpulse_core::{LabelsReport, RepoActivity, RepoTypeCount};
+use ghpulse_core::{LabelsReport, RepoActivity, RepoTypeCount, ResponseTimesReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -99,5 +99,23 @@ pub async fn labels(
     let query = state.query();
     let repo = p.repo.map(|r| watched(query.snapshot(), &r)).transpose()?;
     let report = blocking(move || query.labels(Utc::now(), repo.as_ref())).await?;
+    Ok(Json(report))
+}
+
+/// Response times (SPEC section 3b): for the issues and pull requests opened in each window,
+/// how long they waited for a first answer from someone other than their author and bots,
+/// how many still wait, and how long they took to close.
+#[utoipa::path(get, path = "/api/response-times", params(LabelsParams), responses(
+    (status = 200, body = ResponseTimesReport),
+    (status = 400, body = ErrorBody, description = "malformed repo"),
+    (status = 404, body = ErrorBody, description = "repo not watched"),
+))]
+pub async fn response_times(
+    State(state): State<ApiState>,
+    ApiQuery(p): ApiQuery<LabelsParams>,
+) -> Result<Json<ResponseTimesReport>, ApiError> {
+    let query = state.query();
+    let repo = p.repo.map(|r| watched(query.snapshot(), &r)).transpose()?;
+    let report = blocking(move || query.response_times(Utc::now(), repo.as_ref())).await?;
     Ok(Json(report))
 }

@@ -102,31 +102,39 @@ pub fn render(
         constraints.push(Constraint::Length(4));
     }
     constraints.push(Constraint::Min(0));
-    // The label KPIs under the table, wrapped (at most 3 lines), once computed for this
-    // repository.
+    // The label KPIs and response times under the table, each wrapped (at most 3 lines
+    // together), once computed for this repository.
     let labels = app
         .labels
         .as_ref()
         .filter(|l| l.repo == view.name.as_str())
         .map(label_line);
-    let label_height = labels.as_ref().map_or(0, |l| {
-        (super::wrapped_lines(l, inner.width.saturating_sub(1) as usize) as u16)
-            .min(3)
-            .min(inner.height / 3)
-    });
-    constraints.push(Constraint::Length(label_height));
+    let responses = app
+        .responses
+        .as_ref()
+        .filter(|(_, r)| r.repo == view.name.as_str())
+        .map(|(at, r)| response_line(r, (now - *at).num_milliseconds().max(0) as f64 / 1000.0));
+    let notes: Vec<String> = labels.into_iter().chain(responses).collect();
+    let note_height = notes
+        .iter()
+        .map(|l| super::wrapped_lines(l, inner.width.saturating_sub(1) as usize) as u16)
+        .sum::<u16>()
+        .min(3)
+        .min(inner.height / 3);
+    constraints.push(Constraint::Length(note_height));
     let parts = Layout::vertical(constraints).split(inner);
-    if let Some(text) = labels {
+    if !notes.is_empty() {
         let at = parts[parts.len() - 1];
         let at = Rect {
             x: at.x + 1,
             width: at.width.saturating_sub(1),
             ..at
         };
-        frame.render_widget(
-            Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
-            at,
-        );
+        let lines: Vec<Line> = notes
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, theme.dim())))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), at);
     }
     let mut next = 0;
     if let Some(text) = error {
@@ -173,19 +181,52 @@ pub fn render(
     let selected = app.stats_selected.min(rows.len().saturating_sub(1));
     let visible = table_area.height.saturating_sub(1) as usize;
     let offset = scroll_offset(selected, visible);
-    // Columns that do not fit are dropped whole (median first, then last seen), never cut.
+    // Columns that do not fit are dropped whole, never cut: the quartiles first, then p90,
+    // the median, and last seen. The percentiles only take room the event types' names do
+    // not need; the median and last seen may squeeze them down to MIN_TYPE.
     let fixed = COUNT + AVG + 3;
     let width = table_area.width as usize;
     // A column costs its width and the space before it.
     let cost = |w: usize| w + 1;
-    let last_seen = width >= MIN_TYPE + fixed + cost(LAST);
-    let median = width >= MIN_TYPE + fixed + cost(LAST) + cost(MEDIAN);
-    let type_width = width
-        .saturating_sub(
-            fixed + if last_seen { cost(LAST) } else { 0 } + if median { cost(MEDIAN) } else { 0 },
-        )
-        .max(6);
+    let longest = rows
+        .iter()
+        .map(|t| t.event_type.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(MIN_TYPE);
+    let mut room = width.saturating_sub(MIN_TYPE + fixed);
+    let mut fits = |w: usize| {
+        let fit = room >= cost(w);
+        if fit {
+            room -= cost(w);
+        }
+        fit
+    };
+    let last_seen = fits(LAST);
+    let median = last_seen && fits(MEDIAN);
+    let mut room = room.saturating_sub(longest - MIN_TYPE);
+    let mut fits = |w: usize| {
+        let fit = room >= cost(w);
+        if fit {
+            room -= cost(w);
+        }
+        fit
+    };
+    let p90 = median && fits(SPREAD);
+    let quartiles = p90 && fits(2 * SPREAD + 1);
+    let used = [
+        (last_seen, cost(LAST)),
+        (median, cost(MEDIAN)),
+        (p90, cost(SPREAD)),
+        (quartiles, 2 * cost(SPREAD)),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, w)| w)
+    .sum::<usize>();
+    let type_width = width.saturating_sub(fixed + used).max(6);
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), humanize_seconds);
+    let spread = |v: Option<f64>| Cell::from(format!("{:>SPREAD$}", fit_figure(&fmt(v), SPREAD)));
     let table_rows = rows.iter().enumerate().skip(offset).map(|(i, t)| {
         let mut cells = vec![
             Cell::from(fit_text(&t.event_type, type_width)),
@@ -198,11 +239,20 @@ pub fn render(
                 fit_figure(&fmt(t.avg_seconds_between), AVG)
             )),
         ];
+        if quartiles {
+            cells.push(spread(t.p25_seconds_between));
+        }
         if median {
             cells.push(Cell::from(format!(
                 "{:>MEDIAN$}",
                 fit_figure(&fmt(t.median_seconds_between), MEDIAN)
             )));
+        }
+        if quartiles {
+            cells.push(spread(t.p75_seconds_between));
+        }
+        if p90 {
+            cells.push(spread(t.p90_seconds_between));
         }
         if last_seen {
             cells.push(Cell::from(format!(
@@ -242,14 +292,21 @@ pub fn render(
         Constraint::Length(COUNT as u16),
         Constraint::Length(AVG as u16),
     ];
-    if median {
-        header.push(head(SortColumn::Median, "Median", MEDIAN));
-        widths.push(Constraint::Length(MEDIAN as u16));
-    }
-    if last_seen {
-        header.push(head(SortColumn::LastSeen, "Last seen", LAST));
-        widths.push(Constraint::Length(LAST as u16));
-    }
+    let mut column = |on: bool, cell: Cell<'static>, w: usize| {
+        if on {
+            header.push(cell);
+            widths.push(Constraint::Length(w as u16));
+        }
+    };
+    column(quartiles, Cell::from(format!("{:>SPREAD$}", "p25")), SPREAD);
+    column(median, head(SortColumn::Median, "Median", MEDIAN), MEDIAN);
+    column(quartiles, Cell::from(format!("{:>SPREAD$}", "p75")), SPREAD);
+    column(p90, Cell::from(format!("{:>SPREAD$}", "p90")), SPREAD);
+    column(
+        last_seen,
+        head(SortColumn::LastSeen, "Last seen", LAST),
+        LAST,
+    );
     frame.render_widget(
         Table::new(table_rows, widths)
             .header(Row::new(header).style(theme.title()))
@@ -290,11 +347,58 @@ pub fn label_line(l: &ghpulse_core::RepoLabels) -> String {
     text
 }
 
+/// "Response: issues 12 opened, 9 answered in 2h 5m (p90 1d 3h), 2 waiting (oldest 3d 4h),
+/// 8 closed in 1d 2h (p90 5d) · PRs …": the figures of `GET /api/response-times`, the oldest
+/// wait advanced by the `since` seconds passed since they were computed.
+pub fn response_line(r: &ghpulse_core::RepoResponseTimes, since: f64) -> String {
+    let part = |name: &str, f: &ghpulse_core::ResponseFigures| {
+        let mut text = format!("{name} {} opened", f.opened);
+        if let (Some(m), Some(p)) = (
+            f.first_response_median_seconds,
+            f.first_response_p90_seconds,
+        ) {
+            text.push_str(&format!(
+                ", {} answered in {} (p90 {})",
+                f.responded,
+                humanize_seconds(m),
+                humanize_seconds(p)
+            ));
+        }
+        if let Some(oldest) = f.oldest_waiting_seconds {
+            text.push_str(&format!(
+                ", {} waiting (oldest {})",
+                f.waiting,
+                humanize_seconds(oldest + since)
+            ));
+        }
+        if let (Some(m), Some(p)) = (f.close_median_seconds, f.close_p90_seconds) {
+            text.push_str(&format!(
+                ", {} closed in {} (p90 {})",
+                f.closed,
+                humanize_seconds(m),
+                humanize_seconds(p)
+            ));
+        }
+        text
+    };
+    let mut text = format!(
+        "Response: {} · {}",
+        part("issues", &r.issues),
+        part("PRs", &r.pull_requests)
+    );
+    if r.partial {
+        text.push_str(" (partial)");
+    }
+    text
+}
+
 const MIN_TYPE: usize = 16;
 const COUNT: usize = 6;
 /// "Avg between", and one more for the sort arrow.
 const AVG: usize = 12;
 const MEDIAN: usize = 9;
+/// A percentile column: "1h 41m" and the space a "59m 59s" needs.
+const SPREAD: usize = 7;
 /// "23h 59m ago".
 const LAST: usize = 11;
 
