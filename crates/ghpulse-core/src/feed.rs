@@ -11,6 +11,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::github::event::names_a_pull_request;
+
 use crate::github::event::EventMeta;
 use crate::github::repo_name::RepoName;
 
@@ -170,7 +172,10 @@ pub fn feed_line(raw: &str, repo: &RepoName, web: &WebOrigin) -> FeedLine {
             line.number = p.number(&["issue", "number"]);
             line.title = p.text(&["issue", "title"]);
             // GitHub files pull request conversations as issues.
-            let kind = if p.has(&["issue", "pull_request"]) {
+            let kind = if p
+                .at(&["issue", "pull_request"])
+                .is_some_and(names_a_pull_request)
+            {
                 "PR"
             } else {
                 "issue"
@@ -371,10 +376,6 @@ struct Payload<'a>(&'a Value);
 impl Payload<'_> {
     fn at(&self, path: &[&str]) -> Option<&Value> {
         path.iter().try_fold(self.0, |v, key| v.get(key))
-    }
-
-    fn has(&self, path: &[&str]) -> bool {
-        self.at(path).is_some_and(|v| !v.is_null())
     }
 
     /// A non-empty string, cleaned for display.

@@ -356,6 +356,15 @@ fn full_payloads_say_more() {
                "comment": {"id": 42}}),
     );
     assert_eq!(on_pr.summary, "commented on PR #790 \"Add themes\"");
+    // Payloads of 2013 and before give every issue a `pull_request` of null links.
+    let on_2013_issue = line(
+        "IssueCommentEvent",
+        json!({"action": "created",
+               "issue": {"number": 12, "title": "Crash",
+                         "pull_request": {"html_url": null, "diff_url": null, "patch_url": null}},
+               "comment": {"id": 7}}),
+    );
+    assert_eq!(on_2013_issue.summary, "commented on issue #12 \"Crash\"");
     assert_eq!(
         on_pr.url,
         "https://github.com/ratatui/ghpulse/issues/790#issuecomment-42"

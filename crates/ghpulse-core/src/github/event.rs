@@ -236,6 +236,17 @@ impl Fields<'_> {
     }
 }
 
+/// Whether an issue's `pull_request` value says it is one. Payloads of 2013 and before give
+/// every issue a `pull_request` object whose links are all null; only one with a link (or any
+/// other value) is a pull request.
+pub(crate) fn names_a_pull_request(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(fields) => fields.values().any(|f| !f.is_null()),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::figures::{PartialReason, percentile_ms};
 use super::labels::ItemKind;
+use crate::github::event::names_a_pull_request;
 
 /// What an event does to an issue or pull request, for response times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,17 +90,6 @@ pub fn touch(raw: &Value, id: u64, at: DateTime<Utc>) -> Option<Touch> {
         number,
         act,
     })
-}
-
-/// Whether an issue's `pull_request` value says it is one. Payloads of 2013 and before give
-/// every issue a `pull_request` object whose links are all null; only one with a link (or any
-/// other value) is a pull request.
-fn names_a_pull_request(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Object(fields) => fields.values().any(|f| !f.is_null()),
-        _ => true,
-    }
 }
 
 /// Section 3b's figures for the issues, or the pull requests, of one repository.
