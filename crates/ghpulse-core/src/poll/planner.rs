@@ -148,15 +148,18 @@ impl Planner {
         schedule::due_times(now, &timings, self.budget(now))
     }
 
-    /// The repository to poll next and when. Ties (every overdue repository is due when a
-    /// pause ends) go to the one polled least recently, so a repository that keeps failing
-    /// early in the list cannot starve the others. Polls begin at least
-    /// `schedule::poll_spacing` apart, so GitHub's secondary limit is never approached.
+    /// The repository to poll next and when. Every repository already due ties (so does each
+    /// overdue one when a pause ends), and the tie goes to the one polled least recently — a
+    /// never polled one first: a repository that keeps failing early in the list cannot
+    /// starve the others, nor can the overdue ones starve the new ones when the polls a
+    /// minute are all spent. Polls begin at least `schedule::poll_spacing` apart, so
+    /// GitHub's secondary limit is never approached.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
         let (i, due) = self
             .due_times(now)
             .into_iter()
             .enumerate()
+            .map(|(i, due)| (i, due.max(now)))
             .min_by_key(|&(i, due)| (due, self.repos[i].view.state.last_polled_at))?;
         let spaced = self.last_started.map_or(due, |t| {
             due.max(bounds::shifted(t, schedule::poll_spacing()))
@@ -450,10 +453,17 @@ mod tests {
     }
 
     #[test]
+    fn overdue_repositories_do_not_starve_a_never_polled_one() {
+        let mut p = planner(&["a/b", "c/d", "e/f"]);
+        p.repos[2].view.state.last_polled_at = None;
+        assert_eq!(p.next_due(now()).unwrap().0, 2);
+    }
+
+    #[test]
     fn polls_begin_at_least_the_spacing_apart() {
         let mut p = planner(&["a/b", "c/d"]);
         let (i, at) = p.next_due(now()).unwrap();
-        assert_eq!(at, now() - TimeDelta::seconds(60), "overdue");
+        assert_eq!(at, now(), "overdue: at once");
         p.poll_input(i, now(), &Window::default());
         let (_, at) = p.next_due(now()).unwrap();
         assert_eq!(at, now() + schedule::poll_spacing());
