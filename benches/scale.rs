@@ -29,6 +29,7 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 /// CPU time of this process so far (user + system).
+#[allow(unsafe_code)]
 fn cpu_time() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
@@ -41,6 +42,7 @@ fn cpu_time() -> Duration {
 }
 
 /// Peak resident set of the children waited for, bytes.
+#[allow(unsafe_code)]
 fn children_peak_rss() -> u64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: as above, for the children already waited for.
