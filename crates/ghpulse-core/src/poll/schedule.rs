@@ -184,8 +184,10 @@ fn plan(budget: f64, repos: &[RepoTiming], authenticated: bool) -> Vec<f64> {
             .map(|r| best_rate(r, mu, 1.0 / shortest_gap(r).as_secs_f64().max(1.0)))
             .collect()
     };
+    // 24 halvings of 18 decades find `μ` to a few parts in a million: the plan runs for
+    // every poll and every published snapshot, so it is kept to a few milliseconds.
     let (mut cheap, mut dear) = (1e-6_f64, 1e12_f64);
-    for _ in 0..48 {
+    for _ in 0..24 {
         let mu = (cheap * dear).sqrt();
         if expected_cost(repos, &pick(mu)) <= affordable {
             dear = mu;
@@ -204,7 +206,7 @@ fn plan(budget: f64, repos: &[RepoTiming], authenticated: bool) -> Vec<f64> {
 /// The `r` in `(0, cap]` that minimises `λ/2r + μ·C(r)`: the best of a geometric grid over
 /// 16 halvings of the cap, refined between its neighbours.
 fn best_rate(r: &RepoTiming, mu: f64, cap: f64) -> f64 {
-    const STEPS: i32 = 32;
+    const STEPS: i32 = 24;
     let lambda = rate_of(r);
     let score = |rate: f64| lambda / (2.0 * rate) + mu * rate * poll_cost(r, rate);
     let at = |k: i32| cap * 2f64.powf(-16.0 * f64::from(k) / f64::from(STEPS));
@@ -212,7 +214,7 @@ fn best_rate(r: &RepoTiming, mu: f64, cap: f64) -> f64 {
         .min_by(|&a, &b| score(at(a)).total_cmp(&score(at(b))))
         .unwrap_or(0);
     let (mut lo, mut hi) = (at((best + 1).min(STEPS)), at((best - 1).max(0)));
-    for _ in 0..16 {
+    for _ in 0..12 {
         let (a, b) = (lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0);
         if score(a) <= score(b) {
             hi = b;
