@@ -103,15 +103,15 @@ pub fn watch(
                 Some(served)
             }
         };
+        let watched = settings.config.repositories.len();
         tracing::info!(
-            "watching {} repositories from {} (store {}, {})",
-            settings.config.repositories.len(),
+            "watching {watched} repositories from {} (store {}, {})",
             settings.config.path.display(),
             settings.data_path.display(),
             if settings.token.is_some() {
-                "authenticated"
+                "authenticated".to_string()
             } else {
-                "unauthenticated: 60 requests/hour"
+                unauthenticated_note(watched)
             }
         );
         // The fetcher is the point of the process: if it dies, say why and exit 1 so a
@@ -157,4 +157,14 @@ pub fn watch(
         }
         Ok(())
     })
+}
+
+/// What the 60 requests an hour of no token give each repository, for the start-up log.
+fn unauthenticated_note(watched: usize) -> String {
+    let gap = ghpulse_core::unauthenticated_gap(watched.max(1), 60);
+    format!(
+        "unauthenticated: 60 requests/hour, so each repository is polled about every {} \
+         (a token gives 5,000/hour)",
+        ghpulse_core::humanize_seconds(gap.as_secs_f64())
+    )
 }

@@ -1,6 +1,8 @@
 //! Request economy over 24 simulated hours: ghpulse's real Planner and fetcher against an
 //! in-memory GitHub (SPEC section 4) fed with real event timings, beside the naive poller and
-//! the floor. `cargo bench --bench economy`; `ECONOMY_HOURS` and `ECONOMY_SEED` change the run.
+//! the floor, then with a token on 25, 100 and 200 repositories. `cargo bench --bench economy`;
+//! `ECONOMY_HOURS` and `ECONOMY_SEED` change the run, `ECONOMY_SCALE=0` leaves out the larger
+//! watch lists.
 
 #[path = "sim/mod.rs"]
 mod sim;
@@ -29,25 +31,31 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let mut rows = Vec::new();
+    let mut runs: Vec<(sim::Scenario, bool)> = Vec::new();
     for scenario in sim::scenarios() {
-        for auth in [true, false] {
-            match rt.block_on(sim::run_row(
-                &scenario,
-                auth,
-                hours,
-                seed,
-                TimeDelta::hours(1),
-            )) {
-                Ok(row) => rows.push(row),
-                Err(e) => {
-                    eprintln!("economy: {e}");
-                    std::process::exit(2);
-                }
+        runs.push((scenario.clone(), true));
+        runs.push((scenario, false));
+    }
+    if env_num("ECONOMY_SCALE", 1) != 0 {
+        runs.extend(sim::scale_scenarios().into_iter().map(|s| (s, true)));
+    }
+    for (scenario, auth) in &runs {
+        match rt.block_on(sim::run_row(
+            scenario,
+            *auth,
+            hours,
+            seed,
+            TimeDelta::hours(1),
+        )) {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                eprintln!("economy: {e}");
+                std::process::exit(2);
             }
         }
     }
     println!(
-        "ghpulse request economy: {hours} simulated hours, seed {seed}, X-Poll-Interval 60 s, {} ms per request",
+        "ghpulse request economy: {hours} simulated hours, seed {seed}, X-Poll-Interval 60 s unless said, {} ms per request",
         sim::REQUEST_MS
     );
     println!(
@@ -59,14 +67,16 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | auth | events | sent | counted | 304s | 403s | violations | gaps | missed | delay p50 / p95 / max (s) | peak used/window | naive counted | naive 403s | floor | counted/floor | naive/counted |"
+        "| scenario | auth | events | sent | counted | 304s | 403s | violations | gaps | missed | delay p50 / p95 / max (s) | peak used/window | max sent/min | naive counted | naive 403s | floor | counted/floor | naive/counted |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in &rows {
         let g = &r.ghpulse;
         let v = g.violations;
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {:.2} | {:.1}x |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.1}x |",
             r.scenario,
             if r.authenticated {
                 "token 5000/h"
@@ -85,6 +95,7 @@ fn main() {
             secs(g.delay_pct(0.95)),
             secs(g.delay_pct(1.0)),
             g.max_counted_per_window,
+            g.max_sent_per_minute,
             r.naive.counted + r.naive.forbidden,
             r.naive.forbidden,
             r.floor,

@@ -38,7 +38,8 @@ mod store;
 pub use config::edit::{EditError, Edited, add_repository, remove_repository};
 pub use config::keys::{DEFAULT_KEYS, Key, KeyChord, Keymap, KeymapError};
 pub use config::load::{
-    Config, ConfigError, LabelGroups, THEMES, Ui, Window, check_api_url, check_theme, parse_host,
+    Config, ConfigError, LabelGroups, MAX_REPOSITORIES, THEMES, Ui, Window, check_api_url,
+    check_theme, parse_host,
 };
 pub use engine::{EngineHandle, EngineSettings, start_engine};
 pub use export::{ExportError, ExportFormat, export_events, key_bounds, parse_instant};
@@ -54,6 +55,7 @@ pub use humanize::humanize_seconds;
 pub use live::{LIVE_CAPACITY, LiveEvent, StreamFilter};
 pub use poll::once::{PollInput, PollOutcome, poll_once};
 pub use poll::planner::{Planner, Watched};
+pub use poll::schedule::{MAX_POLLS_PER_MINUTE, unauthenticated_gap};
 pub use query::{EventsAsk, MAX_OFFSET_MINUTES, Query, StatsAnswer, StatsAsk};
 pub use snapshot::{FetcherState, RepoView, Snapshot, StatsQuery};
 pub use stats::activity::{COMBINED, RepoActivity, RepoTypeCount, counts_by_type};

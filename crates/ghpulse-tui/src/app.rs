@@ -11,8 +11,10 @@ use super::feed_view::{FeedLines, FeedScope, FeedView};
 use super::keys::{Action, Keys};
 use ghpulse_core::LabelGroups;
 use ghpulse_core::RepoName;
+use ghpulse_core::RepoStatus;
 use ghpulse_core::Snapshot;
 use ghpulse_core::TypeStats;
+use ghpulse_core::window_events;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -173,6 +175,50 @@ pub enum Effect {
     Open(String),
 }
 
+/// The order of the repository list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RepoOrder {
+    /// As in the config file.
+    #[default]
+    Config,
+    Name,
+    /// Most events in the window first.
+    Activity,
+    /// Errors first, then rate limited, pending, ok.
+    Status,
+}
+
+impl RepoOrder {
+    fn next(self) -> RepoOrder {
+        match self {
+            RepoOrder::Config => RepoOrder::Name,
+            RepoOrder::Name => RepoOrder::Activity,
+            RepoOrder::Activity => RepoOrder::Status,
+            RepoOrder::Status => RepoOrder::Config,
+        }
+    }
+
+    /// How the list's title names the order; the config order goes unsaid.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            RepoOrder::Config => None,
+            RepoOrder::Name => Some("by name"),
+            RepoOrder::Activity => Some("by activity"),
+            RepoOrder::Status => Some("by status"),
+        }
+    }
+}
+
+/// The rank of a status in the status order: what needs a look first.
+fn status_rank(status: RepoStatus) -> u8 {
+    match status {
+        RepoStatus::NotFound | RepoStatus::TokenRejected | RepoStatus::Backoff => 0,
+        RepoStatus::RateLimited => 1,
+        RepoStatus::Pending => 2,
+        RepoStatus::Ok => 3,
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct App {
     pub mode: Mode,
@@ -186,6 +232,7 @@ pub struct App {
     pub logs: LogView,
     pub sort: SortColumn,
     pub sort_descending: bool,
+    pub repo_order: RepoOrder,
     pub show_logs: bool,
     /// The last outcome of an action, shown in the footer until it expires.
     pub message: Option<Flash>,
@@ -241,6 +288,7 @@ impl Default for App {
             logs: LogView::new(tui_logger::LevelFilter::Info),
             sort: SortColumn::Count,
             sort_descending: true,
+            repo_order: RepoOrder::Config,
             show_logs: false,
             message: None,
             help_scroll: 0,
@@ -331,11 +379,23 @@ impl App {
         }
     }
 
-    /// The indices of the repositories the filter lets through, in config order.
+    /// The indices of the repositories the filter lets through, in the order chosen (ties in
+    /// config order).
     pub fn visible_repos(&self, snapshot: &Snapshot) -> Vec<usize> {
-        (0..snapshot.repos.len())
+        let mut shown: Vec<usize> = (0..snapshot.repos.len())
             .filter(|&i| matches(snapshot.repos[i].name.as_str(), &self.repo_filter))
-            .collect()
+            .collect();
+        let repos = &snapshot.repos;
+        match self.repo_order {
+            RepoOrder::Config => {}
+            RepoOrder::Name => shown.sort_by_cached_key(|&i| repos[i].name.as_str().to_lowercase()),
+            RepoOrder::Activity => shown.sort_by_cached_key(|&i| {
+                let n = window_events(&repos[i].recent, snapshot.taken_at, &snapshot.window).len();
+                std::cmp::Reverse(n)
+            }),
+            RepoOrder::Status => shown.sort_by_key(|&i| status_rank(repos[i].state.status)),
+        }
+        shown
     }
 
     /// After the filter changed: a hidden selection moves to the first row shown.
@@ -671,6 +731,16 @@ impl App {
                 self.stats_selected = 0;
             }
             Action::ReverseSort => self.sort_descending = !self.sort_descending,
+            Action::OrderRepos => {
+                self.repo_order = self.repo_order.next();
+                self.flash(
+                    format!(
+                        "repositories {}",
+                        self.repo_order.label().unwrap_or("in config order")
+                    ),
+                    false,
+                );
+            }
             Action::PollNow => {
                 if let Some(repo) = self.selected_repo(snapshot) {
                     self.flash(format!("polling {repo} as soon as allowed"), false);

@@ -20,6 +20,7 @@ pub enum Action {
     Remove,
     Sort,
     ReverseSort,
+    OrderRepos,
     PollNow,
     ToggleLogs,
     GapChart,
@@ -77,6 +78,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         "sort",
     ),
     info(Action::ReverseSort, "reverse the sort order", ""),
+    info(
+        Action::OrderRepos,
+        "order the repositories: config, name, activity, status",
+        "",
+    ),
     info(
         Action::PollNow,
         "poll the selected repository now (within the rate limit)",
@@ -215,6 +221,7 @@ mod tests {
             "remove",
             "sort",
             "reverse_sort",
+            "order_repos",
             "poll_now",
             "logs",
             "gap_chart",

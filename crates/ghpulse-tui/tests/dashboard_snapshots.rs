@@ -1234,3 +1234,89 @@ fn feed_lines_carry_their_page_as_an_osc8_hyperlink_where_asked() {
     assert!(!ghpulse_tui::hyperlinks_supported(Some("dumb")));
     assert!(!ghpulse_tui::hyperlinks_supported(None));
 }
+
+/// 200 repositories as a team's list holds them: real activity of four kinds, some in error,
+/// some rate limited, some with a gap in the window.
+fn two_hundred(authenticated: bool) -> Snapshot {
+    let kinds = [
+        events("sigmavirus24__github3.py", 2, 30),
+        events("sferik__rails_admin", 4, 60),
+        events("praw-dev__praw", 7, 100),
+        events("github__gitignore", 11, 140),
+    ];
+    let repos = (0..200)
+        .map(|k| {
+            let name = format!("team-{}/service-{k:03}", ["a", "b", "c"][k % 3]);
+            let recent = kinds[(k * 7) % 4]
+                .iter()
+                .take(20 + k * 3)
+                .cloned()
+                .collect();
+            let state = match k {
+                _ if k % 37 == 5 => RepoState {
+                    status: RepoStatus::Backoff,
+                    last_error: Some("server error (HTTP 502)".into()),
+                    consecutive_errors: 1,
+                    backoff_until: Some(now() + TimeDelta::seconds(40)),
+                    ..ok_state(20)
+                },
+                _ if k % 61 == 3 => RepoState {
+                    status: RepoStatus::RateLimited,
+                    ..ok_state(20)
+                },
+                _ => ok_state((k % 50) as i64),
+            };
+            let mut v = view(&name, recent, state);
+            if k % 45 == 7 {
+                v.gaps = Arc::new(vec![Gap {
+                    detected_at: now() - TimeDelta::hours(2),
+                    from: now() - TimeDelta::hours(30),
+                    to: now() - TimeDelta::hours(29),
+                    estimated_missing: 12,
+                }]);
+            }
+            v
+        })
+        .collect();
+    let mut s = snapshot(repos);
+    s.max_repositories = 200;
+    if !authenticated {
+        s.authenticated = false;
+        s.rate_limit = RateLimit {
+            limit: 60,
+            remaining: 41,
+            used: 19,
+            reset_at: now() + TimeDelta::seconds(1800),
+            assumed: false,
+        };
+    }
+    s
+}
+
+#[test]
+fn two_hundred_repositories_are_summed_up_in_the_header() {
+    check("two_hundred", &App::default(), &two_hundred(true));
+    // Without a token the header says how often 60 requests an hour poll each of them.
+    check(
+        "two_hundred_unauthenticated",
+        &App::default(),
+        &two_hundred(false),
+    );
+}
+
+#[test]
+fn big_o_orders_the_repositories_by_name_activity_and_status() {
+    let s = two_hundred(true);
+    let mut app = App::default();
+    for order in ["by_name", "by_activity", "by_status", "config_order"] {
+        app.on_key(key('O'), &s);
+        app.message = None;
+        let t = draw(&app, &s, 120, 40, Theme::plain());
+        insta::assert_snapshot!(format!("two_hundred_{order}_120x40"), t.backend());
+    }
+    // The selection stays on its repository whatever the order.
+    app.on_key(key('j'), &s);
+    let picked = app.selected;
+    app.on_key(key('O'), &s);
+    assert_eq!(app.selected, picked);
+}

@@ -26,6 +26,7 @@ use ghpulse_core::{RateLimit, RequestCounters};
 use serde_json::Value;
 
 pub const API: &str = "https://api.github.com";
+/// GitHub's usual `X-Poll-Interval`; a scenario may announce another.
 pub const POLL_INTERVAL_SECS: i64 = 60;
 pub const TIMELINE_CAP: usize = 300;
 pub const PER_PAGE: usize = 100;
@@ -37,8 +38,13 @@ pub const HISTORY_HOURS: i64 = 48;
 /// The real recorded events: the repository's copies in `tests/fixtures` (taken from
 /// GitHub's Events API, see its README), or `$GHPULSE_EVENTS_DATA`.
 pub fn data_dir() -> PathBuf {
+    // The simulation runs from the engine crate and from the root package's benches.
     std::env::var_os("GHPULSE_EVENTS_DATA").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")),
+        || {
+            let core = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures"));
+            let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"));
+            if core.is_dir() { core } else { root }
+        },
         PathBuf::from,
     )
 }
@@ -212,6 +218,8 @@ pub struct World {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub repos: Vec<SimRepo>,
+    /// The `X-Poll-Interval` the model announces, seconds.
+    pub poll_interval_secs: i64,
 }
 
 pub fn world(
@@ -219,6 +227,7 @@ pub fn world(
     start: DateTime<Utc>,
     hours: i64,
     seed: u64,
+    poll_interval_secs: i64,
 ) -> Result<World, String> {
     let dir = data_dir();
     if !dir.is_dir() {
@@ -268,7 +277,12 @@ pub fn world(
             raw: Arc::from(json.to_string()),
         });
     }
-    Ok(World { start, end, repos })
+    Ok(World {
+        start,
+        end,
+        repos,
+        poll_interval_secs,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,7 +411,7 @@ impl GitHubModel {
         };
         if page == 1
             && let Some(prev) = st.last_page1.insert(repo, now)
-            && now - prev < TimeDelta::seconds(POLL_INTERVAL_SECS)
+            && now - prev < TimeDelta::seconds(self.world.poll_interval_secs)
         {
             st.violations.faster_than_poll_interval += 1;
         }
@@ -470,7 +484,7 @@ impl GitHubModel {
                 status,
                 rate_limit: Some(rate_limit),
                 poll_interval: (status != 403)
-                    .then(|| std::time::Duration::from_secs(POLL_INTERVAL_SECS as u64)),
+                    .then(|| std::time::Duration::from_secs(self.world.poll_interval_secs as u64)),
                 retry_after: None,
                 clock_skew: Some(TimeDelta::zero()),
             }),
@@ -594,6 +608,9 @@ pub struct ClientReport {
     pub delays_ms: Vec<i64>,
     /// The most counted requests in one of GitHub's rate-limit windows.
     pub max_counted_per_window: u64,
+    /// The most requests sent (counted or not) in any 60 simulated seconds: GitHub's
+    /// secondary limit is 900.
+    pub max_sent_per_minute: u64,
     pub requests: Vec<RequestRecord>,
 }
 
@@ -614,6 +631,13 @@ impl ClientReport {
         self.forbidden = log.iter().filter(|r| r.status == 403).count() as u64;
         self.violations = model.violations();
         self.max_counted_per_window = u64::from(model.peak_used());
+        let mut first = 0;
+        for (k, r) in log.iter().enumerate() {
+            while r.at - log[first].at >= TimeDelta::seconds(60) {
+                first += 1;
+            }
+            self.max_sent_per_minute = self.max_sent_per_minute.max((k + 1 - first) as u64);
+        }
         self.requests = log;
     }
 }
@@ -737,7 +761,7 @@ pub fn floor(world: &World) -> u64 {
                 .events
                 .iter()
                 .filter(|e| e.visible_at >= world.start && e.visible_at < world.end)
-                .map(|e| (e.visible_at - world.start).num_seconds() / POLL_INTERVAL_SECS)
+                .map(|e| (e.visible_at - world.start).num_seconds() / world.poll_interval_secs)
                 .collect();
             slots.sort_unstable();
             slots.dedup();
@@ -764,26 +788,51 @@ pub fn start() -> DateTime<Utc> {
     "2026-03-02T00:00:00Z".parse().expect("valid")
 }
 
+#[derive(Clone)]
 pub struct Scenario {
-    pub label: &'static str,
+    pub label: String,
     pub profiles: Vec<Profile>,
+    /// The `X-Poll-Interval` announced, seconds.
+    pub poll_interval_secs: i64,
 }
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
-            label: "1 repo (busy)",
+            label: "1 repo (busy)".into(),
             profiles: vec![BUSY],
+            poll_interval_secs: POLL_INTERVAL_SECS,
         },
-        Scenario {
-            label: "5 repos (mixed)",
-            profiles: vec![BUSY, MEDIUM, BURSTY, QUIET, SILENT],
+        mixed(5, POLL_INTERVAL_SECS),
+    ]
+}
+
+/// `n` repositories, a fifth of each profile (busy, medium, bursty, quiet, silent).
+pub fn mixed(n: usize, poll_interval_secs: i64) -> Scenario {
+    let all = [BUSY, MEDIUM, BURSTY, QUIET, SILENT];
+    Scenario {
+        label: if poll_interval_secs == POLL_INTERVAL_SECS {
+            format!("{n} repos (mixed)")
+        } else {
+            format!("{n} repos (mixed), X-Poll-Interval {poll_interval_secs} s")
         },
+        profiles: (0..n).map(|k| all[k % all.len()]).collect(),
+        poll_interval_secs,
+    }
+}
+
+/// With a token, how the cost grows with the watch list.
+pub fn scale_scenarios() -> Vec<Scenario> {
+    vec![
+        mixed(25, POLL_INTERVAL_SECS),
+        mixed(100, POLL_INTERVAL_SECS),
+        mixed(200, POLL_INTERVAL_SECS),
+        mixed(100, 10),
     ]
 }
 
 pub struct Row {
-    pub scenario: &'static str,
+    pub scenario: String,
     pub authenticated: bool,
     pub events: u64,
     pub ghpulse: ClientReport,
@@ -798,11 +847,17 @@ pub async fn run_row(
     seed: u64,
     window: TimeDelta,
 ) -> Result<Row, String> {
-    let world = Arc::new(world(&scenario.profiles, start(), hours, seed)?);
+    let world = Arc::new(world(
+        &scenario.profiles,
+        start(),
+        hours,
+        seed,
+        scenario.poll_interval_secs,
+    )?);
     let ghpulse = run_ghpulse(world.clone(), authenticated, window).await;
     let naive = run_naive(world.clone(), authenticated, window);
     Ok(Row {
-        scenario: scenario.label,
+        scenario: scenario.label.clone(),
         authenticated,
         events: visible_during(&world),
         floor: floor(&world),

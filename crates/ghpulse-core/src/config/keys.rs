@@ -163,6 +163,7 @@ pub const DEFAULT_KEYS: &[(&str, &[&str])] = &[
     ("remove", &["d", "delete"]),
     ("sort", &["s"]),
     ("reverse_sort", &["S"]),
+    ("order_repos", &["O"]),
     ("poll_now", &["r"]),
     ("logs", &["l"]),
     ("gap_chart", &["enter"]),

@@ -11,6 +11,9 @@ use crate::config::keys::Keymap;
 use crate::github::repo_name::RepoName;
 
 pub const DEFAULT_MAX_REPOSITORIES: usize = 5;
+/// One token's 5,000 requests an hour watch this many repositories, each polled as often as
+/// GitHub allows, since a `304` is free and most polls find nothing new.
+pub const MAX_REPOSITORIES: usize = 200;
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_MAX_EVENTS: usize = 500;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -259,12 +262,15 @@ impl Parser<'_> {
         let max_repositories = match root.get("max_repositories") {
             None => DEFAULT_MAX_REPOSITORIES,
             Some(item) => match item.as_integer() {
-                Some(n) if (1..=100).contains(&n) => n as usize,
+                Some(n) if (1..=MAX_REPOSITORIES as i64).contains(&n) => n as usize,
                 _ => {
                     return Err(self.err(
                         item.span(),
                         "max_repositories",
-                        format!("{} is not a whole number from 1 to 100", show(item)),
+                        format!(
+                            "{} is not a whole number from 1 to {MAX_REPOSITORIES}",
+                            show(item)
+                        ),
                     ));
                 }
             },
@@ -758,6 +764,24 @@ api_url = "https://api.github.com"
         assert_eq!(
             parse("max_repositories = 3\n").unwrap_err().key,
             "repositories"
+        );
+    }
+
+    #[test]
+    fn up_to_two_hundred_repositories_may_be_watched() {
+        let names: Vec<String> = (0..200).map(|k| format!("\"o{k}/r\"")).collect();
+        let text = format!(
+            "max_repositories = 200\nrepositories = [{}]\n",
+            names.join(", ")
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!((c.max_repositories, c.repositories.len()), (200, 200));
+        let e = parse("max_repositories = 201\nrepositories = []\n").unwrap_err();
+        assert_eq!(e.key, "max_repositories");
+        assert!(
+            e.to_string()
+                .ends_with("201 is not a whole number from 1 to 200"),
+            "{e}"
         );
     }
 

@@ -460,6 +460,8 @@ fn next_state(
                                 remaining: r.remaining,
                                 reset_at: r.reset_at,
                                 limit: r.limit,
+                                // The wait reads only what is remaining and when it resets.
+                                authenticated: false,
                             });
                     let until = schedule::rate_limited_until(
                         now,

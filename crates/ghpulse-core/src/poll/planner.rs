@@ -26,7 +26,14 @@ pub struct Watched {
     moved_logged: bool,
     /// Fingerprints of the unreadable events already reported: later polls list them again.
     skips_logged: HashSet<u64>,
+    /// What this repository's polls that found something have cost lately, in counted
+    /// requests (a moving average): the schedule's expected cost of a poll.
+    counted_per_find: f64,
 }
+
+/// The weight of the newest finding poll in `counted_per_find`: a repository whose polls
+/// begin to read three pages is planned at that cost within a few polls.
+const FIND_COST_WEIGHT: f64 = 0.25;
 
 /// Past this many distinct unreadable events of one repository, the reported ones are
 /// forgotten (and reported again if they come back) rather than remembered without bound.
@@ -39,7 +46,29 @@ impl Watched {
             urgent,
             moved_logged: false,
             skips_logged: HashSet::new(),
+            counted_per_find: 1.0,
         }
+    }
+
+    /// Learns what a poll cost from the counters before and after it. A poll that found
+    /// nothing tells nothing of what finding costs.
+    fn learn_cost(&mut self, before: RequestCounters, after: RequestCounters, authenticated: bool) {
+        let found = after.ok.saturating_sub(before.ok);
+        if found == 0 {
+            return;
+        }
+        let counted = found
+            + after.errors.saturating_sub(before.errors)
+            + after.rate_limited.saturating_sub(before.rate_limited)
+            + if authenticated {
+                0
+            } else {
+                after.not_modified.saturating_sub(before.not_modified)
+            };
+        // Bounded: counters read back from a damaged store must not make one poll weigh more
+        // than a full read and its retries.
+        let counted = (counted as f64).min(16.0);
+        self.counted_per_find += FIND_COST_WEIGHT * (counted - self.counted_per_find);
     }
 
     /// Whether this unreadable event is news: reported once, not on every poll listing it.
@@ -60,6 +89,8 @@ pub struct Planner {
     pub fetcher_state: FetcherState,
     /// A pause for every repository: the token was rejected or GitHub said "rate limited".
     pub paused_until: Option<DateTime<Utc>>,
+    /// When the last poll began: the next begins at least `schedule::poll_spacing` later.
+    last_started: Option<DateTime<Utc>>,
 }
 
 impl Planner {
@@ -76,6 +107,7 @@ impl Planner {
             counters,
             fetcher_state: FetcherState::Starting,
             paused_until: None,
+            last_started: None,
         }
     }
 
@@ -85,6 +117,7 @@ impl Planner {
             remaining: rl.remaining,
             reset_at: rl.reset_at,
             limit: rl.limit,
+            authenticated: self.authenticated,
         }
     }
 
@@ -108,23 +141,34 @@ impl Planner {
                     not_before,
                     events_per_hour: schedule::events_per_hour(&w.view.recent, now),
                     urgent: w.urgent,
+                    counted_per_find: w.counted_per_find,
                 }
             })
             .collect();
         schedule::due_times(now, &timings, self.budget(now))
     }
 
-    /// The repository to poll next and when. Ties (every overdue repository is due when a
-    /// pause ends) go to the one polled least recently, so a repository that keeps failing
-    /// early in the list cannot starve the others.
+    /// The repository to poll next and when. Every repository already due ties (so does each
+    /// overdue one when a pause ends), and the tie goes to the one polled least recently — a
+    /// never polled one first: a repository that keeps failing early in the list cannot
+    /// starve the others, nor can the overdue ones starve the new ones when the polls a
+    /// minute are all spent. Polls begin at least `schedule::poll_spacing` apart, so
+    /// GitHub's secondary limit is never approached.
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<(usize, DateTime<Utc>)> {
-        self.due_times(now)
+        let (i, due) = self
+            .due_times(now)
             .into_iter()
             .enumerate()
-            .min_by_key(|&(i, due)| (due, self.repos[i].view.state.last_polled_at))
+            .map(|(i, due)| (i, due.max(now)))
+            .min_by_key(|&(i, due)| (due, self.repos[i].view.state.last_polled_at))?;
+        let spaced = self.last_started.map_or(due, |t| {
+            due.max(bounds::shifted(t, schedule::poll_spacing()))
+        });
+        Some((i, spaced))
     }
 
     pub fn poll_input(&mut self, i: usize, now: DateTime<Utc>, window: &Window) -> PollInput {
+        self.last_started = Some(now);
         let w = &mut self.repos[i];
         w.urgent = false;
         PollInput {
@@ -141,9 +185,12 @@ impl Planner {
     /// calls for. Logs what a user should know.
     pub fn apply(&mut self, outcome: PollOutcome, now: DateTime<Utc>) {
         self.rate_limit = outcome.rate_limit.clone();
-        self.counters = outcome.counters;
+        let before = std::mem::replace(&mut self.counters, outcome.counters);
         let repo = &outcome.repo;
         let mut watched = self.repos.iter_mut().find(|w| &w.view.name == repo);
+        if let Some(w) = watched.as_mut() {
+            w.learn_cost(before, outcome.counters, self.authenticated);
+        }
         for skipped in &outcome.skipped {
             if watched.as_mut().is_none_or(|w| w.first_report(skipped)) {
                 warn!(
@@ -362,6 +409,64 @@ mod tests {
         p.repos[1].view.state.last_polled_at = Some(now());
         p.repos[0].view.state.last_polled_at = Some(now() - TimeDelta::seconds(70));
         assert_eq!(p.next_due(now()).unwrap().0, 0);
+    }
+
+    #[test]
+    fn the_cost_of_a_finding_poll_is_learned_from_its_counted_requests() {
+        let mut p = planner(&["a/b"]);
+        let counters = |ok, not_modified, errors| RequestCounters {
+            total: ok + not_modified + errors,
+            ok,
+            not_modified,
+            errors,
+            rate_limited: 0,
+        };
+        let polled = |p: &mut Planner, after: RequestCounters| {
+            let mut out = outcome(
+                "a/b",
+                None,
+                RepoState::default(),
+                RateLimit::assumed(true, now()),
+            );
+            out.counters = after;
+            p.apply(out, now());
+        };
+        // A 304: free with a token, and it says nothing of what finding costs.
+        polled(&mut p, counters(0, 1, 0));
+        assert_eq!(p.repos[0].counted_per_find, 1.0);
+        // Three pages and a retry, again and again: the cost approaches four.
+        let mut after = counters(0, 1, 0);
+        for _ in 0..20 {
+            after.ok += 3;
+            after.errors += 1;
+            after.total += 4;
+            polled(&mut p, after);
+        }
+        assert!(
+            (p.repos[0].counted_per_find - 4.0).abs() < 0.05,
+            "{}",
+            p.repos[0].counted_per_find
+        );
+        // Counters read back lower (a store from before) teach nothing absurd.
+        polled(&mut p, counters(0, 0, 0));
+        assert!(p.repos[0].counted_per_find <= 4.0);
+    }
+
+    #[test]
+    fn overdue_repositories_do_not_starve_a_never_polled_one() {
+        let mut p = planner(&["a/b", "c/d", "e/f"]);
+        p.repos[2].view.state.last_polled_at = None;
+        assert_eq!(p.next_due(now()).unwrap().0, 2);
+    }
+
+    #[test]
+    fn polls_begin_at_least_the_spacing_apart() {
+        let mut p = planner(&["a/b", "c/d"]);
+        let (i, at) = p.next_due(now()).unwrap();
+        assert_eq!(at, now(), "overdue: at once");
+        p.poll_input(i, now(), &Window::default());
+        let (_, at) = p.next_due(now()).unwrap();
+        assert_eq!(at, now() + schedule::poll_spacing());
     }
 
     #[test]

@@ -161,6 +161,12 @@ pub fn render(
                 format!("{}/{} ", s.repos.len(), s.max_repositories),
                 theme.dim(),
             ),
+            Span::styled(
+                app.repo_order
+                    .label()
+                    .map_or(String::new(), |l| format!("{l} ")),
+                theme.dim(),
+            ),
             filter_title(&app.repo_filter, theme),
         ]));
     if s.repos.is_empty() {
@@ -190,47 +196,52 @@ pub fn render(
     let offset = scroll_offset(at, rows_area.height as usize);
     // Computed once per snapshot (and when the age edge passes an event), not per frame.
     let cached = s.stats_cache(now);
-    let rows = visible.iter().skip(offset).filter_map(|&i| {
-        let view = &s.repos[i];
-        let figures = cached.repo(i)?;
-        let last = figures
-            .window_end
-            .or(view.recent.first().map(|e| e.created_at));
-        let mut cells = vec![
-            Cell::from(fit_text(view.name.as_str(), col.name)),
-            Cell::from(status(view, figures.partial_reason, now, theme)),
-        ];
-        if col.window {
-            cells.push(Cell::from(format!(
-                "{:>WINDOW$}",
-                fit_figure(&figures.events_in_window.to_string(), WINDOW)
-            )));
-        }
-        if col.last {
-            cells.push(Cell::from(format!(
-                "{:>LAST$}",
-                fit_figure(&age(now, last), LAST)
-            )));
-        }
-        if col.next {
-            cells.push(Cell::from(format!(
-                "{:>NEXT$}",
-                fit_figure(&until(now, next_try(view)), NEXT)
-            )));
-        }
-        if col.spark > 0 {
-            cells.push(Cell::from(Span::styled(
-                sparkline(view, s, now, col.spark, app.zoomed),
-                theme.accent(),
-            )));
-        }
-        let row = Row::new(cells);
-        Some(if i == app.selected {
-            row.style(theme.selected())
-        } else {
-            row
-        })
-    });
+    // Only the rows on screen are built: a sparkline per repository of 200 is not free.
+    let rows = visible
+        .iter()
+        .skip(offset)
+        .take(rows_area.height as usize)
+        .filter_map(|&i| {
+            let view = &s.repos[i];
+            let figures = cached.repo(i)?;
+            let last = figures
+                .window_end
+                .or(view.recent.first().map(|e| e.created_at));
+            let mut cells = vec![
+                Cell::from(fit_text(view.name.as_str(), col.name)),
+                Cell::from(status(view, figures.partial_reason, now, theme)),
+            ];
+            if col.window {
+                cells.push(Cell::from(format!(
+                    "{:>WINDOW$}",
+                    fit_figure(&figures.events_in_window.to_string(), WINDOW)
+                )));
+            }
+            if col.last {
+                cells.push(Cell::from(format!(
+                    "{:>LAST$}",
+                    fit_figure(&age(now, last), LAST)
+                )));
+            }
+            if col.next {
+                cells.push(Cell::from(format!(
+                    "{:>NEXT$}",
+                    fit_figure(&until(now, next_try(view)), NEXT)
+                )));
+            }
+            if col.spark > 0 {
+                cells.push(Cell::from(Span::styled(
+                    sparkline(view, s, now, col.spark, app.zoomed),
+                    theme.accent(),
+                )));
+            }
+            let row = Row::new(cells);
+            Some(if i == app.selected {
+                row.style(theme.selected())
+            } else {
+                row
+            })
+        });
     let mut widths = vec![
         Constraint::Length(col.name as u16),
         Constraint::Length(STATUS as u16),
