@@ -131,8 +131,8 @@ impl Snapshot {
             window: cached.window.clone(),
             repositories: cached
                 .select(q)
-                .map(|(name, r, _)| {
-                    let state = self.repo(name).map(|v| &v.state);
+                .map(|(i, (name, r, _))| {
+                    let state = self.state_of(i, name);
                     RepoReport {
                         figures: with_type(r, q.event_type),
                         last_polled_at: state.and_then(|s| s.last_polled_at),
@@ -148,7 +148,7 @@ impl Snapshot {
     pub fn stats_json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
         let now = figures::to_millis(now);
         self.stats_cache(now)
-            .json(now, q, |name| self.repo(name).map(|v| &v.state))
+            .json(now, q, |i, name| self.state_of(i, name))
     }
 
     /// The figures for `now` if they are already computed: never blocks on a computation.
@@ -251,6 +251,16 @@ impl Snapshot {
         }
     }
 
+    /// The polling state of the `i`-th repository: the cached figures are in the snapshot's
+    /// order (they are kept only for the same names in the same order), so no search by
+    /// name on every request.
+    fn state_of(&self, i: usize, name: &RepoName) -> Option<&RepoState> {
+        self.repos
+            .get(i)
+            .filter(|v| &v.name == name)
+            .map(|v| &v.state)
+    }
+
     pub fn repo(&self, name: &RepoName) -> Option<&RepoView> {
         self.repos.iter().find(|r| &r.name == name)
     }
@@ -300,10 +310,11 @@ impl CachedStats {
     fn select<'a>(
         &'a self,
         q: &'a StatsQuery<'_>,
-    ) -> impl Iterator<Item = &'a (RepoName, RepoStats, Bytes)> + 'a {
+    ) -> impl Iterator<Item = (usize, &'a (RepoName, RepoStats, Bytes))> + 'a {
         self.repos
             .iter()
-            .filter(|(name, _, _)| q.repo.is_none_or(|want| name == want))
+            .enumerate()
+            .filter(|(_, (name, _, _))| q.repo.is_none_or(|want| name == want))
             .take(q.limit.unwrap_or(usize::MAX))
     }
 
@@ -314,10 +325,13 @@ impl CachedStats {
         &self,
         now: DateTime<Utc>,
         q: &StatsQuery<'_>,
-        state: impl Fn(&RepoName) -> Option<&'s RepoState>,
+        state: impl Fn(usize, &RepoName) -> Option<&'s RepoState>,
     ) -> Bytes {
         let selected: Vec<_> = self.select(q).collect();
-        let size = selected.iter().map(|(_, _, j)| j.len() + 96).sum::<usize>()
+        let size = selected
+            .iter()
+            .map(|(_, (_, _, j))| j.len() + 96)
+            .sum::<usize>()
             + self.window_json.len()
             + 96;
         let mut out = BytesMut::with_capacity(size);
@@ -326,8 +340,8 @@ impl CachedStats {
         out.put_slice(b",\"window\":");
         out.put_slice(&self.window_json);
         out.put_slice(b",\"repositories\":[");
-        for (i, (name, figures, json)) in selected.into_iter().enumerate() {
-            if i > 0 {
+        for (n, (i, (name, figures, json))) in selected.into_iter().enumerate() {
+            if n > 0 {
                 out.put_u8(b',');
             }
             let object = match q.event_type {
@@ -335,7 +349,7 @@ impl CachedStats {
                 Some(_) => to_json(&with_type(figures, q.event_type)),
             };
             out.put_slice(object.strip_suffix(b"}").unwrap_or(&object));
-            let state = state(name);
+            let state = state(i, name);
             out.put_u8(b',');
             out.put_slice(
                 &to_json(&Polling {
