@@ -89,11 +89,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "ghpulse demo shows the dashboard: run it in a terminal",
                 ));
             }
-            let theme = theme.clone().or_else(|| cli.theme.clone());
-            if let Some(theme) = &theme {
-                ghpulse_core::check_theme(theme)
-                    .map_err(|m| Failure::usage(format!("command line: --theme: {m}")))?;
-            }
+            let theme = settings::checked_theme(theme.clone().or_else(|| cli.theme.clone()))
+                .map_err(Failure::usage)?;
             cmd::demo::run(theme)
         }
         None => {

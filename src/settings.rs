@@ -115,16 +115,8 @@ pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
             None => config_usage("api_url", message),
         });
     }
-    if let Some(theme) = &cli.theme {
-        ghpulse_core::check_theme(theme).map_err(|message| ConfigError {
-            path: PathBuf::from("command line"),
-            line: None,
-            key: "--theme".into(),
-            message,
-        })?;
-    }
     Ok(Settings {
-        theme: cli.theme.clone(),
+        theme: checked_theme(cli.theme.clone())?,
         data_path: data_path(cli),
         listen,
         api_url: api_url.trim_end_matches('/').to_string(),
@@ -132,6 +124,19 @@ pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
         api_key: env_nonempty("GHPULSE_API_KEY"),
         config,
     })
+}
+
+/// `--theme` (or `GHPULSE_THEME`), checked.
+pub fn checked_theme(theme: Option<String>) -> Result<Option<String>, ConfigError> {
+    if let Some(name) = &theme {
+        ghpulse_core::check_theme(name).map_err(|message| ConfigError {
+            path: PathBuf::from("command line"),
+            line: None,
+            key: "--theme".into(),
+            message,
+        })?;
+    }
+    Ok(theme)
 }
 
 fn not_an_address(s: &str) -> String {
