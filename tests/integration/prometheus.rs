@@ -468,8 +468,8 @@ async fn two_instances_on_disjoint_lists_add_up_in_one_prometheus() {
     let prom = Prometheus::start(&binary, &[&a.target, &b.target]);
     let http = reqwest::Client::new();
 
-    // (1) Over both instances, the union of both /api/stats; each repository owned by the
-    // instance whose list has it. Polled until both have read everything and Prometheus has
+    // (1) Over both instances, the union of both /api/stats, and each instance with as many
+    // repositories as its list. Polled until both have read everything and Prometheus has
     // scraped since.
     let union = poll(AGREE_WITHIN, async || {
         let mut want = StatsFigures::default();
@@ -552,7 +552,7 @@ async fn two_instances_on_disjoint_lists_add_up_in_one_prometheus() {
     let owners = prom
         .query(&http, "ghpulse_events_in_window")
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut owner_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in &owners {
         let label = |k: &str| s["metric"][k].as_str().unwrap_or_default().to_string();
