@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ghpulse_core::{Client, EngineSettings, Store, start_engine};
+use ghpulse_core::{Client, EngineSettings, Store, StoreError, start_engine};
 use ghpulse_rest::ApiState;
 use tokio::sync::watch;
 
@@ -16,8 +16,8 @@ use crate::{logging, memory, panic_message, shutdown};
 enum Stop {
     /// A signal, or the user quit the dashboard.
     Asked(&'static str),
-    /// The fetcher task ended by itself, which it never should.
-    FetcherDied(Result<(), tokio::task::JoinError>),
+    /// The fetcher task ended by itself: the store was found damaged, or it failed.
+    FetcherDied(Result<Result<(), StoreError>, tokio::task::JoinError>),
 }
 
 /// Tokio's default is 512.
@@ -66,7 +66,7 @@ pub fn watch(
         } else {
             logging::to_dashboard(view.log_file)
         };
-        let store = Store::open(&settings.data_path).map_err(Failure::other)?;
+        let store = Store::open(&settings.data_path).map_err(store_failure)?;
         let client =
             Client::new(&settings.api_url, settings.token.clone()).map_err(Failure::other)?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -137,7 +137,12 @@ pub fn watch(
             Stop::Asked(why) => why,
             Stop::FetcherDied(ended) => {
                 let why = match ended {
-                    Ok(()) => "it stopped".to_string(),
+                    Ok(Err(damaged @ StoreError::Damaged { .. })) => {
+                        let _ = stop_tx.send(true);
+                        return Err(store_failure(damaged));
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "it stopped".to_string(),
                     Err(e) => match e.try_into_panic() {
                         Ok(payload) => panic_message(payload.as_ref()),
                         Err(e) => e.to_string(),
@@ -157,6 +162,16 @@ pub fn watch(
         }
         Ok(())
     })
+}
+
+/// A damaged store exits 2, like a bad config: a supervisor restarting ghpulse would find the
+/// same pages.
+fn store_failure(e: StoreError) -> Failure {
+    if matches!(e, StoreError::Damaged { .. }) {
+        Failure::usage(e)
+    } else {
+        Failure::other(e)
+    }
 }
 
 /// What the 60 requests an hour of no token give each repository, for the start-up log.

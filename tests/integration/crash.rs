@@ -2,6 +2,9 @@
 //! leaves a store that `ghpulse stats` reads at once; a store with random bytes written into it
 //! is read exactly or refused with a clear message, never read into wrong figures or a panic.
 //!
+//! A watching ghpulse checks every page after its first frame: one that finds damage stops
+//! (exit 2) without writing a page, and a clean stop after a passed check seals the store.
+//!
 //! `GHPULSE_CRASH_RUNS=200 cargo test --test crash` kills more often than the default.
 
 use std::collections::BTreeSet;
@@ -182,4 +185,102 @@ async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
         }
     }
     eprintln!("{runs} damaged stores: {exact} read exactly, {refused} refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watching_ghpulse_finds_damaged_pages_and_stops_without_writing_one() {
+    let gh = FakeGithub::start(Options {
+        poll_interval_secs: 1,
+        ..Options::default()
+    })
+    .await;
+    for (i, repo) in REPOS.iter().enumerate() {
+        let events = publish(&gh, repo, i as u64 + 1, 300);
+        gh.add_repo(repo, i as u64 + 1, events);
+    }
+    let work = Workdir::new(&REPOS);
+    let seal = {
+        let mut name = work.store().into_os_string();
+        name.push(".checked");
+        std::path::PathBuf::from(name)
+    };
+    let child = Running::new(work.start(&gh.url(), TOKEN));
+    wait_for("both read", Duration::from_secs(60), &work, || {
+        std::fs::metadata(work.store()).is_ok()
+            && REPOS
+                .iter()
+                .all(|r| stored_ids(&work, r).len() == gh.timeline_ids(r).len())
+    })
+    .await;
+    wait_for("the check passed", Duration::from_secs(60), &work, || {
+        work.log_text().contains("every page passed its checksum")
+    })
+    .await;
+    assert!(!seal.exists(), "no seal while a ghpulse writes");
+    let status = child.stop();
+    assert!(status.success(), "{status:?}\n{}", work.log_text());
+    assert!(
+        seal.exists(),
+        "a clean stop after a passed check seals the store"
+    );
+    let clean = std::fs::read(work.store()).unwrap();
+
+    let pages = clean.len() / 4096;
+    let (mut stopped, mut passed) = (0, 0);
+    // Bytes in the middle of one page at a time: in a leaf, keys or values that only the
+    // checksums tell from real ones.
+    for page in (1..pages).step_by((pages / 10).max(1)) {
+        let mut bytes = clean.clone();
+        let at = page * 4096 + 2048;
+        bytes[at..at + 16].iter_mut().for_each(|b| *b ^= 0x5a);
+        std::fs::write(work.store(), &bytes).unwrap();
+        let logged = work.log_text().len();
+        let mut child = work.start(&gh.url(), TOKEN);
+        let started = std::time::Instant::now();
+        let exited = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if work.log_text()[logged..].contains("every page passed its checksum") {
+                break None;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "page {page}: neither stopped nor passed\n{}",
+                &work.log_text()[logged..]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let Some(status) = exited else {
+            // A page no commit uses: ghpulse goes on.
+            let status = crate::support::stop(child);
+            assert!(status.success(), "page {page}: {status:?}");
+            passed += 1;
+            continue;
+        };
+        let log = &work.log_text()[logged..];
+        assert_eq!(status.code(), Some(2), "page {page}: {log}");
+        assert!(
+            log.contains("is damaged") && log.contains(&work.store().display().to_string()),
+            "page {page}: the message names the store: {log}"
+        );
+        assert!(!log.contains("panicked"), "page {page}: {log}");
+        // Only redb's flags byte (the file is open) may differ: not a page was written.
+        let after = std::fs::read(work.store()).unwrap();
+        let changed: Vec<usize> = (0..after.len().max(bytes.len()))
+            .filter(|&i| after.get(i) != bytes.get(i))
+            .collect();
+        assert!(
+            changed.iter().all(|&i| i == 9),
+            "page {page}: bytes written at {:?}",
+            &changed[..changed.len().min(8)]
+        );
+        assert!(
+            !seal.exists(),
+            "page {page}: a damaged store is never sealed"
+        );
+        stopped += 1;
+    }
+    eprintln!("{stopped} damaged stores stopped ghpulse, {passed} damaged an unused page");
+    assert!(stopped > 0, "no damage reached the check");
 }

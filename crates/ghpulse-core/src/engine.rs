@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::edit::{self, EditError};
 use crate::config::load::Config;
@@ -26,7 +26,7 @@ use crate::poll::planner::{Planner, Watched};
 use crate::poll::schedule::DEFAULT_POLL_INTERVAL;
 use crate::query::Query;
 use crate::snapshot::{self, RepoView, Snapshot};
-use crate::store::{Store, StoreError};
+use crate::store::{PRUNE_SLICE_EVENTS, Store, StoreError};
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -142,6 +142,14 @@ struct Engine {
     /// When the last edit of the file through the engine began.
     edited: Option<std::time::Instant>,
     spacing: Spacing,
+    /// The pruning pass in progress: its cutoff, fixed for the pass, and what it removed.
+    pruning: Option<Pruning>,
+}
+
+#[derive(Clone, Copy)]
+struct Pruning {
+    cutoff: DateTime<Utc>,
+    removed: u64,
 }
 
 /// The poll interval kept on the monotonic clock too. The schedule plans in wall-clock time
@@ -175,11 +183,19 @@ impl Spacing {
 type PollFuture = Pin<Box<dyn std::future::Future<Output = PollOutcome> + Send>>;
 
 /// Loads the stored state, publishes a first snapshot and spawns the loop. The loop ends when
-/// `shutdown` turns true, after the poll in flight (if any) has been committed.
+/// `shutdown` turns true, after the poll in flight (if any) has been committed; or with
+/// [`StoreError::Damaged`] when the store's pages fail the integrity check it runs once the
+/// first snapshot is out (nothing is written to such a store).
 pub async fn start_engine(
     settings: EngineSettings,
     shutdown: watch::Receiver<bool>,
-) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
+) -> Result<
+    (
+        EngineHandle,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ),
+    StoreError,
+> {
     let EngineSettings {
         config,
         client,
@@ -216,14 +232,18 @@ pub async fn start_engine(
         config_error: None,
         edited: None,
         spacing: Spacing::default(),
+        pruning: None,
     };
     engine.publish_snapshot();
+    // Every page checked against its checksum, after the first frame has what it draws.
+    let checking = store.clone();
+    let check = tokio::task::spawn_blocking(move || checking.verify());
     let follow = ConfigWatch::start(&engine.config.path);
     let running = Arc::new(AtomicBool::new(false));
     let flag = RunningFlag::raise(running.clone());
     let join = tokio::spawn(async move {
         let _flag = flag;
-        engine.run(rx, shutdown, follow).await
+        engine.run(rx, shutdown, follow, check).await
     });
     Ok((
         EngineHandle {
@@ -261,8 +281,10 @@ impl Engine {
         mut requests: mpsc::Receiver<Request>,
         mut shutdown: watch::Receiver<bool>,
         mut follow: ConfigWatch,
-    ) {
+        check: tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
         let mut in_flight: Option<PollFuture> = None;
+        let mut check = Some(check);
         let mut next_prune = Instant::now();
         // A config whose folder did not exist could not be watched; once an edit has created
         // it, watch it (once: a second failure is logged, not retried in a loop).
@@ -308,9 +330,27 @@ impl Engine {
                         in_flight = Some(self.start_poll(i));
                     }
                 }
+                checked = async {
+                    match check.as_mut() {
+                        Some(c) => c.await,
+                        None => std::future::pending().await,
+                    }
+                }, if check.is_some() => {
+                    check = None;
+                    match checked {
+                        Ok(Ok(())) => debug!("store: every page passed its checksum"),
+                        Ok(Err(e @ StoreError::Damaged { .. })) => {
+                            error!("{e}; nothing more is written to it");
+                            return Err(e);
+                        }
+                        // Not a verdict on the pages: the first write runs the check again.
+                        Ok(Err(e)) => warn!("store: integrity check not completed: {e}"),
+                        Err(e) => warn!("store: integrity check not completed: {e}"),
+                    }
+                }
                 _ = tokio::time::sleep_until(next_prune), if in_flight.is_none() => {
-                    next_prune = Instant::now() + PRUNE_EVERY;
-                    self.prune().await;
+                    let more = self.prune_step().await;
+                    next_prune = Instant::now() + if more { Duration::ZERO } else { PRUNE_EVERY };
                 }
             }
         }
@@ -322,6 +362,7 @@ impl Engine {
             }
         }
         info!("fetcher stopped; the store is up to date");
+        Ok(())
     }
 
     fn start_poll(&mut self, i: usize) -> PollFuture {
@@ -474,43 +515,75 @@ impl Engine {
         self.publish_snapshot();
     }
 
-    async fn prune(&mut self) {
-        let cutoff = bounds::shifted(Utc::now(), -bounds::delta(self.config.retention));
+    /// One slice of pruning: a short transaction, so that a poll's commit never waits long
+    /// behind it, with the engine's loop free between slices. Returns whether more is left.
+    async fn prune_step(&mut self) -> bool {
+        let cutoff = *self.pruning.get_or_insert_with(|| Pruning {
+            cutoff: bounds::shifted(Utc::now(), -bounds::delta(self.config.retention)),
+            removed: 0,
+        });
+        let cutoff = cutoff.cutoff;
         let store = self.store.clone();
-        let names: Vec<RepoName> = self
-            .planner
-            .repos
-            .iter()
-            .map(|w| w.view.name.clone())
-            .collect();
-        let max_events = self.config.window.max_events;
-        let pruned = tokio::task::spawn_blocking(move || {
-            let n = store.prune(cutoff)?;
-            let views = if n > 0 {
-                names
+        let slice =
+            tokio::task::spawn_blocking(move || store.prune_slice(cutoff, PRUNE_SLICE_EVENTS))
+                .await;
+        let removed = match slice {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                warn!("pruning failed: {e}");
+                self.pruning = None;
+                return false;
+            }
+            Err(e) => {
+                warn!("pruning failed: {e}");
+                self.pruning = None;
+                return false;
+            }
+        };
+        if removed > 0 {
+            // The pruned events are each repository's oldest: the views lose exactly the
+            // ones before the cutoff, without reading the store again.
+            for w in &mut self.planner.repos {
+                w.view.forget_before(cutoff);
+            }
+            self.publish_snapshot();
+        }
+        let total = self.pruning.as_mut().map_or(0, |p| {
+            p.removed += removed;
+            p.removed
+        });
+        if removed == PRUNE_SLICE_EVENTS as u64 {
+            return true;
+        }
+        self.pruning = None;
+        if total > 0 {
+            info!("pruned {total} event(s) created before {cutoff}");
+            let (store, keys): (Store, Vec<(RepoName, String)>) = (
+                self.store.clone(),
+                self.planner
+                    .repos
                     .iter()
-                    .map(|r| snapshot::repo_view(&store, r, max_events, Utc::now()))
-                    .collect::<Result<Vec<_>, _>>()?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, StoreError>((n, views))
-        })
-        .await;
-        match pruned {
-            Ok(Ok((0, _))) => {}
-            Ok(Ok((n, views))) => {
-                info!("pruned {n} event(s) created before {cutoff}");
-                for view in views {
-                    if let Some(i) = self.planner.position(&view.name) {
-                        self.planner.repos[i].view = view;
+                    .map(|w| (w.view.name.clone(), w.view.name.key()))
+                    .collect(),
+            );
+            let counted = tokio::task::spawn_blocking(move || {
+                keys.into_iter()
+                    .map(|(name, key)| {
+                        Ok((name, store.repo_state(&key)?.map_or(0, |s| s.events_stored)))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await;
+            if let Ok(Ok(counts)) = counted {
+                for (name, stored) in counts {
+                    if let Some(i) = self.planner.position(&name) {
+                        self.planner.repos[i].view.state.events_stored = stored;
                     }
                 }
                 self.publish_snapshot();
             }
-            Ok(Err(e)) => warn!("pruning failed: {e}"),
-            Err(e) => warn!("pruning failed: {e}"),
         }
+        false
     }
 
     fn publish_snapshot(&mut self) {

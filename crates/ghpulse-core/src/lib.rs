@@ -66,4 +66,6 @@ pub use stats::figures::{
 };
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
 pub use stats::response::{RepoResponseTimes, ResponseFigures, ResponseTimesReport};
-pub use store::{PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored};
+pub use store::{
+    PRUNE_SLICE_EVENTS, PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored,
+};

@@ -48,6 +48,23 @@ pub struct RepoView {
 }
 
 impl RepoView {
+    /// Forgets what pruning removed from the store: events created before `cutoff`, gaps
+    /// that ended before it.
+    pub fn forget_before(&mut self, cutoff: DateTime<Utc>) {
+        if self.recent.iter().any(|e| e.created_at < cutoff) {
+            let kept = self
+                .recent
+                .iter()
+                .filter(|e| e.created_at >= cutoff)
+                .cloned();
+            self.recent = Arc::new(kept.collect());
+        }
+        if self.gaps.iter().any(|g| g.to < cutoff) {
+            let kept = self.gaps.iter().filter(|g| g.to >= cutoff).cloned();
+            self.gaps = Arc::new(kept.collect());
+        }
+    }
+
     /// What the figures are computed from: the events, and what is known to be missing.
     pub fn events(&self) -> RepoEvents<'_> {
         RepoEvents {

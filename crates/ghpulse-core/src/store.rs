@@ -2,11 +2,12 @@
 //! figures and request counters. The only module that knows redb.
 //!
 //! `open` opens and reopens the file (read-only through `overlay` when no ghpulse writes to
-//! it), `schema` holds the tables and migrates older stores, `read` and `write` are the
-//! transactions, `count_index` answers counts from memory.
+//! it), `verify` checks every page off the start-up path, `schema` holds the tables and
+//! migrates older stores, `read` and `write` are the transactions, `count_index` answers
+//! counts from memory.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadOnlyDatabase};
@@ -16,16 +17,19 @@ use crate::github::event::EventMeta;
 use crate::github::rate_limit::{RateLimit, RequestCounters};
 use crate::stats::figures::Gap;
 
+mod barrier;
 mod codec;
 mod count_index;
 mod open;
 mod overlay;
 mod read;
 mod schema;
+mod verify;
 mod write;
 
 use count_index::CountIndex;
 use schema::SCHEMA_VERSION;
+pub use write::PRUNE_SLICE_EVENTS;
 
 /// What went wrong with the store. Every error names the file (a store without one, in
 /// memory, has no name to give).
@@ -267,6 +271,48 @@ struct Inner {
     reopen: Box<dyn Fn() -> Result<Db, StoreError> + Send + Sync>,
     /// `None` between a failed write and the next successful reopen.
     db: RwLock<Option<Arc<Db>>>,
+    /// The integrity check's state: writes wait for it to pass.
+    check: Mutex<verify::Check>,
+    /// Shut when the check finds damage: the file gets no byte more (see `barrier`).
+    switch: barrier::Switch,
+}
+
+impl Drop for Inner {
+    /// Compacts a fragmented file, closes the database, then seals a file that was checked
+    /// (see `verify`).
+    fn drop(&mut self) {
+        let slot = self
+            .db
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(Ok(Db::Writer(lock))) = slot.map(Arc::try_unwrap) else {
+            return;
+        };
+        let mut db = lock.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let check = self
+            .check
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // A database that failed can panic while closing: then there is no seal.
+        let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // Nothing waits for the store now. Only pages the check passed are rewritten.
+            if matches!(check, verify::Check::Passed) {
+                write::compact_if_fragmented(&self.path, &mut db);
+            }
+            db.close()
+        }));
+        if !matches!(closed, Ok(Ok(()))) {
+            return;
+        }
+        let in_place = self.file.as_ref().is_some_and(|opened| {
+            same_file::Handle::from_path(&self.path).is_ok_and(|now| now == *opened)
+        });
+        if in_place {
+            Store::seal_if_checked(&self.path, &check);
+        }
+    }
 }
 
 enum Db {
@@ -281,6 +327,9 @@ enum Db {
     Private {
         db: Database,
         _no_writer: open::NoWriter,
+        /// Whether its pages were checked on opening (not when the seal vouched for them).
+        #[cfg_attr(not(test), allow(dead_code))]
+        checked: bool,
     },
 }
 

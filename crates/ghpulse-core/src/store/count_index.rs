@@ -97,14 +97,21 @@ impl CountIndex {
         }
     }
 
-    /// Mirrors `prune`: rows created before `cutoff_ms` are gone.
-    pub(super) fn remove_before(&mut self, cutoff_ms: i64) {
-        for times in self.repos.values_mut() {
-            for list in times.values_mut() {
-                let old = list.partition_point(|&t| t < cutoff_ms);
-                list.drain(..old);
-            }
-            times.retain(|_, list| !list.is_empty());
+    /// Mirrors a pruning slice: a repository's oldest rows are gone, one type named for each.
+    pub(super) fn remove_oldest(&mut self, repo_key: &str, types: &[String]) {
+        let Some(times) = self.repos.get_mut(repo_key) else {
+            return;
+        };
+        let mut per_type: BTreeMap<&str, usize> = BTreeMap::new();
+        for ty in types {
+            *per_type.entry(ty.as_str()).or_default() += 1;
         }
+        // The rows went oldest first, so each type lost the start of its list.
+        for (ty, n) in per_type {
+            if let Some(list) = times.get_mut(ty) {
+                list.drain(..n.min(list.len()));
+            }
+        }
+        times.retain(|_, list| !list.is_empty());
     }
 }

@@ -3,12 +3,14 @@
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use redb::{ConcurrencyMode, Database};
 
+use super::barrier::{Barrier, Switch};
 use super::overlay::Overlay;
 use super::schema::SCHEMA_VERSION;
+use super::verify::{self, Check};
 use super::{Db, Inner, Store, StoreError};
 
 /// redb's default page cache is 1 GiB, and it keeps every page a long ingest writes: 366 MB
@@ -17,32 +19,38 @@ use super::{Db, Inner, Store, StoreError};
 /// and a commit touches the B-tree paths of one poll's events. Half of this is the most a
 /// write transaction buffers. It fills up during an ingest and stays full, so every MiB here is
 /// a MiB of the resident set; the REST endpoints' hot paths do not read it.
-const CACHE_BYTES: usize = 4 << 20;
+pub(super) const CACHE_BYTES: usize = 4 << 20;
 /// How long opening for writing waits for a reader (`ghpulse stats`, `export`) before it
 /// takes the file for another ghpulse; and how long a reader waits for a writer that is
 /// starting.
 const IN_USE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Store {
-    /// Opens the store for writing, creating it (and its folder) on first use. A store that
-    /// fails redb's integrity check (checksums of every page) is refused, never read.
+    /// Opens the store for writing, creating it (and its folder) on first use. Every page
+    /// is checked against its checksum before the first write, off the start-up path (see
+    /// `verify`); redb itself checks them on opening a file a crash left.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::from(e).in_file(path))?;
         }
-        let writer = |path: &Path, create: bool| {
+        let fresh = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+        let switch = Switch::default();
+        let writer = move |path: &Path, create: bool, switch: &Switch| {
             guarded(path, || {
-                let mut builder = Database::builder();
-                builder
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(create)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| StoreError::from(e).in_file(path))?;
+                let file =
+                    redb::backends::FileBackend::new(file).map_err(|e| open_error(path, e))?;
+                let db = Database::builder()
                     .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                    .set_cache_size(CACHE_BYTES);
-                let mut db = if create {
-                    builder.create(path)
-                } else {
-                    builder.open(path)
-                }
-                .map_err(|e| open_error(path, e))?;
-                check_integrity(path, &mut db)?;
+                    .set_cache_size(CACHE_BYTES)
+                    .create_with_backend(Barrier::new(file, switch.clone()))
+                    .map_err(|e| open_error(path, e))?;
                 Ok(Db::Writer(RwLock::new(db)))
             })
         };
@@ -50,7 +58,7 @@ impl Store {
         // starting then waits for it instead of calling it a second instance.
         let started = std::time::Instant::now();
         let db = loop {
-            match writer(path, true) {
+            match writer(path, true, &switch) {
                 Err(StoreError::InUse(_)) if started.elapsed() < IN_USE_PATIENCE => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
@@ -62,7 +70,14 @@ impl Store {
         let owned = path.to_path_buf();
         // Reopened after a failed write: the file must exist by then (a missing one is the
         // store removed, never a reason to start an empty one).
-        let store = Store::on(path, Some(file), db, move || writer(&owned, false));
+        verify::break_seal(path);
+        let shut = switch.clone();
+        let store = Store::on(path, Some(file), db, switch, move || {
+            writer(&owned, false, &shut)
+        });
+        if fresh {
+            *store.check_state() = Check::Passed;
+        }
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -82,7 +97,9 @@ impl Store {
                 .map_err(|e| open_error(&shown, e))?;
             Ok(Db::Writer(RwLock::new(db)))
         };
-        let store = Store::on(&path, None, open()?, open);
+        let store = Store::on(&path, None, open()?, Switch::default(), open);
+        // Nothing on disk to check: the backend is new.
+        *store.check_state() = Check::Passed;
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -96,6 +113,7 @@ impl Store {
         path: &Path,
         file: Option<same_file::Handle>,
         db: Db,
+        switch: Switch,
         reopen: impl Fn() -> Result<Db, StoreError> + Send + Sync + 'static,
     ) -> Store {
         Store {
@@ -104,6 +122,8 @@ impl Store {
                 file,
                 reopen: Box::new(reopen),
                 db: RwLock::new(Some(Arc::new(db))),
+                check: Mutex::new(Check::Owed),
+                switch,
             }),
             counts: Arc::default(),
         }
@@ -128,6 +148,9 @@ impl Store {
                 file: None,
                 reopen: Box::new(move || reader(&owned)),
                 db: RwLock::new(None),
+                // Never written through: its pages are checked when it is opened (`private`).
+                check: Mutex::new(Check::Passed),
+                switch: Switch::default(),
             }),
             counts: Arc::default(),
         };
@@ -249,18 +272,23 @@ fn reader(path: &Path) -> Result<Db, StoreError> {
     }
 }
 
-/// The file through a copy-on-write layer: repaired if a crash left it so, every page checked.
+/// The file through a copy-on-write layer: repaired if a crash left it so, and every page
+/// checked unless the file is as a checked close sealed it (see `verify`).
 fn private(path: &Path, no_writer: NoWriter) -> Result<Db, StoreError> {
     let file = std::fs::File::open(path).map_err(|e| StoreError::from(e).in_file(path))?;
+    let sealed = verify::sealed(path, &file);
     let overlay = Overlay::new(file).map_err(|e| StoreError::from(e).in_file(path))?;
     let mut db = Database::builder()
         .set_cache_size(CACHE_BYTES)
         .create_with_backend(overlay)
         .map_err(|e| open_error(path, e))?;
-    check_integrity(path, &mut db)?;
+    if !sealed {
+        check_integrity(path, &mut db)?;
+    }
     Ok(Db::Private {
         db,
         _no_writer: no_writer,
+        checked: !sealed,
     })
 }
 
@@ -291,7 +319,10 @@ pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<String>
 /// Runs redb's opening of a file. A damaged file can trip an assertion inside redb (debug
 /// builds panic where release builds return `Corrupted`): either way the store is called
 /// damaged, by name, instead of taking the process down.
-fn guarded<T>(path: &Path, open: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+pub(super) fn guarded<T>(
+    path: &Path,
+    open: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
         let reason = panic_text(payload.as_ref()).unwrap_or_else(|| "unreadable pages".into());
         Err(StoreError::Damaged {
@@ -301,7 +332,7 @@ fn guarded<T>(path: &Path, open: impl FnOnce() -> Result<T, StoreError>) -> Resu
     })
 }
 
-fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
+pub(super) fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_path_buf()),
         // Not a redb file at all is invalid data; other I/O errors (permissions, a full disk)

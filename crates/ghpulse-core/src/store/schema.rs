@@ -33,6 +33,10 @@ pub(super) const GAPS: TableDefinition<(&str, i64), &str> = TableDefinition::new
 
 impl Store {
     pub(super) fn check_or_init_schema(&self) -> Result<(), StoreError> {
+        // A current store is only read: a write would wait for the integrity check.
+        if self.read_meta("schema_version")? == Some(SCHEMA_VERSION.to_string()) {
+            return Ok(());
+        }
         let path = self.inner.path.clone();
         self.write(|txn| {
             let mut meta = txn.open_table(META)?;

@@ -231,6 +231,68 @@ fn counts_agree_with_a_scan_of_the_rows() {
     }
 }
 
+#[test]
+fn pruning_in_slices_deletes_the_oldest_first_and_counts_follow_each_slice() {
+    let store = Store::in_memory().unwrap();
+    let base: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    for repo in ["o/r", "o/s"] {
+        let events: Vec<_> = (0..200u64)
+            .map(|i| {
+                let (mut meta, raw) = ev(i, "A", "2026-11-01T00:00:00Z");
+                meta.event_type = ["A", "B", "C"][rng.usize(..3)].into();
+                // Whole minutes: several events share a millisecond.
+                meta.created_at = base + chrono::TimeDelta::minutes(rng.i64(0..100));
+                (meta, raw)
+            })
+            .collect();
+        record(&store, repo, &events, "x");
+        store.count_after(repo, base).unwrap(); // loaded: each slice must keep it in step
+    }
+    let cutoff = base + chrono::TimeDelta::minutes(60);
+    let old = |repo: &str| {
+        store
+            .recent_events(repo, usize::MAX, None)
+            .unwrap()
+            .iter()
+            .filter(|e| e.created_at < cutoff)
+            .count() as u64
+    };
+    let mut left = old("o/r") + old("o/s");
+    assert!(left > 7 * 3, "enough for several slices: {left}");
+    let mut slices = 0;
+    loop {
+        let removed = store.prune_slice(cutoff, 7).unwrap();
+        slices += 1;
+        assert_eq!(removed, left.min(7));
+        left -= removed;
+        assert_eq!(old("o/r") + old("o/s"), left);
+        for repo in ["o/r", "o/s"] {
+            let mut scanned: BTreeMap<String, u64> = BTreeMap::new();
+            let kept = store.recent_events(repo, usize::MAX, None).unwrap();
+            for e in &kept {
+                *scanned.entry(e.event_type.to_string()).or_default() += 1;
+            }
+            let since = base - chrono::TimeDelta::days(1);
+            assert_eq!(
+                store.count_after(repo, since).unwrap(),
+                scanned,
+                "slice {slices}"
+            );
+            let stored = store
+                .repo_state(repo)
+                .unwrap()
+                .map_or(0, |s| s.events_stored);
+            assert_eq!(stored, kept.len() as u64);
+        }
+        if removed < 7 {
+            break;
+        }
+    }
+    assert!(slices > 3);
+    assert_eq!(store.prune_slice(cutoff, 7).unwrap(), 0);
+}
+
 /// A store as schema version 1 (raw JSON uncompressed in `events`), 2 (LZ4 without a
 /// dictionary in `raw_events`) or 3 (no storage order) wrote it.
 fn write_old_store(path: &Path, version: &str) {

@@ -13,16 +13,17 @@ use super::{Db, PollRecord, RepoState, Store, StoreError, codec};
 use crate::github::event::EventMeta;
 use crate::stats::figures::Gap;
 
-/// The file is compacted when more than this share of it is free pages (checked with pruning,
-/// which a watching ghpulse runs at start-up and hourly): copy-on-write leaves freed pages
-/// behind that only new writes reuse, and the file grows in steps ahead of its content. Not
-/// while opening: measuring reads every page (0.1 s at 50,000 events), which would delay the
-/// first frame. Not during an ingest: compacting gives back the room the file just grew into,
-/// and the next commit grows it again (tried: one compaction per commit, 0.1–0.6 s each,
-/// through a 50,000-event ingest).
+/// The file is compacted when more than this share of it is free pages (checked when a
+/// watching ghpulse closes it): copy-on-write leaves freed pages behind that only new writes
+/// reuse, and the file grows in steps ahead of its content. Not while watching: compaction
+/// holds the store for the whole rewrite (7.5 s for a 1.1 GB file of 500,000 events), which
+/// would hold every poll's commit behind it. Not during an ingest: compacting gives back the
+/// room the file just grew into, and the next commit grows it again.
 const COMPACT_ABOVE_FREE_SHARE: f64 = 0.25;
 /// ... and at least this many bytes: a young file is mostly free space, and not worth a rewrite.
 const COMPACT_ABOVE_FREE_BYTES: u64 = 1 << 20;
+/// Events one pruning transaction deletes: about 20 ms of work (`cargo bench --bench scale`).
+pub const PRUNE_SLICE_EVENTS: usize = 1000;
 
 impl Store {
     /// Runs a write transaction. After an I/O error, or a panic in the middle of a write, redb
@@ -31,12 +32,15 @@ impl Store {
     /// restart.
     ///
     /// A file no longer at its path (deleted, or replaced) is written to no more: the write
-    /// fails with [`StoreError::Removed`] until the file is back. Every error names the file.
+    /// fails with [`StoreError::Removed`] until the file is back. Nor is a file before its
+    /// pages are checked (the first write waits for the check), or once they failed it.
+    /// Every error names the file.
     pub(super) fn write<T>(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.check_in_place()?;
+        self.verify()?;
         self.unnamed_write(f).map_err(|e| e.in_file(self.path()))
     }
 
@@ -144,13 +148,32 @@ impl Store {
         Ok(added)
     }
 
-    /// Deletes events created before `cutoff` and gaps that ended before it. Returns the number
-    /// of events removed.
+    /// Deletes events created before `cutoff` and gaps that ended before it, a slice at a time
+    /// (see [`Store::prune_slice`]), then compacts a fragmented file. Returns the number of
+    /// events removed.
     pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let slice = self.prune_slice(cutoff, PRUNE_SLICE_EVENTS)?;
+            removed += slice;
+            if slice < PRUNE_SLICE_EVENTS as u64 {
+                break;
+            }
+        }
+        self.compact_if_fragmented();
+        Ok(removed)
+    }
+
+    /// Deletes at most `budget` of the events created before `cutoff`, each repository's oldest
+    /// first, and the gaps that ended before it, in one transaction: short enough that a poll's
+    /// commit waiting behind it waits little. Returns how many events it deleted; fewer than
+    /// `budget` means none older than `cutoff` is left.
+    pub fn prune_slice(&self, cutoff: DateTime<Utc>, budget: usize) -> Result<u64, StoreError> {
         let cutoff_ms = cutoff.timestamp_millis();
         let mut index = self.count_index();
-        let removed_total = self.write(|txn| {
+        let (removed_total, removed) = self.write(|txn| {
             let mut removed_total = 0;
+            let mut removed: Vec<(String, Vec<String>)> = Vec::new();
             let mut repos = txn.open_table(REPOS)?;
             let mut events = txn.open_table(EVENTS)?;
             let mut by_time = txn.open_table(BY_TIME)?;
@@ -162,18 +185,6 @@ impl Store {
                 .map(|row| row.map(|(k, _)| k.value().to_string()))
                 .collect::<Result<_, _>>()?;
             for key in keys {
-                let old: Vec<(i64, u64)> = by_time
-                    .range((key.as_str(), i64::MIN, 0)..(key.as_str(), cutoff_ms, 0))?
-                    .map(|row| row.map(|(k, _)| (k.value().1, k.value().2)))
-                    .collect::<Result<_, _>>()?;
-                for &(ms, id) in &old {
-                    by_time.remove((key.as_str(), ms, id))?;
-                    events.remove((key.as_str(), id))?;
-                    let seq = seq_of.remove((id, key.as_str()))?.map(|s| s.value());
-                    if let Some(seq) = seq {
-                        stored.remove(seq)?;
-                    }
-                }
                 gaps.retain_in(
                     (key.as_str(), i64::MIN)..=(key.as_str(), i64::MAX),
                     |_, v| {
@@ -181,67 +192,92 @@ impl Store {
                             .is_ok_and(|g| g.to.timestamp_millis() >= cutoff_ms)
                     },
                 )?;
-                if !old.is_empty() {
-                    let mut state: RepoState = match repos.get(key.as_str())? {
-                        Some(v) => serde_json::from_str(v.value())?,
-                        None => RepoState::default(),
-                    };
-                    state.events_stored = state.events_stored.saturating_sub(old.len() as u64);
-                    repos.insert(key.as_str(), serde_json::to_string(&state)?.as_str())?;
+                let left = budget.saturating_sub(removed_total as usize);
+                if left == 0 {
+                    continue;
                 }
+                let old: Vec<(i64, u64, String)> = by_time
+                    .range((key.as_str(), i64::MIN, 0)..(key.as_str(), cutoff_ms, 0))?
+                    .take(left)
+                    .map(|row| {
+                        row.map(|(k, v)| (k.value().1, k.value().2, v.value().0.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                if old.is_empty() {
+                    continue;
+                }
+                for (ms, id, _) in &old {
+                    by_time.remove((key.as_str(), *ms, *id))?;
+                    events.remove((key.as_str(), *id))?;
+                    let seq = seq_of.remove((*id, key.as_str()))?.map(|s| s.value());
+                    if let Some(seq) = seq {
+                        stored.remove(seq)?;
+                    }
+                }
+                let mut state: RepoState = match repos.get(key.as_str())? {
+                    Some(v) => serde_json::from_str(v.value())?,
+                    None => RepoState::default(),
+                };
+                state.events_stored = state.events_stored.saturating_sub(old.len() as u64);
+                repos.insert(key.as_str(), serde_json::to_string(&state)?.as_str())?;
                 removed_total += old.len() as u64;
+                removed.push((key, old.into_iter().map(|(_, _, ty)| ty).collect()));
             }
-            Ok(removed_total)
+            Ok((removed_total, removed))
         })?;
-        index.remove_before(cutoff_ms);
-        drop(index);
-        // The free pages pruning leaves, and the room a long ingest left ahead of the file's
-        // content, are checked here, at start-up and hourly.
-        self.compact_if_fragmented();
+        for (key, types) in &removed {
+            index.remove_oldest(key, types);
+        }
         Ok(removed_total)
     }
 
     /// Compacts the file when free pages pass [`COMPACT_ABOVE_FREE_SHARE`] of it (and
-    /// [`COMPACT_ABOVE_FREE_BYTES`]). Best effort:
-    /// a transaction in progress (a REST read) makes redb decline, and the next prune retries.
-    pub(super) fn compact_if_fragmented(&self) {
+    /// [`COMPACT_ABOVE_FREE_BYTES`]). Best effort: a transaction in progress (a REST read)
+    /// makes redb decline. Holds the store for the whole rewrite, so a watching ghpulse leaves
+    /// it to the close (see `Inner`'s drop), where nothing waits for the store.
+    pub fn compact_if_fragmented(&self) {
         let Ok(db) = self.db() else { return };
         let Db::Writer(lock) = &*db else { return };
-        let Ok(file_len) = std::fs::metadata(self.path()).map(|m| m.len()) else {
-            return; // in memory
-        };
-        if file_len <= COMPACT_ABOVE_FREE_BYTES {
-            return;
-        }
-        // Pages a commit freed are released by the next commit: an empty one first, so they
-        // count as free.
-        let measured = || -> Result<u64, StoreError> {
-            let db = lock.read().unwrap_or_else(PoisonError::into_inner);
-            db.begin_write()?.commit()?;
-            let txn = db.begin_write()?;
-            let stats = txn.stats()?;
-            txn.abort()?;
-            Ok(stats.allocated_pages() * stats.page_size() as u64)
-        };
-        let used = match measured() {
-            Ok(used) => used,
-            Err(e) => {
-                tracing::warn!("store: cannot measure free space: {e}");
-                return;
-            }
-        };
-        let free = file_len.saturating_sub(used);
-        let free_share = free as f64 / file_len.max(1) as f64;
-        if free_share <= COMPACT_ABOVE_FREE_SHARE || free <= COMPACT_ABOVE_FREE_BYTES {
-            return;
-        }
         let mut db = lock.write().unwrap_or_else(PoisonError::into_inner);
-        match db.compact() {
-            Ok(_) => tracing::info!(
-                "store compacted: {:.0} % of {file_len} bytes were free pages",
-                free_share * 100.0
-            ),
-            Err(e) => tracing::debug!("store compaction postponed: {e}"),
+        compact_if_fragmented(self.path(), &mut db);
+    }
+}
+
+/// [`Store::compact_if_fragmented`] on a database held alone.
+pub(super) fn compact_if_fragmented(path: &std::path::Path, db: &mut redb::Database) {
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else {
+        return; // in memory
+    };
+    if file_len <= COMPACT_ABOVE_FREE_BYTES {
+        return;
+    }
+    // Pages a commit freed are released by the next commit: an empty one first, so they
+    // count as free.
+    let measured = || -> Result<u64, StoreError> {
+        db.begin_write()?.commit()?;
+        let txn = db.begin_write()?;
+        let stats = txn.stats()?;
+        txn.abort()?;
+        Ok(stats.allocated_pages() * stats.page_size() as u64)
+    };
+    let used = match measured() {
+        Ok(used) => used,
+        Err(e) => {
+            tracing::warn!("store: cannot measure free space: {e}");
+            return;
         }
+    };
+    let free = file_len.saturating_sub(used);
+    let free_share = free as f64 / file_len.max(1) as f64;
+    if free_share <= COMPACT_ABOVE_FREE_SHARE || free <= COMPACT_ABOVE_FREE_BYTES {
+        return;
+    }
+    tracing::info!(
+        "compacting the store: {:.0} % of its {file_len} bytes are free pages",
+        free_share * 100.0
+    );
+    match db.compact() {
+        Ok(_) => tracing::info!("store compacted"),
+        Err(e) => tracing::debug!("store compaction postponed: {e}"),
     }
 }
