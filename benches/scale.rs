@@ -8,9 +8,10 @@
 //! p95, the most requests sent in a minute, and the fetcher's CPU per simulated hour (the
 //! planner and the poll code as the engine runs them, the model's share included).
 //! Per store: the bytes per event against the raw JSON, the time from opening the store to
-//! the statistics the first frame draws (what the dashboard does before it draws), and
-//! `ghpulse stats --json` end to end with its peak resident set (GNU time's `%M`: the
-//! `time` package).
+//! the statistics the first frame draws (what the dashboard does before it draws), the
+//! check of every page the engine runs after it, `ghpulse stats --json` end to end with its
+//! peak resident set (GNU time's `%M`: the `time` package) on the sealed store and with the
+//! seal removed, pruning the oldest tenth in slices, and the compaction at close.
 
 #[path = "../crates/ghpulse-core/benches/sim/mod.rs"]
 mod sim;
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use fake_github::data;
-use ghpulse_core::{Config, EventMeta, PollRecord, RepoState, RepoStatus, Snapshot, Store};
+use ghpulse_core::{
+    Config, EventMeta, PRUNE_SLICE_EVENTS, PollRecord, RepoState, RepoStatus, Snapshot, Store,
+};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -135,11 +138,44 @@ fn build_store(path: &std::path::Path, total: usize, now: DateTime<Utc>) -> u64 
     json_bytes
 }
 
+/// `ghpulse stats --json` end to end: its wall time and peak resident set (GNU time's `%M`,
+/// from time's own wait: a child forked from this process would start with its pages counted).
+fn timed_stats(config: &std::path::Path, store: &std::path::Path) -> (Duration, f64) {
+    let t = Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_ghpulse"))
+        .arg("-c")
+        .arg(config)
+        .arg("-d")
+        .arg(store)
+        .args(["stats", "--json"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .expect("run /usr/bin/time ghpulse stats (apt-get install time)");
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peak_kb: f64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    (took, peak_kb * 1024.0 / 1e6)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 fn stores(sizes: &[usize]) {
     println!(
-        "| stored events | store bytes/event | store / raw JSON | open to first frame's figures | `ghpulse stats --json` | its peak RSS |"
+        "| stored events | store bytes/event | store / raw JSON | open to first frame's figures | check after it | `ghpulse stats --json`, sealed | its peak RSS | unsealed (every page checked) | pruning 10 %: slices, longest | compaction at close |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &total in sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ghpulse.redb");
@@ -156,7 +192,7 @@ fn stores(sizes: &[usize]) {
         let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
 
         // What the dashboard does before its first frame: open for writing, the snapshot
-        // from the store, its statistics.
+        // from the store, its statistics; then, as the engine does, the check of every page.
         let t = Instant::now();
         let store = Store::open(&path).expect("open");
         let cfg = Config::load(&config).expect("config");
@@ -164,41 +200,47 @@ fn stores(sizes: &[usize]) {
         let cached = snapshot.stats_cache(Utc::now());
         assert!(cached.repo(0).is_some());
         let first_frame = t.elapsed();
-        drop(snapshot);
-        drop(store);
-
-        // The peak resident set from GNU time's own wait (a child forked from this process
-        // would start with this process's pages counted).
         let t = Instant::now();
-        let out = std::process::Command::new("/usr/bin/time")
-            .args(["-f", "%M"])
-            .arg(env!("CARGO_BIN_EXE_ghpulse"))
-            .arg("-c")
-            .arg(&config)
-            .arg("-d")
-            .arg(&path)
-            .args(["stats", "--json"])
-            .stdout(std::process::Stdio::null())
-            .output()
-            .expect("run /usr/bin/time ghpulse stats (apt-get install time)");
-        let stats = t.elapsed();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let peak_kb: f64 = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(f64::NAN);
+        store.verify().expect("a sound store");
+        let check = t.elapsed();
+        drop(snapshot);
+        drop(store); // sealed: its check passed
+
+        let (sealed, peak_mb) = timed_stats(&config, &path);
+        let mut seal = path.clone().into_os_string();
+        seal.push(".checked");
+        std::fs::remove_file(&seal).expect("the store was sealed");
+        let (unsealed, _) = timed_stats(&config, &path);
+
+        // The events are spread over 30 days: a 27-day retention prunes the oldest tenth.
+        let store = Store::open(&path).expect("open");
+        store.verify().expect("a sound store");
+        let cutoff = now - TimeDelta::days(27);
+        let (mut slices, mut longest) = (0, Duration::ZERO);
+        loop {
+            let t = Instant::now();
+            let removed = store
+                .prune_slice(cutoff, PRUNE_SLICE_EVENTS)
+                .expect("prune");
+            longest = longest.max(t.elapsed());
+            slices += 1;
+            if removed < PRUNE_SLICE_EVENTS as u64 {
+                break;
+            }
+        }
+        let t = Instant::now();
+        drop(store);
+        let close = t.elapsed();
         println!(
-            "| {total} | {:.0} | {:.2}× | {:.0} ms | {:.0} ms | {:.1} MB |",
+            "| {total} | {:.0} | {:.2}× | {:.0} ms | {:.0} ms | {:.0} ms | {peak_mb:.1} MB | {:.0} ms | {slices}, {:.0} ms | {:.1} s |",
             bytes as f64 / total as f64,
             bytes as f64 / json as f64,
-            first_frame.as_secs_f64() * 1000.0,
-            stats.as_secs_f64() * 1000.0,
-            peak_kb * 1024.0 / 1e6,
+            ms(first_frame),
+            ms(check),
+            ms(sealed),
+            ms(unsealed),
+            ms(longest),
+            close.as_secs_f64(),
         );
     }
 }

@@ -110,7 +110,7 @@ async fn two_hundred_repositories_polled_at_their_poll_interval_on_one_token() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop_tx.send(true).unwrap();
-    fetcher.await.unwrap();
+    fetcher.await.unwrap().unwrap();
     collector.abort();
 
     let stored = stored.lock().unwrap().clone();

@@ -286,5 +286,5 @@ async fn a_full_disk_backs_off_and_polling_resumes_when_it_has_room() {
     .await;
     assert_eq!(gh.violations(), Vec::<String>::new());
     stop_tx.send(true).unwrap();
-    fetcher.await.unwrap();
+    fetcher.await.unwrap().unwrap();
 }

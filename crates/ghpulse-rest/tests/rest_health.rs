@@ -59,7 +59,10 @@ async fn health_answers_503_with_the_reason_once_the_fetcher_has_stopped() {
     );
 
     stop_fetcher.send(true).expect("engine listening");
-    fetcher.await.expect("the fetcher loop ends cleanly");
+    fetcher
+        .await
+        .expect("the fetcher loop ends cleanly")
+        .expect("a sound store");
     assert!(!handle.fetcher_running());
     let health = http.get(&url).send().await.expect("GET /health");
     assert_eq!(health.status(), 503);
