@@ -20,7 +20,8 @@ sock=ghpulse-shots-$$
 cleanup() {
   tmux -L "$sock" kill-server 2>/dev/null || true
   kill "${xterm_pid:-}" "${xvfb_pid:-}" "${fake_pid:-}" 2>/dev/null || true
-  rm -rf "$work"
+  # ghpulse may still be closing its store (the seal is written last).
+  rm -rf "$work" 2>/dev/null || { sleep 2; rm -rf "$work"; }
 }
 trap cleanup EXIT
 
