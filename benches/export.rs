@@ -11,13 +11,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use fake_github::data;
 use ghpulse_core::{EventMeta, ExportFormat, PollRecord, RepoState, Store, export_events};
 
-const REPOS: [&str; 5] = [
-    "sferik/rails_admin",
-    "sigmavirus24/github3.py",
-    "praw-dev/praw",
-    "github/gitignore",
-    "github3py/github3.py",
-];
+/// The recorded repositories.
+fn repo_names() -> [&'static str; 5] {
+    data::FIXTURE_REPOS.map(|r| r.full_name)
+}
 
 /// Counts bytes, so the figure is the export's, not a disk's.
 struct Counter(u64);
@@ -39,7 +36,7 @@ fn main() {
         .unwrap_or(50_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ghpulse.redb");
-    let templates: Vec<serde_json::Value> = REPOS
+    let templates: Vec<serde_json::Value> = repo_names()
         .iter()
         .flat_map(|r| data::load_events(data::fixture_repo(r).expect("fixture").file_stem))
         .collect();
@@ -47,9 +44,9 @@ fn main() {
     let started = Instant::now();
     {
         let store = Store::open(&path).expect("store");
-        let per_repo = total / REPOS.len();
+        let per_repo = total / repo_names().len();
         let mut written = 0usize;
-        for (r, repo) in REPOS.iter().enumerate() {
+        for (r, repo) in repo_names().iter().enumerate() {
             let mut batch = Vec::with_capacity(1000);
             for i in 0..per_repo {
                 let mut event = templates[(r * per_repo + i) % templates.len()].clone();
@@ -80,7 +77,7 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
     }
-    let repos: Vec<(String, String)> = REPOS
+    let repos: Vec<(String, String)> = repo_names()
         .iter()
         .map(|r| (r.to_string(), r.to_string()))
         .collect();
@@ -99,7 +96,7 @@ fn main() {
     }
     drop(store);
     let config = dir.path().join("repositories.toml");
-    let list: Vec<String> = REPOS.iter().map(|r| format!("\"{r}\"")).collect();
+    let list: Vec<String> = repo_names().iter().map(|r| format!("\"{r}\"")).collect();
     std::fs::write(&config, format!("repositories = [{}]\n", list.join(", "))).expect("config");
     for format in ["jsonl", "csv"] {
         let t = Instant::now();

@@ -83,26 +83,23 @@ fn watch_lists(hours: i64) {
     }
 }
 
-const REPOS: [&str; 5] = [
-    "sferik/rails_admin",
-    "sigmavirus24/github3.py",
-    "praw-dev/praw",
-    "github/gitignore",
-    "github3py/github3.py",
-];
+/// The recorded repositories.
+fn repo_names() -> [&'static str; 5] {
+    data::FIXTURE_REPOS.map(|r| r.full_name)
+}
 
 /// A store of `total` events of five repositories over the last 30 days, written a poll
 /// (100 events) at a time; returns the bytes of raw JSON written.
 fn build_store(path: &std::path::Path, total: usize, now: DateTime<Utc>) -> u64 {
-    let templates: Vec<serde_json::Value> = REPOS
+    let templates: Vec<serde_json::Value> = repo_names()
         .iter()
         .flat_map(|r| data::load_events(data::fixture_repo(r).expect("fixture").file_stem))
         .collect();
     let store = Store::open(path).expect("store");
-    let per_repo = total / REPOS.len();
+    let per_repo = total / repo_names().len();
     let spacing_ms = (30 * 86_400_000 / per_repo.max(1)) as i64;
     let mut json_bytes = 0u64;
-    for (r, repo) in REPOS.iter().enumerate() {
+    for (r, repo) in repo_names().iter().enumerate() {
         let mut batch = Vec::with_capacity(100);
         for i in 0..per_repo {
             let mut event = templates[(r * per_repo + i) % templates.len()].clone();
@@ -180,7 +177,7 @@ fn stores(sizes: &[usize]) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ghpulse.redb");
         let config = dir.path().join("repositories.toml");
-        let list: Vec<String> = REPOS.iter().map(|r| format!("\"{r}\"")).collect();
+        let list: Vec<String> = repo_names().iter().map(|r| format!("\"{r}\"")).collect();
         std::fs::write(&config, format!("repositories = [{}]\n", list.join(", "))).expect("config");
         let now = Utc::now();
         let built = Instant::now();

@@ -4,10 +4,11 @@
 //! server served.
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{BIN, Workdir, stop};
+use crate::support::BIN;
+use crate::support::listening::Listening;
 use fake_github::{FakeGithub, Options, data};
 use serde_json::{Value, json};
 
@@ -17,24 +18,7 @@ const REPOS: [&str; 3] = [
     "sigmavirus24/github3.py",
 ];
 
-struct Running {
-    _gh: FakeGithub,
-    work: Workdir,
-    child: Option<Child>,
-    base: String,
-    /// Every event served, by repository, as served.
-    served: HashMap<&'static str, Vec<Value>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.take() {
-            stop(c);
-        }
-    }
-}
-
-async fn start() -> Running {
+async fn start() -> Listening {
     let gh = FakeGithub::start(Options {
         poll_interval_secs: 1,
         ..Options::default()
@@ -62,88 +46,7 @@ async fn start() -> Running {
         let published = gh.push_live_event("praw-dev/praw", event);
         all.get_mut("praw-dev/praw").unwrap().push(published);
     }
-    let work = Workdir::new(&REPOS);
-    let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let base = crate::support::listening_at(&work).await;
-    let mut served = HashMap::new();
-    for name in REPOS {
-        let ids: Vec<u64> = gh.timeline_ids(name);
-        let events: Vec<Value> = all[name]
-            .iter()
-            .filter(|e| data::event_id(e).is_some_and(|id| ids.contains(&id)))
-            .cloned()
-            .collect();
-        served.insert(name, events);
-    }
-    let r = Running {
-        _gh: gh,
-        work,
-        child: Some(child),
-        base,
-        served,
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, repos) = r.get("/api/repos").await;
-        let ready = repos.as_array().is_some_and(|a| {
-            a.iter().all(|e| {
-                let name = e["repo"].as_str().unwrap_or_default();
-                e["events_stored"].as_u64() == r.served.get(name).map(|s| s.len() as u64)
-            })
-        });
-        if ready {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not ready: {repos}\n{}",
-            r.work.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    r
-}
-
-impl Running {
-    async fn get_full(&self, path: &str) -> (u16, Value, Option<String>) {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
-        };
-        let resp = reqwest::get(url).await.expect("request");
-        let status = resp.status().as_u16();
-        let link = resp
-            .headers()
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-            link,
-        )
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let (s, v, _) = self.get_full(path).await;
-        (s, v)
-    }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.work.run(args)
-    }
-
-    fn cli_json(&self, args: &[&str]) -> Value {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    }
+    Listening::start(gh, &all, &REPOS).await
 }
 
 fn ms(e: &Value) -> i64 {

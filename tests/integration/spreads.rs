@@ -5,10 +5,9 @@
 //! events the server served, and must equal ghpulse's to the millisecond.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::Child;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{Workdir, stop};
+use crate::support::listening::Listening;
 use chrono::{DateTime, Utc};
 use fake_github::{FakeGithub, Options, data};
 use serde_json::{Value, json};
@@ -19,23 +18,6 @@ const RECORDED: [&str; 3] = [
     "sigmavirus24/github3.py",
 ];
 const TRIMMED: &str = "trimmed/payloads";
-
-struct Running {
-    _gh: FakeGithub,
-    work: Workdir,
-    child: Option<Child>,
-    base: String,
-    /// Every event served, by repository.
-    served: HashMap<&'static str, Vec<Value>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.take() {
-            stop(c);
-        }
-    }
-}
 
 fn at(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -120,7 +102,7 @@ fn trimmed_events(now: SystemTime) -> Vec<Value> {
     events
 }
 
-async fn start() -> Running {
+async fn start() -> Listening {
     let gh = FakeGithub::start(Options {
         poll_interval_secs: 1,
         ..Options::default()
@@ -140,67 +122,7 @@ async fn start() -> Running {
     all.insert(TRIMMED, trimmed);
     let mut names = RECORDED.to_vec();
     names.push(TRIMMED);
-    let work = Workdir::new(&names);
-    let child = work.start_with(&gh.url(), Some("token"), &["--listen", "127.0.0.1:0"], &[]);
-    let base = crate::support::listening_at(&work).await;
-    let mut served = HashMap::new();
-    for name in names {
-        let ids: HashSet<u64> = gh.timeline_ids(name).into_iter().collect();
-        let events: Vec<Value> = all[name]
-            .iter()
-            .filter(|e| data::event_id(e).is_some_and(|id| ids.contains(&id)))
-            .cloned()
-            .collect();
-        served.insert(name, events);
-    }
-    let r = Running {
-        _gh: gh,
-        work,
-        child: Some(child),
-        base,
-        served,
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, repos) = r.get("/api/repos").await;
-        let ready = repos.as_array().is_some_and(|a| {
-            a.iter().all(|e| {
-                let name = e["repo"].as_str().unwrap_or_default();
-                e["events_stored"].as_u64() == r.served.get(name).map(|s| s.len() as u64)
-            })
-        });
-        if ready {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not ready: {repos}\n{}",
-            r.work.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    r
-}
-
-impl Running {
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn cli_json(&self, args: &[&str]) -> Value {
-        let out = self.work.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    }
+    Listening::start(gh, &all, &names).await
 }
 
 fn ms(e: &Value) -> i64 {

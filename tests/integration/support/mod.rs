@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod figures;
+pub mod listening;
 pub mod openapi;
 
 use std::io::Write;
