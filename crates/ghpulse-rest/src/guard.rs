@@ -17,7 +17,7 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::error::ApiError;
 use crate::host::{self, AllowedHosts};
@@ -80,7 +80,7 @@ where
         Guarded {
             state: State::Running {
                 inner: self.inner.call(request),
-                deadline: Instant::now() + self.timeout,
+                timeout: self.timeout,
                 timer: None,
             },
         }
@@ -103,8 +103,9 @@ pin_project_lite::pin_project! {
         Running {
             #[pin]
             inner: F,
-            deadline: Instant,
-            // Armed only when the router's answer is not ready at once: most are.
+            timeout: Duration,
+            // Armed only when the router's answer is not ready at its first poll, which
+            // comes straight after the call: most are.
             timer: Option<Pin<Box<Sleep>>>,
         },
     }
@@ -130,14 +131,13 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for Guarded<F> {
             }
             StateProj::Running {
                 inner,
-                deadline,
+                timeout,
                 timer,
             } => {
                 if let Poll::Ready(answer) = inner.poll(cx) {
                     return Poll::Ready(answer.map(json_error_bodies));
                 }
-                let timer =
-                    timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*deadline)));
+                let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(*timeout)));
                 ready!(timer.as_mut().poll(cx));
                 Poll::Ready(Ok(timed_out()))
             }

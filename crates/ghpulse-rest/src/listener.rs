@@ -434,21 +434,32 @@ impl Connections {
                 evict,
             },
         );
-        let slot = Slot {
+        let slot = Slot(Arc::new(Place {
             connections: self.clone(),
             activity,
             id,
-        };
+        }));
         (slot, evicted)
     }
 }
 
-/// One connection's place in `Connections`.
+/// One connection's place in `Connections`, shared by its requests: a copy per request costs
+/// one count on the connection's own `Arc`, none on the table's, which every connection shares.
 #[derive(Clone)]
-struct Slot {
+struct Slot(Arc<Place>);
+
+struct Place {
     connections: Arc<Connections>,
     activity: Arc<Activity>,
     id: u64,
+}
+
+impl std::ops::Deref for Slot {
+    type Target = Place;
+
+    fn deref(&self) -> &Place {
+        &self.0
+    }
 }
 
 impl Slot {
@@ -487,11 +498,11 @@ struct Busy(Slot);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let Slot {
+        let Place {
             connections,
             activity,
             ..
-        } = &self.0;
+        } = &*self.0;
         activity
             .idle_since
             .store(connections.now(), Ordering::Release);
