@@ -1,7 +1,10 @@
 //! `cargo bench --bench rest`: ghpulse's REST listener against a bare axum "hello" endpoint
 //! (`examples/hello.rs`) in the same run, on a small store and on a 50,000-event store that
 //! ghpulse's own fetcher fills from the fake GitHub server, with wrk as the load generator;
-//! then memory (RSS after ingest, peak, after load) and store size against the raw JSON.
+//! each `/api/stats` also against the same bare axum answering the very bytes that ghpulse
+//! answered, from memory (measured before and after it), so what ghpulse's own work costs
+//! shows apart from what the body's size costs; then memory (RSS after ingest, peak, after
+//! load) and store size against the raw JSON.
 //!
 //! Knobs: `REST_BENCH_SECONDS` (each wrk run, default 10), `REST_BENCH_EVENTS` (per
 //! repository, default 10000). Needs `wrk` on the PATH (Debian: `apt-get install wrk`).
@@ -47,7 +50,7 @@ async fn run() {
     let secs = env_u64("REST_BENCH_SECONDS", 10);
     let per_repo = env_u64("REST_BENCH_EVENTS", 10_000);
 
-    let mut hello = start_hello();
+    let mut hello = start_hello(None);
     let hello_url = format!("{}/", hello.1);
 
     let gh = FakeGithub::start(Options {
@@ -114,18 +117,26 @@ async fn run() {
 
     let mut rows = Vec::new();
     let base = wrk(&hello_url, 2, 32, secs, None).await;
-    rows.push(("bare axum hello `GET /`".to_string(), base.clone()));
-    rows.push((
-        format!("`/api/stats`, small store ({small_events} events)"),
-        wrk(&small_proc.url("/api/stats"), 2, 32, secs, None).await,
-    ));
+    rows.push(Row::new("bare axum hello `GET /`", base.clone()));
+    rows.extend(
+        against_same_bytes(
+            &small_proc,
+            &format!("`/api/stats`, small store ({small_events} events)"),
+            secs,
+        )
+        .await,
+    );
     small_proc.stop();
-    rows.push((
-        format!("`/api/stats`, {stored}-event store, default window"),
-        wrk(&big_proc.url("/api/stats"), 2, 32, secs, None).await,
-    ));
-    rows.push((
-        format!("`/api/events/count?offset=43200`, {stored}-event store"),
+    rows.extend(
+        against_same_bytes(
+            &big_proc,
+            &format!("`/api/stats`, {stored}-event store, default window"),
+            secs,
+        )
+        .await,
+    );
+    rows.push(Row::new(
+        &format!("`/api/events/count?offset=43200`, {stored}-event store"),
         wrk(
             &big_proc.url("/api/events/count?offset=43200"),
             2,
@@ -166,10 +177,14 @@ async fn run() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let store_bytes_reopened = file_len(&big.store());
-    rows.push((
-        format!("`/api/stats`, window 30 d / 100k ({in_window} events in window)"),
-        wrk(&wide.url("/api/stats"), 2, 32, secs, None).await,
-    ));
+    rows.extend(
+        against_same_bytes(
+            &wide,
+            &format!("`/api/stats`, window 30 d / 100k ({in_window} events in window)"),
+            secs,
+        )
+        .await,
+    );
     let health_idle = wrk(&wide.url("/health"), 1, 1, secs, None).await;
     let health_loaded = wrk(
         &wide.url("/health"),
@@ -182,6 +197,7 @@ async fn run() {
     let rss_wide_load = wide.rss_parts();
     let peak_wide = wide.peak_rss();
     let base_end = wrk(&hello_url, 2, 32, secs, None).await;
+    rows.push(Row::new("bare axum hello `GET /` (last)", base_end.clone()));
     wide.stop();
     let _ = hello.0.kill();
     let _ = hello.0.wait();
@@ -193,11 +209,17 @@ async fn run() {
     );
     let hello_rps = (base.rps + base_end.rps) / 2.0;
     println!();
-    println!("| figure | req/s | share of hello | p50 | p99 |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, r) in &rows {
+    println!("| figure | req/s | share of hello | × same bytes | p50 | p99 |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for Row {
+        name,
+        load: r,
+        same_bytes,
+    } in &rows
+    {
+        let ratio = same_bytes.map_or(String::new(), |s| format!("{:.2}×", r.rps / s));
         println!(
-            "| {name} | {:.0} | {:.1} % | {} | {} |",
+            "| {name} | {:.0} | {:.1} % | {ratio} | {} | {} |",
             r.rps,
             100.0 * r.rps / hello_rps,
             ms(r.p50),
@@ -205,12 +227,12 @@ async fn run() {
         );
     }
     println!(
-        "| `/health` p99, one client, idle | | | {} | {} |",
+        "| `/health`, one client, idle | | | | {} | {} |",
         ms(health_idle.p50),
         ms(health_idle.p99)
     );
     println!(
-        "| `/health` p99, one client, while 16 clients hit `/api/stats` (30 d window) | | | {} | {} |",
+        "| `/health`, one client, while 16 clients hit `/api/stats` (30 d window) | | | | {} | {} |",
         ms(health_loaded.p50),
         ms(health_loaded.p99)
     );
@@ -249,11 +271,70 @@ fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
-/// This program again, as the hello server; returns it and its base URL.
-fn start_hello() -> (Child, String) {
+/// A line of the table: with `same_bytes`, the req/s of the bare server answering the same
+/// body (the mean of its runs before and after).
+struct Row {
+    name: String,
+    load: Load,
+    same_bytes: Option<f64>,
+}
+
+impl Row {
+    fn new(name: &str, load: Load) -> Row {
+        Row {
+            name: name.to_string(),
+            load,
+            same_bytes: None,
+        }
+    }
+}
+
+/// `/api/stats` of `proc`, between two runs of the bare axum server answering the bytes
+/// `proc` answered just before, from memory: the same body, none of the work.
+async fn against_same_bytes(proc: &Ghpulse, name: &str, secs: u64) -> Vec<Row> {
+    let url = proc.url("/api/stats");
+    let body = reqwest::get(&url)
+        .await
+        .expect("GET /api/stats")
+        .bytes()
+        .await
+        .expect("the /api/stats body");
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), &body).expect("write the body");
+    let mut same = start_hello(Some(file.path()));
+    let same_url = format!("{}/body", same.1);
+    let served = reqwest::get(&same_url)
+        .await
+        .expect("GET /body")
+        .bytes()
+        .await
+        .expect("the same body");
+    assert_eq!(served.len(), body.len(), "the same-bytes server's body");
+    let before = wrk(&same_url, 2, 32, secs, None).await;
+    let ghpulse = wrk(&url, 2, 32, secs, None).await;
+    let after = wrk(&same_url, 2, 32, secs, None).await;
+    let _ = same.0.kill();
+    let _ = same.0.wait();
+    let same_rps = (before.rps + after.rps) / 2.0;
+    let same_name = format!("bare axum, the same {} bytes from memory", body.len());
+    vec![
+        Row::new(&format!("{same_name} (before)"), before),
+        Row {
+            name: name.to_string(),
+            load: ghpulse,
+            same_bytes: Some(same_rps),
+        },
+        Row::new(&format!("{same_name} (after)"), after),
+    ]
+}
+
+/// This program again, as the hello server (answering `body`'s bytes at `/body` when given);
+/// returns it and its base URL.
+fn start_hello(body: Option<&Path>) -> (Child, String) {
     let exe = std::env::current_exe().expect("the bench's own path");
     let mut child = Command::new(exe)
         .arg("127.0.0.1:0")
+        .args(body)
         .env(ROLE, "hello")
         .stdout(Stdio::piped())
         .spawn()

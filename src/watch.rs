@@ -89,7 +89,7 @@ pub fn watch(
             None => None,
             Some(addr) => {
                 let state = ApiState {
-                    engine: handle.clone(),
+                    engine: Arc::new(handle.clone()),
                     api_key: settings.api_key.as_deref().map(Arc::from),
                 };
                 let served = ghpulse_rest::spawn(

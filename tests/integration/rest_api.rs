@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::support::openapi::{check_against_doc, documented, validate};
 use crate::support::{Workdir, stop, wait_for};
-use fake_github::{FakeGithub, Options};
+use fake_github::{FakeGithub, Fault, Options};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -357,6 +357,81 @@ async fn the_figures_equal_ghpulse_stats_json_and_the_metrics() {
     let ok = value("ghpulse_github_requests_total", &[("outcome", "ok")]);
     assert!(ok >= 1.0 && ok <= rl["requests"]["ok"].as_f64().unwrap());
     assert!(value("ghpulse_rate_limit_remaining", &[]) > 0.0);
+}
+
+fn stats_entry(stats: &Value, name: &str) -> Value {
+    stats["repositories"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["repo"] == name).cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn polled_at(entry: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    entry["last_polled_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+}
+
+/// `repo`'s entry of `/api/stats`, checked against `/api/repos` asked just before: what that
+/// shows, the stats show too, or something newer.
+async fn fresh_stats(r: &Running, repo: &str) -> Value {
+    let (_, repos) = r.get("/api/repos").await;
+    let (_, stats) = r.get("/api/stats").await;
+    for listed in repos.as_array().expect("a list") {
+        let name = listed["repo"].as_str().expect("a name");
+        let served = stats_entry(&stats, name);
+        assert!(
+            polled_at(&served) >= polled_at(listed),
+            "{name}: /api/stats {served} older than /api/repos {listed}"
+        );
+        if polled_at(&served) == polled_at(listed) {
+            assert_eq!(served["last_error"], listed["last_error"], "{name}");
+        }
+    }
+    stats_entry(&stats, repo)
+}
+
+/// `/api/stats` keeps its whole body with the snapshot (each repository's `last_polled_at` and
+/// `last_error` included): every poll, a 304 too, and every failure must still show in the
+/// next answer, never an older one's.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_poll_and_failure_shows_in_the_next_stats_answer() {
+    let r = start(None).await;
+    let repo = REPOS[1];
+    let first = fresh_stats(&r, repo).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Polled every second (X-Poll-Interval: 1), answered 304: the figures stay, the poll
+    // time moves.
+    loop {
+        let now = fresh_stats(&r, repo).await;
+        if polled_at(&now) > polled_at(&first) {
+            assert_eq!(now["events_in_window"], first["events_in_window"]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    r._gh.set_fault(repo, Some(Fault::ServerError(500)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let now = fresh_stats(&r, repo).await;
+        if let Some(error) = now["last_error"].as_str() {
+            assert!(error.contains("500"), "{error}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    r._gh.set_fault(repo, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let now = fresh_stats(&r, repo).await;
+        if now["last_error"].is_null() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -102,6 +102,22 @@ pub struct StatsCache {
     current: RwLock<Option<Arc<CachedStats>>>,
     /// Held while computing, so concurrent first readers compute once.
     computing: Mutex<()>,
+    /// The unfiltered report's JSON as last served. Never handed to another snapshot (not
+    /// by [`Snapshot::keep_figures_of`] either): it holds this snapshot's polling fields, and
+    /// a poll, a 304 too, publishes a new snapshot, so a changed `last_polled_at` or
+    /// `last_error` is in the very next answer.
+    plain: RwLock<Option<PlainJson>>,
+}
+
+/// The unfiltered report as JSON: everything after `generated_at` (the window, each
+/// repository's figures and polling fields) for the figures it was made from, and the whole
+/// body for the millisecond it was last served at, which every request within that
+/// millisecond answers as it is.
+struct PlainJson {
+    figures: Arc<CachedStats>,
+    at: DateTime<Utc>,
+    tail: Bytes,
+    body: Bytes,
 }
 
 impl Clone for StatsCache {
@@ -161,11 +177,49 @@ impl Snapshot {
     }
 
     /// The same report as [`Snapshot::stats`], as JSON: the repositories' objects were
-    /// serialized once, so only the selection is copied.
+    /// serialized once, so only the selection is copied; the unfiltered report is assembled
+    /// once per snapshot and figures, and its body once per millisecond.
     pub fn stats_json(&self, now: DateTime<Utc>, q: &StatsQuery<'_>) -> Bytes {
         let now = figures::to_millis(now);
-        self.stats_cache(now)
-            .json(now, q, |i, name| self.state_of(i, name))
+        let figures = self.stats_cache(now);
+        let state = |i, name: &RepoName| self.state_of(i, name);
+        if q.repo.is_some() || q.event_type.is_some() || q.limit.is_some() {
+            return figures.json(now, q, state);
+        }
+        let tail = {
+            let plain = self
+                .stats_cache
+                .plain
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*plain {
+                Some(p) if Arc::ptr_eq(&p.figures, &figures) && p.at == now => {
+                    return p.body.clone();
+                }
+                Some(p) if Arc::ptr_eq(&p.figures, &figures) => Some(p.tail.clone()),
+                _ => None,
+            }
+        };
+        let tail = tail.unwrap_or_else(|| figures.json_after_generated_at(q, state));
+        let body = with_generated_at(now, &tail);
+        let mut plain = self
+            .stats_cache
+            .plain
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // A request that read the clock earlier may come second: the later body stays.
+        if plain
+            .as_ref()
+            .is_none_or(|p| !Arc::ptr_eq(&p.figures, &figures) || p.at < now)
+        {
+            *plain = Some(PlainJson {
+                figures,
+                at: now,
+                tail,
+                body: body.clone(),
+            });
+        }
+        body
     }
 
     /// The figures for `now` if they are already computed: never blocks on a computation.
@@ -335,29 +389,53 @@ impl CachedStats {
             .take(q.limit.unwrap_or(usize::MAX))
     }
 
-    /// Byte for byte what serde_json makes of the [`StatsReport`]: the figures' objects
-    /// were serialized once, and each takes its repository's polling fields (which change
-    /// on every poll, a 304 too) before its closing brace, where `flatten` puts them.
+    /// Byte for byte what serde_json makes of the [`StatsReport`].
     fn json<'s>(
         &self,
         now: DateTime<Utc>,
         q: &StatsQuery<'_>,
         state: impl Fn(usize, &RepoName) -> Option<&'s RepoState>,
     ) -> Bytes {
-        let selected: Vec<_> = self.select(q).collect();
-        let size = selected
-            .iter()
+        let mut out = BytesMut::with_capacity(self.json_size(q) + GENERATED_AT_SIZE);
+        put_generated_at(&mut out, now);
+        self.put_after_generated_at(&mut out, q, state);
+        out.freeze()
+    }
+
+    /// The report's JSON after its `generated_at` value.
+    fn json_after_generated_at<'s>(
+        &self,
+        q: &StatsQuery<'_>,
+        state: impl Fn(usize, &RepoName) -> Option<&'s RepoState>,
+    ) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.json_size(q));
+        self.put_after_generated_at(&mut out, q, state);
+        out.freeze()
+    }
+
+    /// About the size of the JSON after `generated_at` (the polling fields are not counted
+    /// exactly).
+    fn json_size(&self, q: &StatsQuery<'_>) -> usize {
+        self.select(q)
             .map(|(_, (_, _, j))| j.len() + 96)
             .sum::<usize>()
             + self.window_json.len()
-            + 96;
-        let mut out = BytesMut::with_capacity(size);
-        out.put_slice(b"{\"generated_at\":");
-        out.put_slice(&to_json(&now));
+            + 64
+    }
+
+    /// The figures' objects were serialized once, and each takes its repository's polling
+    /// fields (which change on every poll, a 304 too) before its closing brace, where
+    /// `flatten` puts them.
+    fn put_after_generated_at<'s>(
+        &self,
+        out: &mut BytesMut,
+        q: &StatsQuery<'_>,
+        state: impl Fn(usize, &RepoName) -> Option<&'s RepoState>,
+    ) {
         out.put_slice(b",\"window\":");
         out.put_slice(&self.window_json);
         out.put_slice(b",\"repositories\":[");
-        for (n, (i, (name, figures, json))) in selected.into_iter().enumerate() {
+        for (n, (i, (name, figures, json))) in self.select(q).enumerate() {
             if n > 0 {
                 out.put_u8(b',');
             }
@@ -376,8 +454,23 @@ impl CachedStats {
             );
         }
         out.put_slice(b"]}");
-        out.freeze()
     }
+}
+
+/// `{"generated_at":` and a timestamp to the millisecond, quoted.
+const GENERATED_AT_SIZE: usize = 48;
+
+fn put_generated_at(out: &mut BytesMut, now: DateTime<Utc>) {
+    out.put_slice(b"{\"generated_at\":");
+    out.put_slice(&to_json(&now));
+}
+
+/// `{"generated_at":NOW` and the rest of a report.
+fn with_generated_at(now: DateTime<Utc>, rest: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(GENERATED_AT_SIZE + rest.len());
+    put_generated_at(&mut out, now);
+    out.put_slice(rest);
+    out.freeze()
 }
 
 /// [`RepoReport`]'s own fields, to follow a cached figures object (the `{` left out).
@@ -669,6 +762,59 @@ mod tests {
             Some(crate::stats::figures::PartialReason::CatchingUp)
         );
         assert_eq!(new_window.stats(now, &q), computed(&new_window, now, &q));
+    }
+
+    #[test]
+    fn the_plain_body_is_made_once_a_millisecond_and_never_outlives_its_polling_state() {
+        let s = snapshot();
+        let q = StatsQuery::default();
+        let json = |s: &Snapshot, now| serde_json::to_string(&computed(s, now, &q)).unwrap();
+        let now = s.taken_at + TimeDelta::milliseconds(5);
+        let first = s.stats_json(now, &q);
+        let same_ms = s.stats_json(now + TimeDelta::microseconds(300), &q);
+        assert_eq!(first.as_ptr(), same_ms.as_ptr(), "one body a millisecond");
+        assert_eq!(std::str::from_utf8(&first).unwrap(), json(&s, now));
+        let later = now + TimeDelta::milliseconds(1);
+        assert_eq!(
+            std::str::from_utf8(&s.stats_json(later, &q)).unwrap(),
+            json(&s, later)
+        );
+        // A clock that went back gets its own instant.
+        assert_eq!(
+            std::str::from_utf8(&s.stats_json(now, &q)).unwrap(),
+            json(&s, now)
+        );
+
+        // The next poll, a 304: the same events and figures, new polling fields.
+        let mut polled = s.clone();
+        polled.repos[0].state.last_polled_at = Some(later);
+        polled.repos[1].state.last_error = Some("HTTP 502 \"bad\" gateway".into());
+        polled.keep_figures_of(&s);
+        assert!(Arc::ptr_eq(
+            &polled.cached_stats(later).expect("kept"),
+            &s.cached_stats(later).expect("computed")
+        ));
+        let served = polled.stats_json(later, &q);
+        assert_eq!(std::str::from_utf8(&served).unwrap(), json(&polled, later));
+        let served: serde_json::Value = serde_json::from_slice(&served).unwrap();
+        assert_eq!(
+            served["repositories"][0]["last_polled_at"],
+            serde_json::json!(later)
+        );
+        assert_eq!(
+            served["repositories"][1]["last_error"],
+            "HTTP 502 \"bad\" gateway"
+        );
+        // The one after it clears the error.
+        let mut recovered = polled.clone();
+        recovered.repos[1].state.last_error = None;
+        recovered.keep_figures_of(&polled);
+        let served: serde_json::Value =
+            serde_json::from_slice(&recovered.stats_json(later, &q)).unwrap();
+        assert_eq!(
+            served["repositories"][1]["last_error"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

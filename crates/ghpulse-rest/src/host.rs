@@ -8,9 +8,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ghpulse_core::parse_host;
 
@@ -21,18 +19,32 @@ pub struct AllowedHosts {
     listen: IpAddr,
     /// As [`parse_host`] writes them.
     names: Arc<[String]>,
+    /// Hosts served as they are spelled here (ASCII case aside), with any port: `localhost`,
+    /// the listen address, the names. What nearly every client sends is checked against these
+    /// without parsing; anything else takes the full parse.
+    verbatim: Arc<[String]>,
 }
 
 impl AllowedHosts {
     /// `names` as the config gives them (already checked by [`parse_host`]).
     pub fn new(listen: IpAddr, names: &[String]) -> AllowedHosts {
+        let listen_text = match listen {
+            _ if listen.is_unspecified() => None,
+            IpAddr::V4(ip) => Some(ip.to_string()),
+            IpAddr::V6(ip) => Some(format!("[{ip}]")),
+        };
+        let verbatim = std::iter::once("localhost".to_string())
+            .chain(listen_text)
+            .chain(names.iter().cloned())
+            .collect();
         AllowedHosts {
             listen,
             names: names.into(),
+            verbatim,
         }
     }
 
-    fn check(&self, headers: &HeaderMap, version: Version) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, headers: &HeaderMap, version: Version) -> Result<(), ApiError> {
         let mut hosts = headers.get_all(header::HOST).iter();
         let (value, more) = (hosts.next(), hosts.next());
         let value = match (value, more) {
@@ -42,6 +54,14 @@ impl AllowedHosts {
             (None, None) => return Err(ApiError::bad_request("no Host header")),
             (Some(v), None) => v,
         };
+        if let Some(host) = verbatim_host(value.as_bytes())
+            && self
+                .verbatim
+                .iter()
+                .any(|v| v.as_bytes().eq_ignore_ascii_case(host))
+        {
+            return Ok(());
+        }
         let host = host_without_port(value)
             .and_then(|h| parse_host(&h).ok())
             .ok_or_else(|| {
@@ -54,7 +74,7 @@ impl AllowedHosts {
             url::Host::Ipv4(ip) => self.serves_ip(IpAddr::V4(*ip)),
             url::Host::Ipv6(ip) => self.serves_ip(IpAddr::V6(*ip)),
             url::Host::Domain(name) => name == "localhost",
-        } || self.names.iter().any(|n| *n == host.to_string());
+        } || (!self.names.is_empty() && self.names.contains(&host.to_string()));
         if served {
             Ok(())
         } else {
@@ -71,6 +91,22 @@ impl AllowedHosts {
     fn serves_ip(&self, ip: IpAddr) -> bool {
         self.listen.is_unspecified() || ip == self.listen
     }
+}
+
+/// The host of `host[:digits]` or `[v6][:digits]`, unparsed: only ever compared with hosts
+/// known to be well formed, so a match is a `Host` the full parse accepts too.
+fn verbatim_host(value: &[u8]) -> Option<&[u8]> {
+    let end = match value.first() {
+        Some(b'[') => value.iter().position(|&b| b == b']')? + 1,
+        _ => value.iter().position(|&b| b == b':').unwrap_or(value.len()),
+    };
+    let (host, port) = value.split_at(end);
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    port_ok.then_some(host)
 }
 
 /// `host[:port]` (`[v6]:port`) without its port; `None` when it is not of that shape.
@@ -91,23 +127,14 @@ fn host_without_port(value: &HeaderValue) -> Option<String> {
     port_ok.then(|| host.to_string())
 }
 
-/// The middleware: a request for a name not served is answered before anything else reads it,
-/// so the connection cannot carry another request (its body may be unread).
-pub(crate) async fn check_host(
-    State(hosts): State<AllowedHosts>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match hosts.check(request.headers(), request.version()) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => {
-            let mut response = refused.into_response();
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
-    }
+/// The answer to a request for a name not served (or a malformed `Host`): given before anything
+/// else reads the request, so the connection cannot carry another one (its body may be unread).
+pub(crate) fn refused(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 #[cfg(test)]
@@ -155,6 +182,46 @@ mod tests {
                 "{refused}"
             );
         }
+    }
+
+    #[test]
+    fn the_verbatim_match_accepts_only_what_the_full_parse_accepts() {
+        let names = ["ghpulse.lan".to_string(), "[fd00::5]".to_string()];
+        let hosts = AllowedHosts::new("127.0.0.1".parse().expect("ip"), &names);
+        let slow = AllowedHosts {
+            verbatim: Arc::from([]),
+            ..hosts.clone()
+        };
+        for value in [
+            "localhost",
+            "localhost:",
+            "LocalHost:5001",
+            "localhost:50x1",
+            "localhost:5001:1",
+            "localhost@evil",
+            "127.0.0.1:5001",
+            "127.0.0.1:",
+            "127.0.0.1.evil",
+            "127.0.0.1:-1",
+            "[fd00::5]:1",
+            "[FD00::5]",
+            "[fd00::5]x",
+            "[fd00::5",
+            "ghpulse.lan:8080",
+            "ghpulse.lanx",
+            "ghpulse.lan.",
+            ":5001",
+            "",
+        ] {
+            assert_eq!(
+                check(&hosts, Some(value)),
+                check(&slow, Some(value)),
+                "{value:?}"
+            );
+        }
+        assert_eq!(verbatim_host(b"localhost:5001"), Some(&b"localhost"[..]));
+        assert_eq!(verbatim_host(b"[::1]:80"), Some(&b"[::1]"[..]));
+        assert_eq!(verbatim_host(b"localhost:x"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod docs;
 mod error;
+mod guard;
 mod host;
 mod listener;
 mod metrics;
@@ -12,14 +13,11 @@ mod state;
 
 use std::net::SocketAddr;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
-use axum::middleware;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_layer::Layer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +26,7 @@ use utoipa_axum::routes;
 use routes::{activity, events, repos, stats, status, stream};
 
 pub use error::{ApiError, ErrorBody};
+pub use guard::Guard;
 pub use host::AllowedHosts;
 pub use listener::{ConnectionHandle, Limits};
 pub use state::ApiState;
@@ -98,13 +97,24 @@ impl Modify for ListenerAnswers {
     }
 }
 
-/// The router and the OpenAPI document generated from the same handlers; a request taking
-/// longer than `request_timeout` is answered 408, one for a name not in `hosts` 421.
+/// The router and the OpenAPI document generated from the same handlers, behind the checks of
+/// [`Guard`]: a request taking longer than `request_timeout` is answered 408, one for a name
+/// not in `hosts` 421, a body over [`MAX_BODY_BYTES`] 413.
 pub fn router(
     state: ApiState,
     request_timeout: std::time::Duration,
     hosts: AllowedHosts,
-) -> Router {
+) -> Guard<
+    impl tower_service::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+> {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(stats::api_stats))
         .routes(routes!(stats::statistics))
@@ -124,10 +134,11 @@ pub fn router(
     ListenerAnswers.modify(&mut api);
     let docs = docs::router();
     // Generated once: the document only changes with the code.
-    let api = api
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    router
+    let api = bytes::Bytes::from(
+        api.to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")),
+    );
+    let router = router
         .merge(docs)
         .route(
             "/openapi.json",
@@ -143,45 +154,16 @@ pub fn router(
                 "method not allowed here; see /openapi.json",
             )
         })
-        // One body limit, tower-http's: a declared length over it is refused before anything
-        // is read, a chunked body is cut off where it is read.
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        // A request (its body included) cannot keep its connection busy for ever.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(middleware::map_response(json_error_bodies))
-        // First of all: nothing is read for a name that is not served.
-        .layer(middleware::from_fn_with_state(hosts, host::check_host))
-        .with_state(state)
+        .with_state(state);
+    // One body limit, the guard's: axum's own default limit would only repeat it.
+    Guard::new(
+        DefaultBodyLimit::disable().layer(router),
+        hosts,
+        request_timeout,
+    )
 }
 
-/// tower-http's layers and the docs' file server answer in plain text or with no body; the
-/// API answers in JSON.
-async fn json_error_bodies(response: Response) -> Response {
-    match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {} KiB", MAX_BODY_BYTES / 1024),
-        )
-        .into_response(),
-        StatusCode::REQUEST_TIMEOUT => {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request not completed in time")
-                .into_response()
-        }
-        StatusCode::NOT_FOUND if !is_json(&response) => {
-            ApiError::not_found("no such endpoint; see /openapi.json").into_response()
-        }
-        status if (status.is_client_error() || status.is_server_error()) && !is_json(&response) => {
-            ApiError::new(status, status.canonical_reason().unwrap_or("error")).into_response()
-        }
-        _ => response,
-    }
-}
-
-fn is_json(response: &Response) -> bool {
+pub(crate) fn is_json(response: &Response) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -140,12 +139,22 @@ fn out_of_descriptors(e: &std::io::Error) -> bool {
 
 /// Serves `app` on `listener` until `shutdown` turns true, then lets requests in progress
 /// finish (for at most `SHUTDOWN_GRACE`).
-pub async fn serve(
+pub async fn serve<A>(
     listener: TcpListener,
-    app: Router,
+    app: A,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    A: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     let mut http = http1::Builder::new();
     // hyper restarts this timer whenever a keep-alive connection waits for its next request
     // head, so it is the idle timeout too.
@@ -193,7 +202,7 @@ pub async fn serve(
                     // Busy until the body is written (or the connection dropped with it).
                     let response = answer.await?;
                     Ok::<_, std::convert::Infallible>(
-                        response.map(|body| Body::new(WhileBusy { body, _busy: busy })),
+                        response.map(|body| WhileBusy { body, _busy: busy }),
                     )
                 }
             })
@@ -307,14 +316,20 @@ impl http_body::Body for WhileBusy {
     }
 }
 
-/// The open connections, each idle (no request in progress) since some instant.
+/// The open connections, each idle (no request in progress) since some instant. The table
+/// changes as connections open and close; a request only touches its own connection's
+/// [`Activity`], so requests on different connections never wait on one another.
 struct Connections {
     cap: usize,
     /// Streams open now (at most half of `cap`).
     streams: AtomicUsize,
     open: Mutex<Open>,
-    /// Signalled when a connection closes or its last request ends.
+    /// Signalled when a connection closes, or its last request ends while `waiting`.
     freed: Notify,
+    /// Callers of `make_room` waiting for `freed`.
+    waiting: AtomicUsize,
+    /// What `Activity::idle_since` counts from.
+    epoch: Instant,
 }
 
 #[derive(Default)]
@@ -328,8 +343,8 @@ impl Open {
         let longest_idle = self
             .by_id
             .iter()
-            .filter(|(_, c)| c.in_progress == 0)
-            .min_by_key(|(_, c)| c.idle_since)
+            .filter(|(_, c)| c.activity.in_progress.load(Ordering::SeqCst) == 0)
+            .min_by_key(|(_, c)| c.activity.idle_since.load(Ordering::Acquire))
             .map(|(id, _)| *id);
         match longest_idle.and_then(|id| self.by_id.remove(&id)) {
             Some(victim) => {
@@ -342,9 +357,16 @@ impl Open {
 }
 
 struct Connection {
-    in_progress: usize,
-    idle_since: Instant,
+    activity: Arc<Activity>,
     evict: oneshot::Sender<()>,
+}
+
+/// A connection's requests in progress, and since when it has had none.
+#[derive(Default)]
+struct Activity {
+    in_progress: AtomicUsize,
+    /// Nanoseconds from `Connections::epoch`.
+    idle_since: AtomicU64,
 }
 
 impl Connections {
@@ -354,7 +376,13 @@ impl Connections {
             streams: AtomicUsize::new(0),
             open: Mutex::default(),
             freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -366,10 +394,17 @@ impl Connections {
     /// has a request in progress, waits for one to finish (requests are bounded by the timeout).
     async fn make_room(&self) {
         loop {
-            if self.try_make_room() {
+            // Counted before looking, so a request ending after the look notifies (and
+            // `notify_one` keeps the wake-up for a waiter not yet waiting).
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let room = self.try_make_room();
+            if !room {
+                self.freed.notified().await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            if room {
                 return;
             }
-            self.freed.notified().await;
         }
     }
 
@@ -385,37 +420,51 @@ impl Connections {
 
     fn register(self: &Arc<Self>) -> (Slot, oneshot::Receiver<()>) {
         let (evict, evicted) = oneshot::channel();
+        let activity = Arc::new(Activity {
+            in_progress: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(self.now()),
+        });
         let mut open = self.lock();
         let id = open.next_id;
         open.next_id += 1;
         open.by_id.insert(
             id,
             Connection {
-                in_progress: 0,
-                idle_since: Instant::now(),
+                activity: activity.clone(),
                 evict,
             },
         );
-        let slot = Slot {
+        let slot = Slot(Arc::new(Place {
             connections: self.clone(),
+            activity,
             id,
-        };
+        }));
         (slot, evicted)
     }
 }
 
-/// One connection's place in `Connections`.
+/// One connection's place in `Connections`, shared by its requests: a copy per request costs
+/// one count on the connection's own `Arc`, none on the table's, which every connection shares.
 #[derive(Clone)]
-struct Slot {
+struct Slot(Arc<Place>);
+
+struct Place {
     connections: Arc<Connections>,
+    activity: Arc<Activity>,
     id: u64,
+}
+
+impl std::ops::Deref for Slot {
+    type Target = Place;
+
+    fn deref(&self) -> &Place {
+        &self.0
+    }
 }
 
 impl Slot {
     fn request_started(&self) -> Busy {
-        if let Some(c) = self.connections.lock().by_id.get_mut(&self.id) {
-            c.in_progress += 1;
-        }
+        self.activity.in_progress.fetch_add(1, Ordering::SeqCst);
         Busy(self.clone())
     }
 
@@ -449,17 +498,17 @@ struct Busy(Slot);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let slot = &self.0;
-        let idle = match slot.connections.lock().by_id.get_mut(&slot.id) {
-            Some(c) => {
-                c.in_progress = c.in_progress.saturating_sub(1);
-                c.idle_since = Instant::now();
-                c.in_progress == 0
-            }
-            None => false,
-        };
-        if idle {
-            slot.connections.freed.notify_one();
+        let Place {
+            connections,
+            activity,
+            ..
+        } = &*self.0;
+        activity
+            .idle_since
+            .store(connections.now(), Ordering::Release);
+        let idle = activity.in_progress.fetch_sub(1, Ordering::SeqCst) == 1;
+        if idle && connections.waiting.load(Ordering::SeqCst) > 0 {
+            connections.freed.notify_one();
         }
     }
 }

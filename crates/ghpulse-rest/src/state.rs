@@ -11,9 +11,11 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 
+/// Cloned for every request (axum hands each handler its own copy): the handle behind one
+/// `Arc`, not its channels, store and strings one by one.
 #[derive(Clone)]
 pub struct ApiState {
-    pub engine: EngineHandle,
+    pub engine: Arc<EngineHandle>,
     pub api_key: Option<Arc<str>>,
 }
 

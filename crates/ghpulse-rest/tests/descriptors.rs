@@ -35,7 +35,7 @@ async fn at_the_descriptor_limit_the_longest_idle_connection_makes_room() {
     .await
     .expect("engine");
     let state = ApiState {
-        engine: handle,
+        engine: Arc::new(handle),
         api_key: None::<Arc<str>>,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

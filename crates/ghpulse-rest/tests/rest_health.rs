@@ -30,7 +30,7 @@ async fn health_answers_503_with_the_reason_once_the_fetcher_has_stopped() {
 
     let timeout = Duration::from_secs(30);
     let state = ApiState {
-        engine: handle.clone(),
+        engine: Arc::new(handle.clone()),
         api_key: None::<Arc<str>>,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

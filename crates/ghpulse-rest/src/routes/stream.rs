@@ -138,7 +138,7 @@ pub async fn stream(
         connection.map(|Extension(c)| c),
     ));
     let consumer = Consumer {
-        engine: state.engine.clone(),
+        engine: EngineHandle::clone(&state.engine),
         filter,
         replay_after,
         replayed: VecDeque::new(),
