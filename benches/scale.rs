@@ -218,7 +218,8 @@ fn stores(sizes: &[usize]) {
             let t = Instant::now();
             let removed = store
                 .prune_slice(cutoff, PRUNE_SLICE_EVENTS)
-                .expect("prune");
+                .expect("prune")
+                .events;
             longest = longest.max(t.elapsed());
             slices += 1;
             if removed < PRUNE_SLICE_EVENTS as u64 {

@@ -128,15 +128,16 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     assert_complete(&work.stats_json(), &published);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
+/// A headless ghpulse once it has stored every event of `per_repo` published to each of
+/// `REPOS`.
+async fn watching_until_read(per_repo: usize) -> (FakeGithub, Workdir, Running) {
     let gh = FakeGithub::start(Options {
         poll_interval_secs: 1,
         ..Options::default()
     })
     .await;
     for (i, repo) in REPOS.iter().enumerate() {
-        let events = publish(&gh, repo, i as u64 + 1, 200);
+        let events = publish(&gh, repo, i as u64 + 1, per_repo);
         gh.add_repo(repo, i as u64 + 1, events);
     }
     let work = Workdir::new(&REPOS);
@@ -148,6 +149,12 @@ async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
                 .all(|r| stored_ids(&work, r).len() == gh.timeline_ids(r).len())
     })
     .await;
+    (gh, work, child)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
+    let (_gh, work, child) = watching_until_read(200).await;
     let status = child.stop();
     assert!(status.success(), "{status:?}\n{}", work.log_text());
     let clean = std::fs::read(work.store()).unwrap();
@@ -189,29 +196,12 @@ async fn a_damaged_store_is_read_exactly_or_refused_never_misread() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watching_ghpulse_finds_damaged_pages_and_stops_without_writing_one() {
-    let gh = FakeGithub::start(Options {
-        poll_interval_secs: 1,
-        ..Options::default()
-    })
-    .await;
-    for (i, repo) in REPOS.iter().enumerate() {
-        let events = publish(&gh, repo, i as u64 + 1, 300);
-        gh.add_repo(repo, i as u64 + 1, events);
-    }
-    let work = Workdir::new(&REPOS);
+    let (gh, work, child) = watching_until_read(300).await;
     let seal = {
         let mut name = work.store().into_os_string();
         name.push(".checked");
         std::path::PathBuf::from(name)
     };
-    let child = Running::new(work.start(&gh.url(), TOKEN));
-    wait_for("both read", Duration::from_secs(60), &work, || {
-        std::fs::metadata(work.store()).is_ok()
-            && REPOS
-                .iter()
-                .all(|r| stored_ids(&work, r).len() == gh.timeline_ids(r).len())
-    })
-    .await;
     wait_for("the check passed", Duration::from_secs(60), &work, || {
         work.log_text().contains("every page passed its checksum")
     })

@@ -518,71 +518,50 @@ impl Engine {
     /// One slice of pruning: a short transaction, so that a poll's commit never waits long
     /// behind it, with the engine's loop free between slices. Returns whether more is left.
     async fn prune_step(&mut self) -> bool {
-        let cutoff = *self.pruning.get_or_insert_with(|| Pruning {
+        let pass = *self.pruning.get_or_insert_with(|| Pruning {
             cutoff: bounds::shifted(Utc::now(), -bounds::delta(self.config.retention)),
             removed: 0,
         });
-        let cutoff = cutoff.cutoff;
         let store = self.store.clone();
         let slice =
-            tokio::task::spawn_blocking(move || store.prune_slice(cutoff, PRUNE_SLICE_EVENTS))
+            tokio::task::spawn_blocking(move || store.prune_slice(pass.cutoff, PRUNE_SLICE_EVENTS))
                 .await;
-        let removed = match slice {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                warn!("pruning failed: {e}");
-                self.pruning = None;
-                return false;
-            }
-            Err(e) => {
-                warn!("pruning failed: {e}");
-                self.pruning = None;
-                return false;
-            }
+        let pruned = match slice {
+            Ok(Ok(pruned)) => pruned,
+            Ok(Err(e)) => return self.pruning_failed(e),
+            Err(e) => return self.pruning_failed(e),
         };
-        if removed > 0 {
+        if pruned.events > 0 {
             // The pruned events are each repository's oldest: the views lose exactly the
-            // ones before the cutoff, without reading the store again.
+            // ones before the cutoff, and the slice says how many each stored, without
+            // reading the store again.
             for w in &mut self.planner.repos {
-                w.view.forget_before(cutoff);
+                w.view.forget_before(pass.cutoff);
+                let key = w.view.name.key();
+                if let Some((_, n)) = pruned.by_repo.iter().find(|(k, _)| *k == key) {
+                    w.view.state.events_stored = w.view.state.events_stored.saturating_sub(*n);
+                }
             }
             self.publish_snapshot();
         }
-        let total = self.pruning.as_mut().map_or(0, |p| {
-            p.removed += removed;
-            p.removed
-        });
-        if removed == PRUNE_SLICE_EVENTS as u64 {
+        let total = pass.removed + pruned.events;
+        if pruned.events == PRUNE_SLICE_EVENTS as u64 {
+            self.pruning = Some(Pruning {
+                removed: total,
+                ..pass
+            });
             return true;
         }
         self.pruning = None;
         if total > 0 {
-            info!("pruned {total} event(s) created before {cutoff}");
-            let (store, keys): (Store, Vec<(RepoName, String)>) = (
-                self.store.clone(),
-                self.planner
-                    .repos
-                    .iter()
-                    .map(|w| (w.view.name.clone(), w.view.name.key()))
-                    .collect(),
-            );
-            let counted = tokio::task::spawn_blocking(move || {
-                keys.into_iter()
-                    .map(|(name, key)| {
-                        Ok((name, store.repo_state(&key)?.map_or(0, |s| s.events_stored)))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-            .await;
-            if let Ok(Ok(counts)) = counted {
-                for (name, stored) in counts {
-                    if let Some(i) = self.planner.position(&name) {
-                        self.planner.repos[i].view.state.events_stored = stored;
-                    }
-                }
-                self.publish_snapshot();
-            }
+            info!("pruned {total} event(s) created before {}", pass.cutoff);
         }
+        false
+    }
+
+    fn pruning_failed(&mut self, e: impl std::fmt::Display) -> bool {
+        warn!("pruning failed: {e}");
+        self.pruning = None;
         false
     }
 

@@ -67,5 +67,6 @@ pub use stats::figures::{
 pub use stats::labels::{GroupKpi, LabelsReport, RepoLabels};
 pub use stats::response::{RepoResponseTimes, ResponseFigures, ResponseTimesReport};
 pub use store::{
-    PRUNE_SLICE_EVENTS, PollRecord, ReadOn, RepoState, RepoStatus, Store, StoreError, Stored,
+    PRUNE_SLICE_EVENTS, PollRecord, PrunedSlice, ReadOn, RepoState, RepoStatus, Store, StoreError,
+    Stored,
 };

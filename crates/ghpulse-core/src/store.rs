@@ -29,7 +29,7 @@ mod write;
 
 use count_index::CountIndex;
 use schema::SCHEMA_VERSION;
-pub use write::PRUNE_SLICE_EVENTS;
+pub use write::{PRUNE_SLICE_EVENTS, PrunedSlice};
 
 /// What went wrong with the store. Every error names the file (a store without one, in
 /// memory, has no name to give).
@@ -310,7 +310,7 @@ impl Drop for Inner {
             same_file::Handle::from_path(&self.path).is_ok_and(|now| now == *opened)
         });
         if in_place {
-            Store::seal_if_checked(&self.path, &check);
+            verify::seal_if_checked(&self.path, &check);
         }
     }
 }

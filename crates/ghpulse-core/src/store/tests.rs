@@ -262,7 +262,7 @@ fn pruning_in_slices_deletes_the_oldest_first_and_counts_follow_each_slice() {
     assert!(left > 7 * 3, "enough for several slices: {left}");
     let mut slices = 0;
     loop {
-        let removed = store.prune_slice(cutoff, 7).unwrap();
+        let removed = store.prune_slice(cutoff, 7).unwrap().events;
         slices += 1;
         assert_eq!(removed, left.min(7));
         left -= removed;
@@ -290,7 +290,7 @@ fn pruning_in_slices_deletes_the_oldest_first_and_counts_follow_each_slice() {
         }
     }
     assert!(slices > 3);
-    assert_eq!(store.prune_slice(cutoff, 7).unwrap(), 0);
+    assert_eq!(store.prune_slice(cutoff, 7).unwrap().events, 0);
 }
 
 /// A store as schema version 1 (raw JSON uncompressed in `events`), 2 (LZ4 without a
@@ -521,7 +521,7 @@ fn raw_json_is_stored_compressed_and_a_pruned_file_is_compacted_at_the_close() {
     // Pruned in slices as a watching ghpulse does, which leaves compaction to the close.
     let cutoff = "2026-11-01T00:00:00Z".parse().unwrap();
     let mut removed = 0;
-    while let Ok(n @ 1..) = store.prune_slice(cutoff, 1000) {
+    while let Ok(n @ 1..) = store.prune_slice(cutoff, 1000).map(|p| p.events) {
         removed += n;
     }
     assert_eq!(removed, 4000);

@@ -2,7 +2,7 @@
 //!
 //! redb verifies a page's checksum only when it repairs a file or is asked to check it: an
 //! ordinary read checks bounds and page types, so a flipped byte inside a page can be read as
-//! a wrong figure. Checking every page of a 500,000-event store takes about a second, so:
+//! a wrong figure. Checking every page of a 500,000-event store takes 0.7 s, so:
 //!
 //! - A store opened for writing is checked once, in the background, after the first frame:
 //!   against the commit that was the latest when the check began, through a second redb
@@ -147,28 +147,28 @@ impl Store {
             (Err(e), _) => Err(e),
         }
     }
+}
 
-    /// Writes the seal after the database is closed, if the file was checked and is still at
-    /// its path. Best effort: without a seal, the next reader checks every page.
-    pub(super) fn seal_if_checked(path: &Path, check: &Check) {
-        if !matches!(check, Check::Passed) {
-            return;
-        }
-        let Some(identity) = identity_of_path(path) else {
-            return;
-        };
-        let sealed = seal_path(path);
-        let dir = sealed
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut tmp| {
-            std::io::Write::write_all(&mut tmp, identity.as_bytes())?;
-            tmp.persist(&sealed).map(drop).map_err(|e| e.error)
-        });
-        if let Err(e) = written {
-            tracing::debug!("store: no seal written beside {}: {e}", path.display());
-        }
+/// Writes the seal after the database is closed, if the file was checked and is still at its
+/// path. Best effort: without a seal, the next reader checks every page.
+pub(super) fn seal_if_checked(path: &Path, check: &Check) {
+    if !matches!(check, Check::Passed) {
+        return;
+    }
+    let Some(identity) = identity_of_path(path) else {
+        return;
+    };
+    let sealed = seal_path(path);
+    let dir = sealed
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut tmp| {
+        std::io::Write::write_all(&mut tmp, identity.as_bytes())?;
+        tmp.persist(&sealed).map(drop).map_err(|e| e.error)
+    });
+    if let Err(e) = written {
+        tracing::debug!("store: no seal written beside {}: {e}", path.display());
     }
 }
 

@@ -16,12 +16,20 @@ use crate::stats::figures::Gap;
 /// The file is compacted when more than this share of it is free pages (checked when a
 /// watching ghpulse closes it): copy-on-write leaves freed pages behind that only new writes
 /// reuse, and the file grows in steps ahead of its content. Not while watching: compaction
-/// holds the store for the whole rewrite (7.5 s for a 1.1 GB file of 500,000 events), which
-/// would hold every poll's commit behind it. Not during an ingest: compacting gives back the
+/// holds the store for the whole rewrite (6.8 s at 500,000 events, `cargo bench --bench
+/// scale`), which would hold every poll's commit behind it. Not during an ingest: compacting gives back the
 /// room the file just grew into, and the next commit grows it again.
 const COMPACT_ABOVE_FREE_SHARE: f64 = 0.25;
 /// ... and at least this many bytes: a young file is mostly free space, and not worth a rewrite.
 const COMPACT_ABOVE_FREE_BYTES: u64 = 1 << 20;
+/// What one pruning transaction deleted.
+#[derive(Debug, Default)]
+pub struct PrunedSlice {
+    pub events: u64,
+    /// How many each repository (by key) lost, for those that lost any.
+    pub by_repo: Vec<(String, u64)>,
+}
+
 /// Events one pruning transaction deletes: about 20 ms of work (`cargo bench --bench scale`).
 pub const PRUNE_SLICE_EVENTS: usize = 1000;
 
@@ -154,7 +162,7 @@ impl Store {
     pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut removed = 0;
         loop {
-            let slice = self.prune_slice(cutoff, PRUNE_SLICE_EVENTS)?;
+            let slice = self.prune_slice(cutoff, PRUNE_SLICE_EVENTS)?.events;
             removed += slice;
             if slice < PRUNE_SLICE_EVENTS as u64 {
                 break;
@@ -166,9 +174,13 @@ impl Store {
 
     /// Deletes at most `budget` of the events created before `cutoff`, each repository's oldest
     /// first, and the gaps that ended before it, in one transaction: short enough that a poll's
-    /// commit waiting behind it waits little. Returns how many events it deleted; fewer than
-    /// `budget` means none older than `cutoff` is left.
-    pub fn prune_slice(&self, cutoff: DateTime<Utc>, budget: usize) -> Result<u64, StoreError> {
+    /// commit waiting behind it waits little. Fewer than `budget` events deleted means none
+    /// older than `cutoff` is left.
+    pub fn prune_slice(
+        &self,
+        cutoff: DateTime<Utc>,
+        budget: usize,
+    ) -> Result<PrunedSlice, StoreError> {
         let cutoff_ms = cutoff.timestamp_millis();
         let mut index = self.count_index();
         let (removed_total, removed) = self.write(|txn| {
@@ -228,7 +240,13 @@ impl Store {
         for (key, types) in &removed {
             index.remove_oldest(key, types);
         }
-        Ok(removed_total)
+        Ok(PrunedSlice {
+            events: removed_total,
+            by_repo: removed
+                .into_iter()
+                .map(|(key, types)| (key, types.len() as u64))
+                .collect(),
+        })
     }
 
     /// Compacts the file when free pages pass [`COMPACT_ABOVE_FREE_SHARE`] of it (and
